@@ -1,0 +1,27 @@
+# `make run`  : set up a virtualenv and start Foghorn (the offline demo when no Slack tokens are set)
+# `make test` : set up the virtualenv with the test extras, then lint and run the test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run demo test lint setup
+
+$(BIN)/foghorn: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(BIN)/foghorn
+
+run: setup
+	@if [ -n "$$SLACK_BOT_TOKEN" ]; then $(BIN)/foghorn run; else $(BIN)/foghorn demo; fi
+
+demo: setup
+	$(BIN)/foghorn demo
+
+lint: setup
+	$(BIN)/ruff check bot tests bench
+
+test: lint
+	$(BIN)/pytest -q

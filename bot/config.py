@@ -1,0 +1,131 @@
+"""Settings from the environment, validated once at start-up.
+
+A bad or missing variable becomes a `ConfigError` whose message is one line that names the
+variable and says what is expected; `python -m bot` prints it and exits without a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SLACK_API_URL_DEFAULT = "https://slack.com/api/"
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased for the operator (one line)."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=True, extra="ignore")
+
+    SLACK_BOT_TOKEN: str | None = Field(
+        default=None, description="the bot token (xoxb-...) from the app's OAuth & Permissions page"
+    )
+    SLACK_SIGNING_SECRET: str | None = Field(
+        default=None, description="the signing secret from the app's Basic Information page"
+    )
+    SLACK_APP_TOKEN: str | None = Field(
+        default=None, description="an app-level token (xapp-...) with connections:write"
+    )
+    SLACK_API_URL: str = Field(
+        default=SLACK_API_URL_DEFAULT, description="an http(s) URL such as https://slack.com/api/"
+    )
+    DATABASE_URL: str = Field(
+        default="sqlite+aiosqlite:///foghorn.db",
+        description="a SQLAlchemy async URL: sqlite+aiosqlite:///path.db or postgresql+asyncpg://...",
+    )
+    PORT: int = Field(default=3000, ge=1, le=65535, description="a TCP port number (1-65535)")
+    PLAYBOOKS_DIR: Path = Field(default=Path("playbooks"), description="a folder of playbook YAML")
+    INCIDENTS_CHANNEL: str = Field(
+        default="incidents", description="a channel name or ID, e.g. incidents or C0123ABCD"
+    )
+    TIMEZONE: str = Field(default="UTC", description="an IANA time zone such as Europe/London")
+
+    @field_validator("SLACK_BOT_TOKEN")
+    @classmethod
+    def _bot_token(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return v or None
+
+    @field_validator("SLACK_APP_TOKEN")
+    @classmethod
+    def _app_token(cls, v: str | None) -> str | None:
+        if v and not v.startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp-")
+        return v or None
+
+    @field_validator("SLACK_API_URL")
+    @classmethod
+    def _api_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v if v.endswith("/") else v + "/"
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _db_url(cls, v: str) -> str:
+        if not v.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return v
+
+    @field_validator("INCIDENTS_CHANNEL")
+    @classmethod
+    def _incidents_channel(cls, v: str) -> str:
+        v = v.strip().lstrip("#")
+        if not v:
+            raise ValueError("must not be empty")
+        return v
+
+    @field_validator("TIMEZONE")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.SLACK_APP_TOKEN is not None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.TIMEZONE)
+
+    def require_slack(self) -> None:
+        """Check what `foghorn run` needs on top of the defaults."""
+        if not self.SLACK_BOT_TOKEN:
+            raise ConfigError(_missing("SLACK_BOT_TOKEN"))
+        if not self.socket_mode and not self.SLACK_SIGNING_SECRET:
+            raise ConfigError(
+                _missing("SLACK_SIGNING_SECRET")
+                + " (HTTP mode; set SLACK_APP_TOKEN instead for Socket Mode)"
+            )
+
+
+def _missing(name: str) -> str:
+    desc = Settings.model_fields[name].description
+    return f"{name} is not set: expected {desc}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (plus explicit overrides), turning errors into one-line ConfigErrors."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else "configuration"
+        field = Settings.model_fields.get(name)
+        expected = field.description if field is not None else ""
+        got = err.get("input")
+        msg = err["msg"].removeprefix("Value error, ")
+        detail = f"{name} is invalid ({msg}; got {got!r})"
+        if expected and expected not in msg:
+            detail += f": expected {expected}"
+        raise ConfigError(detail) from None

@@ -1,0 +1,1 @@
+"""The incident domain: no Slack types inside."""

@@ -1,0 +1,64 @@
+"""Plain domain objects: what an incident is, independent of Slack and of SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+RESOLVED = "resolved"
+
+
+@dataclass(frozen=True)
+class Incident:
+    id: int
+    title: str
+    description: str
+    severity: str
+    status: str
+    is_private: bool
+    declared_by: str
+    declared_at: datetime
+    last_update_at: datetime
+    setup_done: bool = False
+    channel_id: str | None = None
+    channel_name: str | None = None
+    card_ts: str | None = None
+    origin_channel_id: str | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    summary: str | None = None
+    team_id: str = ""
+    roles: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"INC-{self.id}"
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.status == RESOLVED
+
+    @property
+    def commander(self) -> str | None:
+        return self.roles.get("ic")
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    id: int
+    incident_id: int
+    kind: str
+    occurred_at: datetime
+    actor: str | None
+    text: str
+    data: dict[str, Any]
+    slack_ts: str | None = None

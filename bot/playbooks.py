@@ -1,0 +1,270 @@
+"""Playbook schema (pydantic) and loader with precise error messages.
+
+A playbook is a YAML file holding what a team customises: severities, roles, statuses and
+message templates. `load_playbooks(dir)` validates every `*.yml`/`*.yaml` in the folder and
+returns the active one (`default.yml`, or the only file). Any problem raises `PlaybookError`
+whose message names the file, the path inside it (e.g. `severities[2].update_every`) and the
+problem.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.durations import DurationError, parse_duration
+
+# Placeholders each template may use; values are filled in as Slack mrkdwn.
+TEMPLATE_FIELDS: dict[str, frozenset[str]] = {
+    "announcement": frozenset(
+        {"severity", "severity_name", "title", "description", "status", "channel",
+         "declared_by", "commander", "incident_id"}
+    ),
+    "status_update": frozenset(
+        {"severity", "severity_name", "title", "status", "message", "author", "next_update",
+         "commander", "incident_id"}
+    ),
+    "resolution": frozenset(
+        {"severity", "severity_name", "title", "duration", "summary", "resolved_by",
+         "postmortem", "channel", "incident_id"}
+    ),
+}
+
+
+class PlaybookError(Exception):
+    """A playbook problem, phrased as `file: path: problem`."""
+
+
+def normalize_key(text: str) -> str:
+    """Fold a user-typed identifier for matching: `SEV-1`, `sev1`, `Sev_1` → `sev1`."""
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def _duration(v: Any, *, allow_none: bool) -> timedelta | None:
+    if v is None:
+        if allow_none:
+            return None
+        raise ValueError("is required (a duration such as 15m)")
+    if isinstance(v, timedelta):
+        return v
+    if not isinstance(v, str):
+        raise ValueError(f"{v!r} is not a duration string (use e.g. 90s, 30m, 1h, 2d)")
+    try:
+        return parse_duration(v)
+    except DurationError as exc:
+        raise ValueError(str(exc)) from None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Severity(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,20}$")
+    name: str = Field(min_length=1, max_length=40)
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    response_time: timedelta
+    update_every: timedelta | None = None
+    postmortem_required: bool = False
+    default: bool = False
+
+    @field_validator("response_time", mode="before")
+    @classmethod
+    def _response_time(cls, v: Any) -> timedelta | None:
+        return _duration(v, allow_none=False)
+
+    @field_validator("update_every", mode="before")
+    @classmethod
+    def _update_every(cls, v: Any) -> timedelta | None:
+        return _duration(v, allow_none=True)
+
+    def keys(self) -> set[str]:
+        return {normalize_key(k) for k in (self.id, *self.aliases)}
+
+
+class Role(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,19}$")
+    name: str = Field(min_length=1, max_length=40)
+    aliases: tuple[str, ...] = ()
+    summary: str = ""
+    responsibilities: tuple[str, ...] = ()
+
+    def keys(self) -> set[str]:
+        return {normalize_key(k) for k in (self.id, self.name, *self.aliases)}
+
+
+class Status(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,19}$")
+    name: str = Field(min_length=1, max_length=40)
+    emoji: str = ""
+    description: str = ""
+
+
+class Templates(_Strict):
+    announcement: str = Field(min_length=1, max_length=3000)
+    status_update: str = Field(min_length=1, max_length=3000)
+    resolution: str = Field(min_length=1, max_length=3000)
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> Templates:
+        for name, allowed in TEMPLATE_FIELDS.items():
+            text = getattr(self, name)
+            try:
+                fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc} (write a literal brace as {{{{ or }}}})") from None
+            for f in fields:
+                if f not in allowed:
+                    raise ValueError(
+                        f"{name}: unknown placeholder {{{f}}}; "
+                        f"available: {', '.join('{' + a + '}' for a in sorted(allowed))}"
+                    )
+        return self
+
+
+class Playbook(_Strict):
+    name: str = Field(min_length=1, max_length=80)
+    severities: tuple[Severity, ...] = Field(min_length=1)
+    roles: tuple[Role, ...] = Field(min_length=1, max_length=10)
+    statuses: tuple[Status, ...] = Field(min_length=2)
+    templates: Templates
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Playbook:
+        _unique("severities", [s.keys() for s in self.severities], [s.id for s in self.severities])
+        _unique("roles", [r.keys() for r in self.roles], [r.id for r in self.roles])
+        _unique("statuses", [{s.id} for s in self.statuses], [s.id for s in self.statuses])
+        defaults = [s.id for s in self.severities if s.default]
+        if len(defaults) != 1:
+            raise ValueError(
+                "severities: exactly one severity must have `default: true` "
+                f"(found {len(defaults)}: {', '.join(defaults) or 'none'})"
+            )
+        if "resolved" not in {s.id for s in self.statuses}:
+            raise ValueError("statuses: a status with id `resolved` is required")
+        if self.statuses[0].id == "resolved":
+            raise ValueError("statuses: the first status is the initial one and cannot be resolved")
+        return self
+
+    # Lookups used by the command parser and the service.
+    @property
+    def default_severity(self) -> Severity:
+        return next(s for s in self.severities if s.default)
+
+    @property
+    def initial_status(self) -> Status:
+        return self.statuses[0]
+
+    @property
+    def open_statuses(self) -> tuple[Status, ...]:
+        return tuple(s for s in self.statuses if s.id != "resolved")
+
+    def find_severity(self, text: str) -> Severity | None:
+        key = normalize_key(text)
+        return next((s for s in self.severities if key in s.keys()), None)
+
+    def severity(self, sev_id: str) -> Severity:
+        found = next((s for s in self.severities if s.id == sev_id), None)
+        # An incident stored under a severity that a later playbook dropped still renders.
+        return found or Severity(id=sev_id, name=sev_id, response_time=timedelta(hours=1))
+
+    def severity_rank(self, sev_id: str) -> int:
+        ids = [s.id for s in self.severities]
+        return ids.index(sev_id) if sev_id in ids else len(ids)
+
+    def find_role(self, text: str) -> Role | None:
+        key = normalize_key(text)
+        return next((r for r in self.roles if key in r.keys()), None)
+
+    def role(self, role_id: str) -> Role | None:
+        return next((r for r in self.roles if r.id == role_id), None)
+
+    def find_status(self, text: str) -> Status | None:
+        key = normalize_key(text)
+        return next(
+            (s for s in self.statuses if key in {normalize_key(s.id), normalize_key(s.name)}),
+            None,
+        )
+
+    def status(self, status_id: str) -> Status:
+        found = next((s for s in self.statuses if s.id == status_id), None)
+        return found or Status(id=status_id, name=status_id.title())
+
+
+def _unique(section: str, keysets: list[set[str]], ids: list[str]) -> None:
+    """Ids must be unique, and no typed name may match two different items."""
+    for item_id in ids:
+        if ids.count(item_id) > 1:
+            raise ValueError(f"{section}: the id {item_id} is used twice")
+    owner: dict[str, str] = {}
+    for item_id, keys in zip(ids, keysets, strict=True):
+        for k in sorted(keys):
+            if owner.setdefault(k, item_id) != item_id:
+                raise ValueError(f"{section}: {item_id} and {owner[k]} both answer to {k!r}")
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def parse_playbook(text: str, source: str) -> Playbook:
+    """Validate one playbook's YAML text; `source` names it in error messages."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PlaybookError(f"{source}: {where}invalid YAML ({problem})") from None
+    if not isinstance(data, dict):
+        raise PlaybookError(f"{source}: a playbook must be a mapping with name, severities, ...")
+    try:
+        return Playbook.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        path = _format_loc(tuple(err["loc"]))
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling)"
+        elif err["type"] == "missing":
+            msg = "is required"
+        more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+        prefix = f"{source}: {path}: " if path else f"{source}: "
+        raise PlaybookError(f"{prefix}{msg}{more}") from None
+
+
+def playbook_files(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        raise PlaybookError(f"{directory}: playbooks folder not found (set PLAYBOOKS_DIR)")
+    files = sorted([*directory.glob("*.yml"), *directory.glob("*.yaml")])
+    if not files:
+        raise PlaybookError(f"{directory}: no playbook (*.yml) in this folder")
+    return files
+
+
+def load_playbooks(directory: Path) -> Playbook:
+    """Validate every playbook in `directory` and return the active one."""
+    loaded = {p.name: parse_playbook(p.read_text(encoding="utf-8"), str(p))
+              for p in playbook_files(directory)}
+    for name in ("default.yml", "default.yaml"):
+        if name in loaded:
+            return loaded[name]
+    if len(loaded) == 1:
+        return next(iter(loaded.values()))
+    raise PlaybookError(
+        f"{directory}: several playbooks ({', '.join(loaded)}) and none is default.yml; "
+        "name the one to use default.yml"
+    )

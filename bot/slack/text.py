@@ -1,0 +1,55 @@
+"""Turning user-typed Slack text into plain text, and plain text back into safe mrkdwn.
+
+Slack delivers user text with `&`, `<`, `>` escaped and with live sequences such as
+`<@U123|bob>`, `<!channel>`, `<!subteam^S1|@oncall>` and `<https://x|label>`. Foghorn stores
+titles, updates and summaries as plain text in which none of those sequences is live, and
+escapes them again whenever they go back into a message: echoing user text never pings anyone
+and never hides a link behind a label.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SEQUENCE = re.compile(r"<([^<>]*)>")
+_USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+
+
+def _readable(inner: str) -> str:
+    target, _, label = inner.partition("|")
+    if target.startswith("@"):
+        return "@" + (label or target[1:])
+    if target.startswith("#"):
+        return "#" + (label or target[1:])
+    if target.startswith("!subteam^"):
+        return label or "@" + target.removeprefix("!subteam^")
+    if target.startswith("!"):
+        word = target[1:].split("^", 1)[0]
+        return label if word == "date" and label else "@" + word
+    # A link: show where it really goes.
+    return f"{label} ({target})" if label and label != target else target
+
+
+def to_plain(slack_text: str) -> str:
+    """Slack-formatted user text → plain text with no live sequences, entities decoded."""
+    text = _SEQUENCE.sub(lambda m: _readable(m.group(1)), slack_text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def escape(plain: str) -> str:
+    """Plain text → mrkdwn that shows the same characters and contains nothing live."""
+    return plain.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def parse_user_mention(token: str) -> str | None:
+    """`<@U123|bob>` or `<@U123>` → `U123`; anything else → None."""
+    m = _USER_MENTION.match(token.strip())
+    return m.group(1) if m else None
+
+
+def mention(user_id: str | None, nobody: str = "_unassigned_") -> str:
+    return f"<@{user_id}>" if user_id else nobody
+
+
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

@@ -1,0 +1,183 @@
+"""Repository functions: the only SQL in Foghorn. Each takes the session of the caller's
+transaction, so a service method can change several rows atomically."""
+
+from __future__ import annotations
+
+import zlib
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.incidents.model import RESOLVED, Incident, TimelineEntry
+from bot.store.tables import IncidentRow, RoleAssignmentRow, TimelineEntryRow
+
+
+def _to_incident(row: IncidentRow, roles: dict[str, str]) -> Incident:
+    return Incident(
+        id=row.id,
+        title=row.title,
+        description=row.description,
+        severity=row.severity,
+        status=row.status,
+        is_private=row.is_private,
+        declared_by=row.declared_by,
+        declared_at=row.declared_at,
+        last_update_at=row.last_update_at,
+        setup_done=row.setup_done,
+        channel_id=row.channel_id,
+        channel_name=row.channel_name,
+        card_ts=row.card_ts,
+        origin_channel_id=row.origin_channel_id,
+        resolved_at=row.resolved_at,
+        resolved_by=row.resolved_by,
+        summary=row.summary,
+        team_id=row.team_id,
+        roles=roles,
+    )
+
+
+async def _roles_for(session: AsyncSession, ids: list[int]) -> dict[int, dict[str, str]]:
+    out: dict[int, dict[str, str]] = {i: {} for i in ids}
+    if ids:
+        rows = await session.scalars(
+            select(RoleAssignmentRow).where(RoleAssignmentRow.incident_id.in_(ids))
+        )
+        for r in rows:
+            out[r.incident_id][r.role] = r.user_id
+    return out
+
+
+async def _many(session: AsyncSession, stmt: Any) -> list[Incident]:
+    rows = list(await session.scalars(stmt))
+    roles = await _roles_for(session, [r.id for r in rows])
+    return [_to_incident(r, roles[r.id]) for r in rows]
+
+
+async def lock_key(session: AsyncSession, key: str) -> None:
+    """Serialise writers on `key` for the rest of the transaction.
+
+    SQLite write transactions are already serial (BEGIN IMMEDIATE); PostgreSQL needs an
+    advisory lock so two replicas cannot both pass a check-then-insert.
+    """
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(key.encode())}
+        )
+
+
+async def insert_incident(session: AsyncSession, **fields: Any) -> int:
+    row = IncidentRow(**fields)
+    session.add(row)
+    await session.flush()
+    return row.id
+
+
+async def get_incident(session: AsyncSession, incident_id: int) -> Incident | None:
+    found = await _many(session, select(IncidentRow).where(IncidentRow.id == incident_id))
+    return found[0] if found else None
+
+
+async def get_by_channel(session: AsyncSession, channel_id: str) -> Incident | None:
+    found = await _many(session, select(IncidentRow).where(IncidentRow.channel_id == channel_id))
+    return found[0] if found else None
+
+
+async def find_recent_by_key(
+    session: AsyncSession, dedup_key: str, since: datetime
+) -> Incident | None:
+    found = await _many(
+        session,
+        select(IncidentRow)
+        .where(IncidentRow.dedup_key == dedup_key, IncidentRow.declared_at >= since)
+        .order_by(IncidentRow.id.desc())
+        .limit(1),
+    )
+    return found[0] if found else None
+
+
+async def update_incident(session: AsyncSession, incident_id: int, **fields: Any) -> None:
+    await session.execute(update(IncidentRow).where(IncidentRow.id == incident_id).values(**fields))
+
+
+async def delete_incident(session: AsyncSession, incident_id: int) -> None:
+    await session.execute(delete(IncidentRow).where(IncidentRow.id == incident_id))
+
+
+async def list_open(session: AsyncSession) -> list[Incident]:
+    return await _many(
+        session,
+        select(IncidentRow)
+        .where(IncidentRow.status != RESOLVED, IncidentRow.setup_done.is_(True))
+        .order_by(IncidentRow.declared_at),
+    )
+
+
+async def list_unfinished_setup(session: AsyncSession) -> list[Incident]:
+    return await _many(
+        session, select(IncidentRow).where(IncidentRow.setup_done.is_(False)).order_by(IncidentRow.id)
+    )
+
+
+async def set_role(
+    session: AsyncSession, incident_id: int, role: str, user_id: str, by: str, at: datetime
+) -> str | None:
+    """Give `role` to `user_id`; return the previous holder, if any."""
+    row = await session.get(RoleAssignmentRow, (incident_id, role))
+    previous = row.user_id if row else None
+    if row is None:
+        session.add(
+            RoleAssignmentRow(
+                incident_id=incident_id, role=role, user_id=user_id, assigned_by=by, assigned_at=at
+            )
+        )
+    else:
+        row.user_id, row.assigned_by, row.assigned_at = user_id, by, at
+    await session.flush()
+    return previous
+
+
+async def add_entry(
+    session: AsyncSession,
+    incident_id: int,
+    kind: str,
+    at: datetime,
+    actor: str | None,
+    text_: str = "",
+    data: dict[str, Any] | None = None,
+    slack_ts: str | None = None,
+) -> int:
+    row = TimelineEntryRow(
+        incident_id=incident_id,
+        kind=kind,
+        occurred_at=at,
+        actor=actor,
+        text=text_,
+        data=data or {},
+        slack_ts=slack_ts,
+    )
+    session.add(row)
+    await session.flush()
+    return row.id
+
+
+async def list_entries(session: AsyncSession, incident_id: int) -> list[TimelineEntry]:
+    rows = await session.scalars(
+        select(TimelineEntryRow)
+        .where(TimelineEntryRow.incident_id == incident_id)
+        .order_by(TimelineEntryRow.occurred_at, TimelineEntryRow.id)
+    )
+    return [
+        TimelineEntry(
+            id=r.id,
+            incident_id=r.incident_id,
+            kind=r.kind,
+            occurred_at=r.occurred_at,
+            actor=r.actor,
+            text=r.text,
+            data=dict(r.data or {}),
+            slack_ts=r.slack_ts,
+        )
+        for r in rows
+    ]
