@@ -15,7 +15,7 @@ class DurationError(ValueError):
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse `30m`, `1h`, `1h30m`, `2d`… into a positive timedelta; raise DurationError otherwise."""
+    """Parse `30m`, `1h`, `1h30m`, `2d`… into a positive timedelta, else DurationError."""
     if not isinstance(text, str):
         raise DurationError("must be a duration string such as 90s, 30m, 1h or 2d")
     s = text.strip().lower()

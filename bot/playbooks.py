@@ -85,7 +85,7 @@ class Severity(_Strict):
     def _update_every(cls, v: Any) -> timedelta | None:
         return _duration(v, allow_none=True)
 
-    def keys(self) -> set[str]:
+    def match_keys(self) -> set[str]:
         return {normalize_key(k) for k in (self.id, *self.aliases)}
 
 
@@ -96,7 +96,7 @@ class Role(_Strict):
     summary: str = ""
     responsibilities: tuple[str, ...] = ()
 
-    def keys(self) -> set[str]:
+    def match_keys(self) -> set[str]:
         return {normalize_key(k) for k in (self.id, self.name, *self.aliases)}
 
 
@@ -138,9 +138,9 @@ class Playbook(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Playbook:
-        _unique("severities", [s.keys() for s in self.severities], [s.id for s in self.severities])
-        _unique("roles", [r.keys() for r in self.roles], [r.id for r in self.roles])
-        _unique("statuses", [{s.id} for s in self.statuses], [s.id for s in self.statuses])
+        _unique("severities", [(s.id, s.match_keys()) for s in self.severities])
+        _unique("roles", [(r.id, r.match_keys()) for r in self.roles])
+        _unique("statuses", [(s.id, {normalize_key(s.id)}) for s in self.statuses])
         defaults = [s.id for s in self.severities if s.default]
         if len(defaults) != 1:
             raise ValueError(
@@ -168,7 +168,7 @@ class Playbook(_Strict):
 
     def find_severity(self, text: str) -> Severity | None:
         key = normalize_key(text)
-        return next((s for s in self.severities if key in s.keys()), None)
+        return next((s for s in self.severities if key in s.match_keys()), None)
 
     def severity(self, sev_id: str) -> Severity:
         found = next((s for s in self.severities if s.id == sev_id), None)
@@ -181,7 +181,7 @@ class Playbook(_Strict):
 
     def find_role(self, text: str) -> Role | None:
         key = normalize_key(text)
-        return next((r for r in self.roles if key in r.keys()), None)
+        return next((r for r in self.roles if key in r.match_keys()), None)
 
     def role(self, role_id: str) -> Role | None:
         return next((r for r in self.roles if r.id == role_id), None)
@@ -198,13 +198,14 @@ class Playbook(_Strict):
         return found or Status(id=status_id, name=status_id.title())
 
 
-def _unique(section: str, keysets: list[set[str]], ids: list[str]) -> None:
+def _unique(section: str, items: list[tuple[str, set[str]]]) -> None:
     """Ids must be unique, and no typed name may match two different items."""
+    ids = [item_id for item_id, _ in items]
     for item_id in ids:
         if ids.count(item_id) > 1:
             raise ValueError(f"{section}: the id {item_id} is used twice")
     owner: dict[str, str] = {}
-    for item_id, keys in zip(ids, keysets, strict=True):
+    for item_id, keys in items:
         for k in sorted(keys):
             if owner.setdefault(k, item_id) != item_id:
                 raise ValueError(f"{section}: {item_id} and {owner[k]} both answer to {k!r}")

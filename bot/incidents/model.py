@@ -32,6 +32,7 @@ class Incident:
     channel_id: str | None = None
     channel_name: str | None = None
     card_ts: str | None = None
+    announcement_ts: str | None = None
     origin_channel_id: str | None = None
     resolved_at: datetime | None = None
     resolved_by: str | None = None

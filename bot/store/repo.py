@@ -29,6 +29,7 @@ def _to_incident(row: IncidentRow, roles: dict[str, str]) -> Incident:
         channel_id=row.channel_id,
         channel_name=row.channel_name,
         card_ts=row.card_ts,
+        announcement_ts=row.announcement_ts,
         origin_channel_id=row.origin_channel_id,
         resolved_at=row.resolved_at,
         resolved_by=row.resolved_by,
@@ -116,7 +117,8 @@ async def list_open(session: AsyncSession) -> list[Incident]:
 
 async def list_unfinished_setup(session: AsyncSession) -> list[Incident]:
     return await _many(
-        session, select(IncidentRow).where(IncidentRow.setup_done.is_(False)).order_by(IncidentRow.id)
+        session,
+        select(IncidentRow).where(IncidentRow.setup_done.is_(False)).order_by(IncidentRow.id),
     )
 
 

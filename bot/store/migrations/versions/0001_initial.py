@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("channel_id", sa.String(32), nullable=True, unique=True),
         sa.Column("channel_name", sa.String(80), nullable=True),
         sa.Column("card_ts", sa.String(32), nullable=True),
+        sa.Column("announcement_ts", sa.String(32), nullable=True),
         sa.Column("declared_by", sa.String(32), nullable=False),
         sa.Column("declared_at", UTCDateTime(), nullable=False),
         sa.Column("origin_channel_id", sa.String(32), nullable=True),

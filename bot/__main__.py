@@ -1,0 +1,78 @@
+"""`python -m bot` / `foghorn`: run (the default), demo, check-playbooks."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, load_settings
+from bot.playbooks import (
+    TEMPLATE_FIELDS,
+    PlaybookError,
+    load_playbooks,
+    parse_playbook,
+    playbook_files,
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="foghorn", description="Foghorn: incident response in Slack")
+    sub = p.add_subparsers(dest="command")
+    sub.add_parser("run", help="run the bot (default); settings come from the environment")
+    demo = sub.add_parser("demo", help="play a scripted incident against a fake Slack, offline")
+    demo.add_argument("--pace", type=float, default=0.4, help="seconds between steps")
+    check = sub.add_parser("check-playbooks", help="validate playbooks without starting")
+    check.add_argument("dir", nargs="?", type=Path, help="folder (default: PLAYBOOKS_DIR)")
+    return p
+
+
+def check_playbooks(directory: Path) -> int:
+    try:
+        files = playbook_files(directory)
+        for f in files:
+            pb = parse_playbook(f.read_text(encoding="utf-8"), str(f))
+            print(f"ok: {f} ({pb.name}: {len(pb.severities)} severities, {len(pb.roles)} roles)")
+        active = load_playbooks(directory)
+    except PlaybookError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"active playbook: {active.name}")
+    for name, fields in TEMPLATE_FIELDS.items():
+        print(f"  templates.{name} may use: {', '.join('{' + f + '}' for f in sorted(fields))}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    command = args.command or "run"
+    try:
+        if command == "check-playbooks":
+            directory = args.dir or load_settings().PLAYBOOKS_DIR
+            return check_playbooks(directory)
+        if command == "demo":
+            from bot.demo import play
+
+            logging.getLogger().setLevel(logging.WARNING)
+            return asyncio.run(play(pace=args.pace))
+        from bot.app import StartupError, run
+
+        try:
+            asyncio.run(run(load_settings()))
+        except StartupError as exc:
+            raise ConfigError(str(exc)) from None
+        return 0
+    except (ConfigError, PlaybookError) as exc:
+        print(f"foghorn: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

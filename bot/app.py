@@ -1,0 +1,186 @@
+"""Builds Foghorn's parts, the Bolt app and the aiohttp web app, and runs them.
+
+HTTP mode serves `POST /slack/events` (slash commands, interactivity and events, every request
+signature-checked by Bolt) and `GET /healthz`. Socket Mode runs the same listeners through
+Bolt's `AsyncSocketModeHandler` and serves only `/healthz`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import signal
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from sqlalchemy.engine import make_url
+
+from bot.background import Background
+from bot.config import Settings
+from bot.incidents.model import Clock, utcnow
+from bot.incidents.service import IncidentService
+from bot.playbooks import Playbook, load_playbooks
+from bot.slack import actions, commands, events
+from bot.slack.blocks import Presenter
+from bot.slack.gateway import SlackGateway, make_client
+from bot.slack.publisher import SlackPublisher
+from bot.store.db import Database
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; anything bigger is refused (413).
+SHUTDOWN_GRACE = 8.0
+
+
+class StartupError(Exception):
+    """Start-up cannot go on; the message is one line for the operator."""
+
+
+@dataclass
+class Foghorn:
+    """Everything a running bot holds, built once at start."""
+
+    settings: Settings
+    playbook: Playbook
+    db: Database
+    gateway: SlackGateway
+    presenter: Presenter
+    service: IncidentService
+    background: Background
+    bolt: AsyncApp
+    ready: bool = False
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+async def build(settings: Settings, *, clock: Clock = utcnow) -> Foghorn:
+    """Load the playbook, migrate the database and wire the app. Raises StartupError,
+    PlaybookError or ConfigError with a one-line message."""
+    playbook = load_playbooks(settings.PLAYBOOKS_DIR)
+    db = Database(settings.DATABASE_URL)
+    try:
+        await db.migrate()
+    except Exception as exc:
+        await db.close()
+        where = make_url(settings.DATABASE_URL).render_as_string(hide_password=True)
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise StartupError(f"cannot open the database {where}: {reason}") from None
+    client = make_client(settings.SLACK_BOT_TOKEN, settings.SLACK_API_URL)
+    gateway = SlackGateway(client)
+    presenter = Presenter(playbook, settings.tz)
+    publisher = SlackPublisher(gateway, presenter, db, settings.INCIDENTS_CHANNEL)
+    service = IncidentService(db, playbook, publisher, tz=settings.tz, clock=clock)
+    bolt = AsyncApp(
+        client=client,
+        signing_secret=settings.SLACK_SIGNING_SECRET or "",
+        request_verification_enabled=not settings.socket_mode,
+        # Listeners ack first and hand slow work to `Background`, so Bolt can answer as soon
+        # as the listener returns instead of polling for the ack.
+        process_before_response=True,
+    )
+    fh = Foghorn(settings, playbook, db, gateway, presenter, service, Background(), bolt)
+    commands.register(bolt, fh)
+    actions.register(bolt, fh)
+    events.register(bolt, fh)
+
+    @bolt.error
+    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+        log.error("listener failed: %s", error, exc_info=error)
+
+    return fh
+
+
+def web_app(fh: Foghorn, *, with_events: bool = True) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY)
+
+    async def slack_events(request: web.Request) -> web.StreamResponse:
+        try:
+            bolt_request = await to_bolt_request(request)
+        except web.HTTPRequestEntityTooLarge:
+            return web.json_response({"error": "body too large"}, status=413)
+        except UnicodeDecodeError:
+            return web.json_response({"error": "body is not UTF-8"}, status=400)
+        response = await fh.bolt.async_dispatch(bolt_request)
+        return await to_aiohttp_response(response)
+
+    async def healthz(_request: web.Request) -> web.Response:
+        if not fh.ready:
+            return web.json_response({"ok": False, "reason": "starting"}, status=503)
+        try:
+            await fh.db.ping()
+        except Exception as exc:
+            return web.json_response({"ok": False, "reason": f"database: {exc}"}, status=503)
+        return web.json_response({"ok": True, "playbook": fh.playbook.name})
+
+    if with_events:
+        app.router.add_post("/slack/events", slack_events)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def start_http(fh: Foghorn, port: int, *, host: str = "0.0.0.0",
+                     with_events: bool = True) -> tuple[web.AppRunner, int]:
+    """Start serving; return the runner and the bound port (useful with port 0)."""
+    runner = web.AppRunner(web_app(fh, with_events=with_events), access_log=None,
+                           shutdown_timeout=SHUTDOWN_GRACE)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(f"port {port} is already in use (set PORT to a free one)") from None
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, bound
+
+
+async def finish_startup(fh: Foghorn) -> None:
+    """Complete declares a crash interrupted, then report ready."""
+    results = await fh.service.resume_unfinished()
+    if results:
+        log.info("finished %d interrupted declare(s)", len(results))
+    fh.ready = True
+
+
+async def shutdown(fh: Foghorn, runner: web.AppRunner | None) -> None:
+    """Stop taking requests, let in-flight work finish, close the database."""
+    fh.ready = False
+    if runner is not None:
+        await runner.cleanup()
+    if not await fh.background.drain(SHUTDOWN_GRACE):
+        log.warning("shutting down with %d task(s) unfinished", fh.background.pending)
+    await fh.gateway.close()
+    await fh.db.close()
+
+
+async def run(settings: Settings) -> None:
+    """`foghorn run`: serve until SIGTERM or SIGINT."""
+    settings.require_slack()
+    fh = await build(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runner, port = await start_http(fh, settings.PORT, with_events=not settings.socket_mode)
+    socket_handler = None
+    try:
+        if settings.socket_mode:
+            from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+            socket_handler = AsyncSocketModeHandler(fh.bolt, settings.SLACK_APP_TOKEN)
+            await socket_handler.connect_async()
+            log.info("connected to Slack in Socket Mode; /healthz on port %d", port)
+        else:
+            log.info("listening on port %d (POST /slack/events, GET /healthz)", port)
+        await finish_startup(fh)
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        if socket_handler is not None:
+            await socket_handler.close_async()
+        await shutdown(fh, runner)

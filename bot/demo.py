@@ -1,0 +1,134 @@
+"""`foghorn demo`: the real bot against the fake Slack, playing a scripted incident.
+
+Nothing to configure and no workspace needed: it starts the fake Slack Web API and the bot
+(HTTP mode, a throw-away SQLite database) in one process, sends signed requests as Slack
+would, and prints the Slack side as a transcript as it happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sys
+import tempfile
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+import aiohttp
+
+from bot.app import build, finish_startup, shutdown, start_http
+from bot.config import load_settings
+from bot.slack import blocks
+from bot.testing.fake_slack import Channel, FakeSlack, Message
+from bot.testing.slack_requests import SlackSender
+from bot.testing.transcript import readable, render_message
+
+PEOPLE = {"UALICE": "alice", "UBOB": "bob", "UCAROL": "carol", "UDAN": "dan"}
+GENERAL = "C0GENERAL"
+PLAYBOOKS = Path(__file__).resolve().parent.parent / "playbooks"
+
+
+class Transcript:
+    def __init__(self, fake: FakeSlack, out: TextIO) -> None:
+        self.fake = fake
+        self.out = out
+
+    def line(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def on_message(self, kind: str, ch: Channel, msg: Message, author: str) -> None:
+        stamp = datetime.fromtimestamp(float(msg.ts)).strftime("%H:%M:%S")
+        lines = render_message(self.fake, msg.text, msg.blocks)
+        if kind == "update":  # the card changed in place: show what it says now, briefly
+            roles = [x.strip() for x in lines if x.startswith("*") and ":" in x][1:]
+            lines = [f"(card updated) {lines[1]}", *roles[:4]]
+        self.line(f"[{stamp}] #{ch.name}  {author}: {lines[0]}")
+        for extra in lines[1:]:
+            self.line(f"           {extra}")
+
+    def step(self, who: str, what: str) -> None:
+        self.line(f"\n>>> {who}: {what}")
+
+    def private(self, user: str, text: str) -> None:
+        for i, line in enumerate(readable(self.fake, text).splitlines()):
+            prefix = f"    (only {PEOPLE.get(user, user)} sees) " if i == 0 else "    " + " " * 20
+            self.line(prefix + line)
+
+
+async def play(out: TextIO = sys.stdout, pace: float = 0.4) -> int:
+    fake = FakeSlack()
+    for uid, name in PEOPLE.items():
+        fake.add_user(uid, name)
+    fake.add_channel("general", channel_id=GENERAL, members=set(PEOPLE))
+    await fake.start()
+    show = Transcript(fake, out)
+    fake.on_message.append(show.on_message)
+    secret = secrets.token_hex(16)
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(
+            SLACK_BOT_TOKEN="xoxb-demo", SLACK_SIGNING_SECRET=secret, SLACK_API_URL=fake.url,
+            DATABASE_URL=f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}",
+            PLAYBOOKS_DIR=PLAYBOOKS,
+        )
+        fh = await build(settings)
+        runner, port = await start_http(fh, 0, host="127.0.0.1")
+        await finish_startup(fh)
+        show.line(f"Foghorn demo: bot on http://127.0.0.1:{port}, fake Slack on {fake.url}\n"
+                  "Everything below is real HTTP between the bot and a fake Slack workspace.")
+        try:
+            async with aiohttp.ClientSession() as session:
+                slack = SlackSender(f"http://127.0.0.1:{port}", secret, fake, session)
+                await _script(fake, fh.background.drain, slack, show, pace)
+        finally:
+            await shutdown(fh, runner)
+            await fake.stop()
+    return 0
+
+
+async def _script(fake: FakeSlack, settle: Callable[..., object], slack: SlackSender,
+                  show: Transcript, pace: float) -> None:
+    async def wait() -> None:
+        await settle()  # type: ignore[misc]
+        await asyncio.sleep(pace)
+
+    async def command(user: str, channel: str, text: str) -> None:
+        show.step(PEOPLE[user], f"/incident {text}")
+        reply = await slack.command(text, user=user, channel=channel)
+        if reply.text:
+            show.private(user, reply.text)
+        before = len(fake.responses)
+        await wait()
+        for r in fake.responses[before:]:
+            show.private(user, r.get("text", ""))
+
+    await command("UALICE", GENERAL, "declare sev2 Checkout API returning 500s")
+    inc_channel = next(c for c in fake.channels.values() if c.name.startswith("incident-"))
+    cid = inc_channel.id
+    card_ts = inc_channel.pins[0]
+
+    show.step("bob", "clicks [Take Incident Commander] on the card")
+    await slack.click(user="UBOB", channel=cid, message_ts=card_ts, action_id=blocks.ROLE_TAKE,
+                      block_id=blocks.role_block_id(1, "ic"))
+    await wait()
+
+    show.step("bob", "picks carol in the Tech Lead picker")
+    await slack.pick_user(user="UBOB", channel=cid, message_ts=card_ts,
+                          action_id=blocks.ROLE_PICK, block_id=blocks.role_block_id(1, "tl"),
+                          selected="UCAROL")
+    await wait()
+
+    fake.human_message(cid, "UCAROL", "Error rate jumped at 14:02, right after deploy v1.43")
+    await asyncio.sleep(pace)
+    await command("UBOB", cid, "role comms <@UDAN|dan>")
+    await command("UBOB", cid, "update identified Bad deploy v1.43; rolling back")
+    await command("UBOB", cid, "severity sev1")
+    fake.human_message(cid, "UCAROL", "Rollback done, error rate falling")
+    await asyncio.sleep(pace)
+    await command("UBOB", cid, "update monitoring Rolled back to v1.42; watching error rates")
+    await command("UBOB", cid, "resolve Rolled back v1.43; checkout healthy again")
+    await command("UALICE", GENERAL, "list")
+    topic = readable(fake, inc_channel.topic)
+    show.line(f"\nThe incident channel #{inc_channel.name}: topic {topic!r}, "
+              f"{len(inc_channel.messages)} messages, card pinned. Demo finished.")

@@ -1,0 +1,18 @@
+"""Errors the incident service raises. `UserError` messages are shown to the person as-is."""
+
+
+class UserError(Exception):
+    """Something the person asked for cannot be done; the message says why and what to do."""
+
+
+class ChatError(Exception):
+    """The chat platform refused or failed a call for good; `error` is its error code."""
+
+    def __init__(self, method: str, error: str) -> None:
+        super().__init__(f"{method} failed: {error}")
+        self.method = method
+        self.error = error
+
+
+class ChannelNameTaken(ChatError):
+    pass

@@ -1,0 +1,341 @@
+"""The incident service: declare, assign roles, change severity, post updates, resolve.
+
+Plain code with no Slack types: it decides, writes the database (each change and its timeline
+entry in one transaction) and then tells the chat side what happened through `ChatPort`.
+Network calls are never made while a write transaction is open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from bot.incidents import naming
+from bot.incidents.errors import ChannelNameTaken, ChatError, UserError
+from bot.incidents.model import RESOLVED, Clock, Incident, utcnow
+from bot.playbooks import Playbook, normalize_key
+from bot.store import repo
+from bot.store.db import Database
+
+log = logging.getLogger(__name__)
+
+# The same person declaring the same title within this window gets the first incident back.
+DUPLICATE_WINDOW = timedelta(seconds=120)
+MAX_NAME_ATTEMPTS = 50
+
+
+class ChatPort(Protocol):
+    """What the service needs from the chat platform (implemented by slack.publisher)."""
+
+    async def create_channel(self, name: str, *, is_private: bool) -> str: ...
+    async def post_card(self, inc: Incident) -> str: ...
+    async def pin_card(self, inc: Incident) -> None: ...
+    async def invite(self, inc: Incident, users: list[str]) -> None: ...
+    async def set_topic(self, inc: Incident) -> None: ...
+    async def refresh_card(self, inc: Incident) -> None: ...
+    async def announce_declared(self, inc: Incident) -> str: ...
+    async def role_changed(
+        self, inc: Incident, role_id: str, user: str, previous: str | None, by: str
+    ) -> None: ...
+    async def severity_changed(self, inc: Incident, old: str, by: str) -> None: ...
+    async def status_updated(self, inc: Incident, message: str, by: str) -> None: ...
+    async def resolved(self, inc: Incident) -> None: ...
+
+
+@dataclass(frozen=True)
+class DeclareRequest:
+    title: str
+    by: str
+    severity: str | None = None
+    description: str = ""
+    is_private: bool = False
+    origin_channel: str | None = None
+    response_url: str | None = None
+    team_id: str = ""
+
+
+@dataclass(frozen=True)
+class DeclareResult:
+    incident: Incident
+    duplicate: bool = False
+    warnings: tuple[str, ...] = ()
+
+
+def dedup_key(team_id: str, user: str, title: str) -> str:
+    raw = f"{team_id}|{user}|{normalize_key(title)}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:64]
+
+
+class IncidentService:
+    def __init__(
+        self,
+        db: Database,
+        playbook: Playbook,
+        chat: ChatPort,
+        *,
+        tz: ZoneInfo,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.db = db
+        self.playbook = playbook
+        self.chat = chat
+        self.tz = tz
+        self.clock = clock
+
+    # ----- reading ------------------------------------------------------------------------
+    async def get(self, incident_id: int) -> Incident | None:
+        async with self.db.read() as s:
+            return await repo.get_incident(s, incident_id)
+
+    async def in_channel(self, channel_id: str, command: str) -> Incident:
+        async with self.db.read() as s:
+            inc = await repo.get_by_channel(s, channel_id)
+        if inc is None:
+            raise UserError(
+                f"`/incident {command}` works inside an incident channel. "
+                "Use `/incident list` to find the one you mean."
+            )
+        return inc
+
+    async def list_open(self, viewer: str | None = None) -> list[Incident]:
+        """Open incidents; private ones only for the people involved in them."""
+        async with self.db.read() as s:
+            found = await repo.list_open(s)
+        return [i for i in found
+                if not i.is_private or viewer in {i.declared_by, *i.roles.values()}]
+
+    # ----- declaring ----------------------------------------------------------------------
+    async def declare(self, req: DeclareRequest) -> DeclareResult:
+        """Create the incident row, then its channel, card, pin, topic and announcement.
+
+        Idempotent per (person, title) for DUPLICATE_WINDOW: a double submit returns the first
+        incident. Each Slack result is stored as soon as it exists, so `resume_unfinished`
+        can complete a declare interrupted by a crash.
+        """
+        title = req.title.strip()
+        if not title:
+            raise UserError("An incident needs a title, e.g. `/incident declare sev2 Checkout "
+                            "API returning 500s`.")
+        severity = self.playbook.severity(req.severity or self.playbook.default_severity.id)
+        now = self.clock()
+        key = dedup_key(req.team_id, req.by, title)
+        async with self.db.write() as s:
+            await repo.lock_key(s, key)
+            existing = await repo.find_recent_by_key(s, key, now - DUPLICATE_WINDOW)
+            if existing is not None:
+                return DeclareResult(existing, duplicate=True)
+            incident_id = await repo.insert_incident(
+                s,
+                team_id=req.team_id,
+                title=title,
+                description=req.description.strip(),
+                severity=severity.id,
+                status=self.playbook.initial_status.id,
+                is_private=req.is_private,
+                setup_done=False,
+                declared_by=req.by,
+                declared_at=now,
+                last_update_at=now,
+                origin_channel_id=req.origin_channel,
+                response_url=req.response_url,
+                dedup_key=key,
+            )
+            await repo.add_entry(
+                s, incident_id, "declared", now, req.by, title,
+                {"severity": severity.id, "private": req.is_private},
+            )
+        inc = await self.get(incident_id)
+        assert inc is not None
+        return await self._complete_setup(inc)
+
+    async def resume_unfinished(self) -> list[DeclareResult]:
+        """Finish every declare that a crash or a Slack failure left half done."""
+        async with self.db.read() as s:
+            pending = await repo.list_unfinished_setup(s)
+        results = []
+        for inc in pending:
+            try:
+                results.append(await self._complete_setup(inc))
+            except (UserError, ChatError) as exc:
+                log.warning("could not finish declaring %s: %s", inc.label, exc)
+        return results
+
+    async def _create_channel(self, inc: Incident) -> Incident:
+        day = inc.declared_at.astimezone(self.tz).date()
+        for attempt in range(1, MAX_NAME_ATTEMPTS + 1):
+            name = naming.channel_name(inc.title, day, f"inc-{inc.id}", attempt)
+            try:
+                channel_id = await self.chat.create_channel(name, is_private=inc.is_private)
+            except ChannelNameTaken:
+                continue
+            except ChatError as exc:
+                # Nothing half-made: no channel exists, so the incident row goes too.
+                async with self.db.write() as s:
+                    await repo.delete_incident(s, inc.id)
+                raise UserError(
+                    f"Slack would not create the incident channel ({exc.error}), so nothing "
+                    "was declared. Please try again; if it keeps failing, ask a Slack admin "
+                    "whether the app may create channels."
+                ) from exc
+            async with self.db.write() as s:
+                await repo.update_incident(s, inc.id, channel_id=channel_id, channel_name=name)
+            return replace(inc, channel_id=channel_id, channel_name=name)
+        async with self.db.write() as s:
+            await repo.delete_incident(s, inc.id)
+        raise UserError("Every channel name for this title is taken; try a more specific title.")
+
+    async def _complete_setup(self, inc: Incident) -> DeclareResult:
+        if inc.channel_id is None:
+            inc = await self._create_channel(inc)
+        # Everything below needs only the channel: run it side by side so the card is
+        # visible after two sequential Slack calls (create, post).
+        jobs: dict[str, Any] = {
+            "invite": self.chat.invite(inc, [inc.declared_by]),
+            "topic": self.chat.set_topic(inc),
+        }
+        if inc.card_ts is None:
+            jobs["card"] = self.chat.post_card(inc)
+        if not inc.is_private and inc.announcement_ts is None:
+            jobs["announce"] = self.chat.announce_declared(inc)
+        done = dict(zip(jobs, await asyncio.gather(*jobs.values(), return_exceptions=True),
+                        strict=True))
+        warnings = []
+        for step, result in done.items():
+            if isinstance(result, BaseException) and step != "card":
+                log.warning("declare %s: %s failed: %s", inc.label, step, result)
+                warnings.append(_warning(step, result))
+        stored: dict[str, Any] = {}
+        if isinstance(done.get("card"), str):
+            stored["card_ts"] = done["card"]
+        if isinstance(done.get("announce"), str):
+            stored["announcement_ts"] = done["announce"]
+        if stored:
+            async with self.db.write() as s:
+                await repo.update_incident(s, inc.id, **stored)
+            inc = replace(inc, **stored)
+        card_error = done.get("card")
+        if isinstance(card_error, BaseException):
+            if not isinstance(card_error, ChatError):
+                raise card_error
+            raise UserError(
+                f"The channel <#{inc.channel_id}> is ready but the incident card could not be "
+                f"posted ({card_error.error}). Foghorn will finish it when it restarts; "
+                "meanwhile the channel works as usual."
+            )
+        try:
+            await self.chat.pin_card(inc)
+        except ChatError as exc:
+            warnings.append(_warning("pin", exc))
+        async with self.db.write() as s:
+            await repo.update_incident(s, inc.id, setup_done=True)
+        return DeclareResult(replace(inc, setup_done=True), warnings=tuple(warnings))
+
+    # ----- changes ------------------------------------------------------------------------
+    def _require_open(self, inc: Incident | None) -> Incident:
+        if inc is None:
+            raise UserError("That incident no longer exists.")
+        if inc.is_resolved:
+            raise UserError(f"{inc.label} is already resolved.")
+        return inc
+
+    async def assign_role(self, incident_id: int, role_id: str, user: str, by: str
+                          ) -> Incident:
+        role = self.playbook.role(role_id)
+        if role is None:
+            raise UserError(f"Unknown role `{role_id}`. Roles: {self.role_names()}.")
+        now = self.clock()
+        async with self.db.write() as s:
+            inc = self._require_open(await repo.get_incident(s, incident_id))
+            if inc.roles.get(role.id) == user:
+                raise UserError(f"<@{user}> is already the {role.name} for {inc.label}.")
+            previous = await repo.set_role(s, inc.id, role.id, user, by, now)
+            await repo.add_entry(
+                s, inc.id, "role_assigned", now, by, f"{role.name}: <@{user}>",
+                {"role": role.id, "user": user, "previous": previous},
+            )
+            inc = replace(inc, roles={**inc.roles, role.id: user})
+        await self.chat.role_changed(inc, role.id, user, previous, by)
+        return inc
+
+    async def change_severity(self, channel_id: str, severity_text: str, by: str) -> Incident:
+        severity = self.playbook.find_severity(severity_text)
+        if severity is None:
+            raise UserError(f"Unknown severity `{severity_text}`. Use one of: "
+                            f"{self.severity_names()}.")
+        inc = self._require_open(await self.in_channel(channel_id, "severity"))
+        if inc.severity == severity.id:
+            raise UserError(f"{inc.label} is already {severity.id}.")
+        now = self.clock()
+        async with self.db.write() as s:
+            current = self._require_open(await repo.get_incident(s, inc.id))
+            await repo.update_incident(s, inc.id, severity=severity.id)
+            await repo.add_entry(s, inc.id, "severity_changed", now, by,
+                                 f"{current.severity} → {severity.id}",
+                                 {"from": current.severity, "to": severity.id})
+        updated = replace(current, severity=severity.id)
+        await self.chat.severity_changed(updated, current.severity, by)
+        return updated
+
+    async def post_update(self, channel_id: str, status_text: str, message: str, by: str
+                          ) -> Incident:
+        status = self.playbook.find_status(status_text)
+        if status is None or status.id == RESOLVED:
+            hint = " To resolve, use `/incident resolve [summary]`." if status else ""
+            raise UserError(f"Unknown status `{status_text}`. Use one of: "
+                            f"{self.status_names()}.{hint}")
+        message = message.strip()
+        if not message:
+            raise UserError("Add what you know, e.g. `/incident update identified Bad deploy, "
+                            "rolling back`.")
+        inc = self._require_open(await self.in_channel(channel_id, "update"))
+        now = self.clock()
+        async with self.db.write() as s:
+            current = self._require_open(await repo.get_incident(s, inc.id))
+            await repo.update_incident(s, inc.id, status=status.id, last_update_at=now)
+            await repo.add_entry(s, inc.id, "status_update", now, by, message,
+                                 {"status": status.id, "previous_status": current.status})
+        updated = replace(current, status=status.id, last_update_at=now)
+        await self.chat.status_updated(updated, message, by)
+        return updated
+
+    async def resolve(self, channel_id: str, summary: str, by: str) -> Incident:
+        inc = await self.in_channel(channel_id, "resolve")
+        now = self.clock()
+        async with self.db.write() as s:
+            current = self._require_open(await repo.get_incident(s, inc.id))
+            summary = summary.strip()
+            await repo.update_incident(s, inc.id, status=RESOLVED, resolved_at=now,
+                                       resolved_by=by, summary=summary or None,
+                                       last_update_at=now)
+            await repo.add_entry(s, inc.id, "resolved", now, by, summary,
+                                 {"previous_status": current.status})
+        updated = replace(current, status=RESOLVED, resolved_at=now, resolved_by=by,
+                          summary=summary or None, last_update_at=now)
+        await self.chat.resolved(updated)
+        return updated
+
+    # ----- vocabulary for messages --------------------------------------------------------
+    def severity_names(self) -> str:
+        return ", ".join(f"`{s.id}` ({s.name})" for s in self.playbook.severities)
+
+    def role_names(self) -> str:
+        return ", ".join(f"`{r.id}` ({r.name})" for r in self.playbook.roles)
+
+    def status_names(self) -> str:
+        return ", ".join(f"`{s.id}`" for s in self.playbook.open_statuses)
+
+
+def _warning(step: str, exc: BaseException) -> str:
+    error = exc.error if isinstance(exc, ChatError) else type(exc).__name__
+    what = {
+        "invite": "invite you to the channel",
+        "topic": "set the channel topic",
+        "announce": "announce it in the incidents channel",
+        "pin": "pin the incident card",
+    }.get(step, step)
+    return f"Could not {what} ({error})."

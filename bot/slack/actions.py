@@ -1,0 +1,103 @@
+"""Buttons, selects and modal submissions."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.incidents.service import DeclareRequest
+from bot.slack import blocks
+from bot.slack.commands import declare_outcome, report_errors
+
+if TYPE_CHECKING:
+    from bot.app import Foghorn
+
+log = logging.getLogger(__name__)
+
+
+def _modal_value(values: dict[str, Any], block: str) -> Any:
+    return (values.get(block) or {}).get("value") or {}
+
+
+def register(app: AsyncApp, fh: Foghorn) -> None:
+    @app.action(blocks.ROLE_TAKE)
+    async def take_role(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                        respond: AsyncRespond) -> None:
+        await ack()
+        target = blocks.parse_role_block_id(action.get("block_id", ""))
+        if target is None:
+            return
+        incident_id, role = target
+        user = body["user"]["id"]
+        fh.background.spawn(
+            report_errors(respond, fh.service.assign_role(incident_id, role, user, user)),
+            "take-role")
+
+    @app.action(blocks.ROLE_PICK)
+    async def pick_role(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                        respond: AsyncRespond) -> None:
+        await ack()
+        target = blocks.parse_role_block_id(action.get("block_id", ""))
+        chosen = action.get("selected_user")
+        if target is None or not chosen:
+            return
+        incident_id, role = target
+        by = body["user"]["id"]
+        fh.background.spawn(
+            report_errors(respond, fh.service.assign_role(incident_id, role, chosen, by)),
+            "pick-role")
+
+    @app.action(blocks.DECLARE_BUTTON)
+    async def open_declare(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+                           ) -> None:
+        await ack()
+        view = fh.presenter.declare_modal(None)
+        fh.background.spawn(
+            report_errors(respond, fh.gateway.open_view(body["trigger_id"], view)),
+            "open-declare-modal")
+
+    @app.view(blocks.DECLARE_MODAL)
+    async def declare_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
+                                ) -> None:
+        values = (view.get("state") or {}).get("values") or {}
+        # Modal inputs arrive as the raw text typed (Slack escapes nothing there).
+        raw_title = _modal_value(values, "title")
+        title = " ".join(raw_title.split()) if isinstance(raw_title, str) else ""
+        if not title:
+            await ack(response_action="errors",
+                      errors={"title": "Give the incident a short title."})
+            return
+        severity_opt = (values.get("severity") or {}).get("value", {}).get("selected_option")
+        severity = (severity_opt or {}).get("value")
+        if severity and fh.playbook.find_severity(severity) is None:
+            await ack(response_action="errors", errors={"severity": "Pick a severity."})
+            return
+        await ack()
+        checked = (values.get("private") or {}).get("value", {}).get("selected_options") or []
+        description = _modal_value(values, "description")
+        try:
+            origin = json.loads(view.get("private_metadata") or "{}").get("origin")
+        except (json.JSONDecodeError, AttributeError):
+            origin = None
+        user = body["user"]["id"]
+        request = DeclareRequest(
+            title=title,
+            by=user,
+            severity=severity,
+            description=description if isinstance(description, str) else "",
+            is_private=any(o.get("value") == "private" for o in checked),
+            origin_channel=origin,
+            team_id=(body.get("team") or {}).get("id", ""),
+        )
+
+        async def declare() -> None:
+            result = await fh.service.declare(request)
+            await fh.gateway.tell(origin, user, declare_outcome(fh, result))
+
+        async def tell(text: str, **_: Any) -> None:
+            await fh.gateway.tell(origin, user, text)
+
+        fh.background.spawn(report_errors(tell, declare()), "declare-modal")

@@ -1,0 +1,310 @@
+"""Block Kit and message text builders: pure functions of domain objects.
+
+Everything a person reads comes from here. User text is stored plain and escaped on the way
+out (`text.escape`), so nothing typed into a title, update or summary becomes a live mention.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.durations import format_duration
+from bot.incidents.model import Incident
+from bot.playbooks import Playbook
+from bot.slack.text import escape, mention, truncate
+
+Blocks = list[dict[str, Any]]
+
+HEADER_LIMIT = 150
+SECTION_LIMIT = 3000
+
+# action_id / callback_id constants shared with the listeners.
+ROLE_TAKE = "role_take"
+ROLE_PICK = "role_pick"
+DECLARE_MODAL = "declare_modal"
+DECLARE_BUTTON = "declare_open_modal"
+
+
+def role_block_id(incident_id: int, role_id: str) -> str:
+    return f"role|{incident_id}|{role_id}"
+
+
+def parse_role_block_id(block_id: str) -> tuple[int, str] | None:
+    parts = block_id.split("|")
+    if len(parts) != 3 or parts[0] != "role" or not parts[1].isdigit():
+        return None
+    return int(parts[1]), parts[2]
+
+
+def _plain(text: str, emoji: bool = True) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": emoji}
+
+
+def _md(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text}
+
+
+def _section(text: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "section", "text": _md(truncate(text, SECTION_LIMIT)), **extra}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [_md(truncate(text, SECTION_LIMIT))]}
+
+
+def fill(template: str, values: Mapping[str, str]) -> str:
+    """Fill a playbook template; values are already mrkdwn-safe."""
+    return string.Formatter().vformat(template, (), dict(values))
+
+
+@dataclass(frozen=True)
+class Presenter:
+    playbook: Playbook
+    tz: ZoneInfo
+
+    # ----- small pieces -------------------------------------------------------------------
+    def when(self, at: datetime) -> str:
+        """Date and time in the configured zone: `2026-11-23 14:05 UTC`."""
+        local = at.astimezone(self.tz)
+        return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+    def severity_label(self, sev_id: str) -> str:
+        sev = self.playbook.severity(sev_id)
+        return f"{sev.id} ({sev.name})"
+
+    def status_label(self, status_id: str) -> str:
+        st = self.playbook.status(status_id)
+        return f"{st.emoji} {st.name}".strip()
+
+    def channel_link(self, inc: Incident) -> str:
+        return f"<#{inc.channel_id}>" if inc.channel_id else "_(channel being created)_"
+
+    def next_update(self, inc: Incident) -> str:
+        every = self.playbook.severity(inc.severity).update_every
+        if every is None or inc.is_resolved:
+            return "none scheduled"
+        return f"{self.when(inc.last_update_at + every)} (every {format_duration(every)})"
+
+    def _values(self, inc: Incident) -> dict[str, str]:
+        sev = self.playbook.severity(inc.severity)
+        return {
+            "incident_id": inc.label,
+            "severity": sev.id,
+            "severity_name": escape(sev.name),
+            "title": escape(inc.title),
+            "description": escape(inc.description) or "_to be assessed_",
+            "status": self.status_label(inc.status),
+            "channel": self.channel_link(inc),
+            "declared_by": mention(inc.declared_by),
+            "commander": mention(inc.commander, "_unassigned_"),
+        }
+
+    # ----- messages -----------------------------------------------------------------------
+    def announcement(self, inc: Incident) -> str:
+        return fill(self.playbook.templates.announcement, self._values(inc))
+
+    def status_update(self, inc: Incident, message: str, author: str) -> str:
+        values = self._values(inc) | {
+            "message": escape(message),
+            "author": mention(author),
+            "next_update": self.next_update(inc),
+        }
+        return fill(self.playbook.templates.status_update, values)
+
+    def resolution(self, inc: Incident) -> str:
+        assert inc.resolved_at is not None
+        sev = self.playbook.severity(inc.severity)
+        values = self._values(inc) | {
+            "duration": format_duration(inc.resolved_at - inc.declared_at),
+            "summary": escape(inc.summary or "") or "_none given_",
+            "resolved_by": mention(inc.resolved_by),
+            "postmortem": "required for this severity" if sev.postmortem_required
+            else "not required",
+        }
+        return fill(self.playbook.templates.resolution, values)
+
+    def topic(self, inc: Incident) -> str:
+        ic = f"<@{inc.commander}>" if inc.commander else "unassigned"
+        return (f"{inc.severity} · {self.playbook.status(inc.status).name} · IC: {ic} · "
+                f"{inc.label} {inc.title}")
+
+    def role_change(self, inc: Incident, role_id: str, user: str, previous: str | None,
+                    by: str) -> str:
+        role = self.playbook.role(role_id)
+        name = role.name if role else role_id
+        if previous:
+            return (f":arrows_counterclockwise: <@{user}> takes over as *{name}* from "
+                    f"<@{previous}> (set by <@{by}>).")
+        who = "" if by == user else f" (assigned by <@{by}>)"
+        return f":bust_in_silhouette: <@{user}> is now the *{name}*{who}."
+
+    def role_brief(self, inc: Incident, role_id: str) -> str:
+        role = self.playbook.role(role_id)
+        if role is None:
+            return f"You now hold the {role_id} role for {inc.label}."
+        lines = [f"You are now the *{role.name}* for {inc.label}: {escape(inc.title)}"]
+        if role.summary:
+            lines.append(f"_{escape(role.summary)}_")
+        lines += [f"• {escape(r)}" for r in role.responsibilities]
+        return "\n".join(lines)
+
+    def severity_change(self, inc: Incident, old: str, by: str) -> str:
+        """Announce a severity change; `inc` already carries the new severity."""
+        up = self.playbook.severity_rank(inc.severity) < self.playbook.severity_rank(old)
+        arrow = ":arrow_up:" if up else ":arrow_down:"
+        return (f"{arrow} Severity changed from *{self.severity_label(old)}* to "
+                f"*{self.severity_label(inc.severity)}* by <@{by}>. "
+                f"Next update due: {self.next_update(inc)}")
+
+    # ----- the incident card --------------------------------------------------------------
+    def card(self, inc: Incident) -> tuple[str, Blocks]:
+        sev = self.playbook.severity(inc.severity)
+        head = f"{inc.label} · {inc.title}"
+        blocks: Blocks = [{"type": "header", "text": _plain(truncate(head, HEADER_LIMIT))}]
+        if len(head) > HEADER_LIMIT:
+            blocks.append(_section(f"*Title:* {escape(inc.title)}"))
+        fields = [
+            _md(f"*Severity*\n{sev.id} ({escape(sev.name)})"),
+            _md(f"*Status*\n{self.status_label(inc.status)}"),
+            _md(f"*Declared by*\n<@{inc.declared_by}>"),
+            _md(f"*Declared*\n{self.when(inc.declared_at)}"),
+        ]
+        if inc.resolved_at is not None:
+            fields.append(_md(f"*Resolved*\n{self.when(inc.resolved_at)} "
+                              f"({format_duration(inc.resolved_at - inc.declared_at)})"))
+        blocks.append({"type": "section", "fields": fields})
+        if inc.description:
+            blocks.append(_section(f"*Impact:* {escape(inc.description)}"))
+        if inc.summary:
+            blocks.append(_section(f"*Resolution:* {escape(inc.summary)}"))
+        blocks.append({"type": "divider"})
+        if inc.is_resolved:
+            blocks.append({"type": "section", "fields": [
+                _md(f"*{escape(r.name)}*\n{mention(inc.roles.get(r.id), '_nobody_')}")
+                for r in self.playbook.roles
+            ][:10]})
+        else:
+            for r in self.playbook.roles:
+                holder = inc.roles.get(r.id)
+                blocks.append(_section(f"*{escape(r.name)}*: {mention(holder)}"))
+                picker: dict[str, Any] = {
+                    "type": "users_select",
+                    "action_id": ROLE_PICK,
+                    "placeholder": _plain(truncate(f"Assign {r.name}…", 150)),
+                }
+                if holder:
+                    picker["initial_user"] = holder
+                blocks.append({
+                    "type": "actions",
+                    "block_id": role_block_id(inc.id, r.id),
+                    "elements": [
+                        {"type": "button", "action_id": ROLE_TAKE,
+                         "text": _plain(truncate(f"Take {r.name}", 75)),
+                         "value": f"{inc.id}|{r.id}"},
+                        picker,
+                    ],
+                })
+        footer = f"{inc.label} · last update {self.when(inc.last_update_at)}"
+        if not inc.is_resolved:
+            footer += f" · next update due {self.next_update(inc)}"
+        blocks.append(_context(footer))
+        text = f"{inc.label} {sev.id} {self.playbook.status(inc.status).name}: {inc.title}"
+        return escape(truncate(text, 300)), blocks
+
+    # ----- lists and help -----------------------------------------------------------------
+    def incident_list(self, incidents: list[Incident], now: datetime, limit: int = 50) -> str:
+        if not incidents:
+            return ":white_check_mark: No open incidents."
+        ordered = sorted(incidents, key=lambda i: (self.playbook.severity_rank(i.severity),
+                                                   i.declared_at))
+        lines = [f"*Open incidents ({len(ordered)})*"]
+        for inc in ordered[:limit]:
+            lines.append(
+                f"• *{inc.severity}* {self.channel_link(inc)} {escape(truncate(inc.title, 120))}"
+                f" · {self.playbook.status(inc.status).name}"
+                f" · {format_duration(now - inc.declared_at)} old"
+                f" · IC: {mention(inc.commander)}"
+            )
+        if len(ordered) > limit:
+            lines.append(f"_…and {len(ordered) - limit} more._")
+        return "\n".join(lines)
+
+    def help(self) -> str:
+        sevs = ", ".join(f"`{s.id}`" for s in self.playbook.severities)
+        roles = ", ".join(f"`{r.id}` ({escape(r.name)})" for r in self.playbook.roles)
+        statuses = ", ".join(f"`{s.id}`" for s in self.playbook.open_statuses)
+        return "\n".join([
+            "*Foghorn: `/incident` commands*",
+            "• `/incident declare [SEV] <title>`: declare an incident, e.g. "
+            "`/incident declare sev1 Checkout API returning 500s` (no title opens a form)",
+            "• `/incident role <role> @person`: assign a role, e.g. `/incident role ic @alice` "
+            "(or `me`)",
+            "• `/incident severity <SEV>`: change the severity, e.g. `/incident severity sev2`",
+            "• `/incident update <status> <message>`: post a status update, e.g. "
+            "`/incident update identified Bad deploy, rolling back`",
+            "• `/incident resolve [summary]`: resolve, e.g. "
+            "`/incident resolve Rolled back to v1.42`",
+            "• `/incident list`: open incidents",
+            "• `/incident help`: this list",
+            f"Severities: {sevs}. Roles: {roles}. Statuses: {statuses}.",
+            "`role`, `severity`, `update` and `resolve` work inside an incident channel.",
+        ])
+
+    # ----- modal --------------------------------------------------------------------------
+    def declare_modal(self, origin_channel: str | None, severity_id: str | None = None,
+                      title: str = "") -> dict[str, Any]:
+        default = self.playbook.severity(severity_id or self.playbook.default_severity.id)
+        options = [
+            {"text": _plain(truncate(f"{s.id} · {s.name}", 75)), "value": s.id,
+             "description": _plain(truncate(s.description or s.name, 75))}
+            for s in self.playbook.severities
+        ]
+        initial = next(o for o in options if o["value"] == default.id)
+        title_input: dict[str, Any] = {"type": "plain_text_input", "action_id": "value",
+                                       "max_length": 3000,
+                                       "placeholder": _plain("Checkout API returning 500s")}
+        if title:
+            title_input["initial_value"] = title
+        return {
+            "type": "modal",
+            "callback_id": DECLARE_MODAL,
+            "private_metadata": json.dumps({"origin": origin_channel}),
+            "title": _plain("Declare an incident"),
+            "submit": _plain("Declare"),
+            "close": _plain("Cancel"),
+            "blocks": [
+                {"type": "input", "block_id": "title", "label": _plain("Title"),
+                 "element": title_input},
+                {"type": "input", "block_id": "severity", "label": _plain("Severity"),
+                 "element": {"type": "static_select", "action_id": "value",
+                             "options": options, "initial_option": initial}},
+                {"type": "input", "block_id": "description", "optional": True,
+                 "label": _plain("Impact"),
+                 "element": {"type": "plain_text_input", "action_id": "value",
+                             "multiline": True, "max_length": 2500,
+                             "placeholder": _plain("Who is affected and how?")}},
+                {"type": "input", "block_id": "private", "optional": True,
+                 "label": _plain("Visibility"),
+                 "element": {"type": "checkboxes", "action_id": "value", "options": [
+                     {"text": _plain("Private incident (private channel, not announced)"),
+                      "value": "private"}]}},
+            ],
+        }
+
+    def home(self, incidents: list[Incident], now: datetime) -> dict[str, Any]:
+        return {
+            "type": "home",
+            "blocks": [
+                {"type": "header", "text": _plain("Foghorn")},
+                {"type": "actions", "elements": [
+                    {"type": "button", "action_id": DECLARE_BUTTON, "style": "danger",
+                     "text": _plain("Declare incident")}]},
+                _section(self.incident_list(incidents, now, limit=40)),
+            ],
+        }

@@ -1,0 +1,116 @@
+"""`/incident`: parse, acknowledge at once, then do the Slack work in the background."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.incidents.errors import ChatError, UserError
+from bot.incidents.service import DeclareRequest, DeclareResult
+from bot.slack import parsing
+from bot.slack.text import escape
+
+if TYPE_CHECKING:
+    from bot.app import Foghorn
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/incident"
+
+
+async def report_errors(respond: Callable[..., Awaitable[Any]], work: Awaitable[object]
+                        ) -> None:
+    """Run `work`; tell the person, privately, anything that went wrong."""
+    try:
+        await work
+    except UserError as exc:
+        await respond(text=str(exc), response_type="ephemeral", replace_original=False)
+    except ChatError as exc:
+        await respond(
+            text=f"Saved, but Slack refused part of it ({exc.error}). The incident record is "
+                 "intact; try again in a moment.",
+            response_type="ephemeral", replace_original=False,
+        )
+    except Exception:
+        log.exception("command failed")
+        await respond(text="Something went wrong on Foghorn's side; it has been logged.",
+                      response_type="ephemeral", replace_original=False)
+
+
+def declare_outcome(fh: Foghorn, result: DeclareResult) -> str:
+    inc = result.incident
+    link = f"<#{inc.channel_id}>" if inc.channel_id else None
+    if result.duplicate:
+        where = link or "its channel (being created right now)"
+        return f"You declared this a moment ago: {inc.label} is in {where}."
+    text = (f":rotating_light: {inc.label} declared as {inc.severity}: {link}\n"
+            f"Take a role on the card there; post updates with `/incident update`.")
+    if result.warnings:
+        text += "\n" + "\n".join(f":warning: {escape(w)}" for w in result.warnings)
+    return text
+
+
+def register(app: AsyncApp, fh: Foghorn) -> None:
+    @app.command(COMMAND)
+    async def incident_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+                               ) -> None:
+        user, channel = body["user_id"], body.get("channel_id")
+        cmd = parsing.parse(body.get("text", ""), user, fh.playbook)
+        service = fh.service
+
+        match cmd:
+            case parsing.Usage(message=message, show_help=show_help):
+                text = f"{message}\n\n{fh.presenter.help()}" if show_help else message
+                await ack(response_type="ephemeral", text=text)
+            case parsing.Help():
+                await ack(response_type="ephemeral", text=fh.presenter.help())
+            case parsing.ListOpen():
+                incidents = await service.list_open(viewer=user)
+                await ack(response_type="ephemeral",
+                          text=fh.presenter.incident_list(incidents, service.clock()))
+            case parsing.DeclareModal(severity=severity):
+                await ack()
+                view = fh.presenter.declare_modal(channel, severity)
+                fh.background.spawn(
+                    report_errors(respond, fh.gateway.open_view(body["trigger_id"], view)),
+                    "open-declare-modal")
+            case parsing.Declare(title=title, severity=severity, is_private=private):
+                await ack(response_type="ephemeral",
+                          text=f":hourglass_flowing_sand: Declaring *{escape(title[:200])}*…")
+                request = DeclareRequest(
+                    title=title, by=user, severity=severity, is_private=private,
+                    origin_channel=channel, response_url=body.get("response_url"),
+                    team_id=body.get("team_id", ""),
+                )
+
+                async def declare() -> None:
+                    result = await service.declare(request)
+                    await respond(text=declare_outcome(fh, result), response_type="ephemeral",
+                                  replace_original=True)
+
+                fh.background.spawn(report_errors(respond, declare()), "declare")
+            case parsing.AssignRole(role=role, user=target):
+                await ack()
+
+                async def assign() -> None:
+                    inc = await service.in_channel(channel, "role")
+                    await service.assign_role(inc.id, role, target, user)
+
+                fh.background.spawn(report_errors(respond, assign()), "assign-role")
+            case parsing.ChangeSeverity(severity=severity):
+                await ack()
+                fh.background.spawn(
+                    report_errors(respond, service.change_severity(channel, severity, user)),
+                    "change-severity")
+            case parsing.PostUpdate(status=status, message=message):
+                await ack()
+                fh.background.spawn(
+                    report_errors(respond, service.post_update(channel, status, message, user)),
+                    "post-update")
+            case parsing.Resolve(summary=summary):
+                await ack()
+                fh.background.spawn(
+                    report_errors(respond, service.resolve(channel, summary, user)), "resolve")

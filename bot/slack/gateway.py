@@ -1,0 +1,167 @@
+"""The one gateway to Slack's Web API.
+
+Every Web API call Foghorn makes goes through `SlackGateway`. It owns the `AsyncWebClient`
+(pointed at `SLACK_API_URL`, with slack_sdk's retry handlers for connection errors, 429
+`Retry-After` and 500/503), turns Slack's error codes into a few exceptions the service can
+act on, and treats the harmless ones (`already_in_channel`, `already_pinned`) as success.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.incidents.errors import ChannelNameTaken, ChatError
+
+log = logging.getLogger(__name__)
+
+TOPIC_LIMIT = 250
+
+
+class SlackCallError(ChatError):
+    """A Web API call failed for good (after retries); `error` is Slack's error code."""
+
+
+class NameTaken(SlackCallError, ChannelNameTaken):
+    pass
+
+
+def make_client(token: str | None, base_url: str, *, timeout: int = 15) -> AsyncWebClient:
+    """An AsyncWebClient that honours SLACK_API_URL, keeps its connections open between calls,
+    and retries what Slack asks us to retry. Call inside a running event loop."""
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url,
+        timeout=timeout,
+        session=aiohttp.ClientSession(),
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            AsyncServerErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
+class SlackGateway:
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self._channel_ids: dict[str, str] = {}
+
+    async def close(self) -> None:
+        if self.client.session is not None:
+            await self.client.session.close()
+
+    async def call(self, method: str, *, ignore: tuple[str, ...] = (), **args: Any
+                   ) -> dict[str, Any]:
+        """Call `method`; raise SlackCallError on failure unless the error is in `ignore`."""
+        # The SDK's typed methods encode arguments the way Slack expects for each method.
+        fn = getattr(self.client, method.replace(".", "_"))
+        try:
+            resp = await fn(**args)
+            return dict(resp.data) if isinstance(resp.data, dict) else {}
+        except SlackApiError as exc:
+            data = exc.response.data if isinstance(exc.response.data, dict) else {}
+            error = str(data.get("error") or f"http_{exc.response.status_code}")
+            if error in ignore:
+                return {"ok": False, "error": error}
+            log.warning("slack call failed", extra={"method": method, "error": error})
+            if error == "name_taken":
+                raise NameTaken(method, error) from None
+            raise SlackCallError(method, error) from None
+
+    # ----- channels ----------------------------------------------------------------------
+    async def create_channel(self, name: str, *, is_private: bool) -> str:
+        data = await self.call("conversations.create", name=name, is_private=is_private)
+        return str(data["channel"]["id"])
+
+    async def invite(self, channel: str, users: list[str]) -> None:
+        users = [u for u in users if u]
+        if users:
+            await self.call("conversations.invite", channel=channel, users=",".join(users),
+                            ignore=("already_in_channel", "cant_invite_self"))
+
+    async def set_topic(self, channel: str, topic: str) -> None:
+        if len(topic) > TOPIC_LIMIT:
+            topic = topic[: TOPIC_LIMIT - 1] + "…"
+        await self.call("conversations.setTopic", channel=channel, topic=topic)
+
+    async def pin(self, channel: str, ts: str) -> None:
+        await self.call("pins.add", channel=channel, timestamp=ts, ignore=("already_pinned",))
+
+    async def resolve_channel_id(self, ref: str) -> str:
+        """A channel ID for `ref` (an ID, or a public channel's name), cached."""
+        if ref[:1] in ("C", "G") and ref[1:].isalnum() and ref.upper() == ref:
+            return ref
+        if ref in self._channel_ids:
+            return self._channel_ids[ref]
+        cursor = ""
+        while True:
+            data = await self.call("conversations.list", types="public_channel",
+                                   exclude_archived=True, limit=1000, cursor=cursor)
+            for ch in data.get("channels", []):
+                self._channel_ids[ch["name"]] = ch["id"]
+            cursor = (data.get("response_metadata") or {}).get("next_cursor") or ""
+            if ref in self._channel_ids or not cursor:
+                break
+        if ref not in self._channel_ids:
+            raise SlackCallError("conversations.list", "channel_not_found")
+        return self._channel_ids[ref]
+
+    # ----- messages ----------------------------------------------------------------------
+    async def post(self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None,
+                   **extra: Any) -> str:
+        args: dict[str, Any] = {"channel": channel, "text": text, **extra}
+        if blocks:
+            args["blocks"] = blocks
+        data = await self.call("chat.postMessage", **args)
+        return str(data["ts"])
+
+    async def post_to_channel_ref(self, ref: str, text: str,
+                                  blocks: list[dict[str, Any]] | None = None) -> str:
+        """Post to a channel named in configuration; join it first if Slack asks us to."""
+        try:
+            return await self.post(ref, text, blocks)
+        except SlackCallError as exc:
+            if exc.error != "not_in_channel":
+                raise
+        channel_id = await self.resolve_channel_id(ref)
+        await self.call("conversations.join", channel=channel_id)
+        return await self.post(channel_id, text, blocks)
+
+    async def update(self, channel: str, ts: str, text: str,
+                     blocks: list[dict[str, Any]] | None = None) -> None:
+        await self.call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks or [])
+
+    async def ephemeral(self, channel: str, user: str, text: str,
+                        blocks: list[dict[str, Any]] | None = None) -> None:
+        args: dict[str, Any] = {"channel": channel, "user": user, "text": text}
+        if blocks:
+            args["blocks"] = blocks
+        await self.call("chat.postEphemeral", **args)
+
+    async def tell(self, channel: str | None, user: str, text: str) -> None:
+        """Say something to one person: ephemeral where they are, else in the app's DM."""
+        if channel:
+            try:
+                await self.ephemeral(channel, user, text)
+                return
+            except SlackCallError as exc:
+                log.info("ephemeral failed (%s); falling back to a DM", exc.error)
+        await self.post(user, text)
+
+    # ----- views -------------------------------------------------------------------------
+    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        await self.call("views.open", trigger_id=trigger_id, view=view)
+
+    async def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        await self.call("views.publish", user_id=user_id, view=view)
+

@@ -1,0 +1,189 @@
+"""`/incident <subcommand> ...` text → a typed command, or a friendly `Usage` message.
+
+Pure functions of the text and the playbook: no I/O, never raises on any input.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.playbooks import Playbook
+from bot.slack.text import escape, parse_user_mention, to_plain
+
+_SEVERITY_LIKE = re.compile(r"^(sev|p)[-_]?\d+$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class Declare:
+    title: str
+    severity: str | None = None
+    is_private: bool = False
+
+
+@dataclass(frozen=True)
+class DeclareModal:
+    severity: str | None = None
+    is_private: bool = False
+
+
+@dataclass(frozen=True)
+class AssignRole:
+    role: str
+    user: str
+
+
+@dataclass(frozen=True)
+class ChangeSeverity:
+    severity: str
+
+
+@dataclass(frozen=True)
+class PostUpdate:
+    status: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Resolve:
+    summary: str
+
+
+@dataclass(frozen=True)
+class ListOpen:
+    pass
+
+
+@dataclass(frozen=True)
+class Usage:
+    """The input was wrong: `message` tells the person what to type instead."""
+
+    message: str
+    show_help: bool = False
+
+
+Command = (Help | Declare | DeclareModal | AssignRole | ChangeSeverity | PostUpdate | Resolve
+           | ListOpen | Usage)
+
+_ALIASES = {
+    "declare": "declare", "new": "declare", "open": "declare", "start": "declare",
+    "role": "role", "assign": "role",
+    "severity": "severity", "sev": "severity",
+    "update": "update", "status": "update",
+    "resolve": "resolve", "close": "resolve",
+    "list": "list", "ls": "list",
+    "help": "help", "?": "help",
+}
+
+
+def _split(text: str) -> tuple[str, str]:
+    parts = text.strip().split(None, 1)
+    if not parts:
+        return "", ""
+    return parts[0], parts[1] if len(parts) > 1 else ""
+
+
+def _echo(word: str) -> str:
+    """A word the person typed, safe to show back to them."""
+    return escape(to_plain(word)[:40])
+
+
+def _severities(pb: Playbook) -> str:
+    return ", ".join(f"`{s.id}` ({s.name})" for s in pb.severities)
+
+
+def parse(text: str, user: str, pb: Playbook) -> Command:
+    """Parse the text after `/incident` typed by `user`."""
+    word, rest = _split(text or "")
+    if not word:
+        return Help()
+    sub = _ALIASES.get(word.lower())
+    if sub is None:
+        return Usage(f"I don't know `{_echo(word)}`.", show_help=True)
+    if sub == "help":
+        return Help()
+    if sub == "list":
+        return ListOpen()
+    if sub == "declare":
+        return _declare(rest, pb)
+    if sub == "role":
+        return _role(rest, user, pb)
+    if sub == "severity":
+        return _severity(rest, pb)
+    if sub == "update":
+        return _update(rest, pb)
+    return Resolve(summary=to_plain(rest).strip())
+
+
+def _declare(rest: str, pb: Playbook) -> Command:
+    tokens = rest.split()
+    is_private = any(t.lower() == "--private" for t in tokens)
+    if is_private:
+        rest = " ".join(t for t in tokens if t.lower() != "--private")
+    first, remainder = _split(rest)
+    severity = None
+    if first:
+        found = pb.find_severity(first)
+        if found is not None:
+            severity, rest = found.id, remainder
+        elif _SEVERITY_LIKE.match(first):
+            return Usage(f"Unknown severity `{_echo(first)}`. Use one of: {_severities(pb)}.")
+    title = " ".join(to_plain(rest).split())
+    if not title:
+        return DeclareModal(severity=severity, is_private=is_private)
+    return Declare(title=title, severity=severity, is_private=is_private)
+
+
+def _role(rest: str, user: str, pb: Playbook) -> Command:
+    roles = ", ".join(f"`{r.id}` ({r.name})" for r in pb.roles)
+    role_word, who = _split(rest)
+    if not role_word:
+        return Usage(f"Which role? e.g. `/incident role ic @alice`. Roles: {roles}.")
+    role = pb.find_role(role_word)
+    if role is None:
+        return Usage(f"Unknown role `{_echo(role_word)}`. Roles: {roles}.")
+    who_word, _ = _split(who)
+    if who_word.lower() == "me":
+        return AssignRole(role=role.id, user=user)
+    target = parse_user_mention(who_word) if who_word else None
+    if target is None:
+        return Usage(
+            f"Mention the person to make {role.name}: `/incident role {role.id} @alice` "
+            "(type @ and pick them from the list), or `me` for yourself."
+        )
+    return AssignRole(role=role.id, user=target)
+
+
+def _severity(rest: str, pb: Playbook) -> Command:
+    word, _ = _split(rest)
+    if not word:
+        return Usage(f"Which severity? e.g. `/incident severity sev1`. Use one of: "
+                     f"{_severities(pb)}.")
+    found = pb.find_severity(word)
+    if found is None:
+        return Usage(f"Unknown severity `{_echo(word)}`. Use one of: {_severities(pb)}.")
+    return ChangeSeverity(severity=found.id)
+
+
+def _update(rest: str, pb: Playbook) -> Command:
+    statuses = ", ".join(f"`{s.id}`" for s in pb.open_statuses)
+    word, message = _split(rest)
+    if not word:
+        return Usage(f"Post an update as `/incident update <status> <message>`, e.g. "
+                     f"`/incident update identified Bad deploy, rolling back`. "
+                     f"Statuses: {statuses}.")
+    status = pb.find_status(word)
+    if status is None:
+        return Usage(f"Unknown status `{_echo(word)}`. Use one of: {statuses}.")
+    if status.id == "resolved":
+        return Usage("To resolve the incident, use `/incident resolve [summary]`.")
+    message = to_plain(message).strip()
+    if not message:
+        return Usage(f"Add what you know: `/incident update {status.id} <message>`, e.g. "
+                     f"`/incident update {status.id} Rolled back the deploy`.")
+    return PostUpdate(status=status.id, message=message)

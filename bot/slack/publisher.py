@@ -1,0 +1,122 @@
+"""Shows incident changes in Slack: the `ChatPort` the incident service talks to.
+
+Independent calls run side by side. Card updates for one incident are serialised and always
+render the freshest stored state, so two quick changes can never leave a stale card behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from weakref import WeakValueDictionary
+
+from bot.incidents.errors import ChatError
+from bot.incidents.model import Incident
+from bot.slack.blocks import Presenter
+from bot.slack.gateway import SlackGateway
+from bot.store import repo
+from bot.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class SlackPublisher:
+    def __init__(self, gateway: SlackGateway, presenter: Presenter, db: Database,
+                 incidents_channel: str) -> None:
+        self.gateway = gateway
+        self.present = presenter
+        self.db = db
+        self.incidents_channel = incidents_channel
+        self._card_locks: WeakValueDictionary[int, asyncio.Lock] = WeakValueDictionary()
+
+    # ----- declaring ----------------------------------------------------------------------
+    async def create_channel(self, name: str, *, is_private: bool) -> str:
+        return await self.gateway.create_channel(name, is_private=is_private)
+
+    async def post_card(self, inc: Incident) -> str:
+        text, blocks = self.present.card(inc)
+        return await self.gateway.post(_channel(inc), text, blocks)
+
+    async def pin_card(self, inc: Incident) -> None:
+        if inc.card_ts:
+            await self.gateway.pin(_channel(inc), inc.card_ts)
+
+    async def invite(self, inc: Incident, users: list[str]) -> None:
+        await self.gateway.invite(_channel(inc), users)
+
+    async def set_topic(self, inc: Incident) -> None:
+        await self.gateway.set_topic(_channel(inc), self.present.topic(inc))
+
+    async def announce_declared(self, inc: Incident) -> str:
+        return await self.gateway.post_to_channel_ref(
+            self.incidents_channel, self.present.announcement(inc)
+        )
+
+    async def refresh_card(self, inc: Incident) -> None:
+        lock = self._card_locks.get(inc.id)
+        if lock is None:
+            lock = self._card_locks[inc.id] = asyncio.Lock()
+        async with lock:
+            async with self.db.read() as s:
+                fresh = await repo.get_incident(s, inc.id)
+            if fresh is None or not fresh.card_ts:
+                return
+            text, blocks = self.present.card(fresh)
+            await self.gateway.update(_channel(fresh), fresh.card_ts, text, blocks)
+
+    # ----- changes ------------------------------------------------------------------------
+    async def _say(self, inc: Incident, text: str) -> None:
+        await self.gateway.post(_channel(inc), text)
+
+    async def _brief(self, inc: Incident, role_id: str, user: str) -> None:
+        await self.gateway.invite(_channel(inc), [user])
+        await self.gateway.tell(inc.channel_id, user, self.present.role_brief(inc, role_id))
+
+    async def role_changed(self, inc: Incident, role_id: str, user: str,
+                           previous: str | None, by: str) -> None:
+        jobs = [
+            self._brief(inc, role_id, user),
+            self._say(inc, self.present.role_change(inc, role_id, user, previous, by)),
+            self.refresh_card(inc),
+        ]
+        if role_id == "ic":
+            jobs.append(self.set_topic(inc))
+        await _all(jobs)
+
+    async def severity_changed(self, inc: Incident, old: str, by: str) -> None:
+        await _all([
+            self._say(inc, self.present.severity_change(inc, old, by)),
+            self.refresh_card(inc),
+            self.set_topic(inc),
+        ])
+
+    async def status_updated(self, inc: Incident, message: str, by: str) -> None:
+        await _all([
+            self._say(inc, self.present.status_update(inc, message, by)),
+            self.refresh_card(inc),
+            self.set_topic(inc),
+        ])
+
+    async def resolved(self, inc: Incident) -> None:
+        text = self.present.resolution(inc)
+        jobs = [self._say(inc, text), self.refresh_card(inc), self.set_topic(inc)]
+        if not inc.is_private:
+            jobs.append(self.gateway.post_to_channel_ref(self.incidents_channel, text))
+        await _all(jobs)
+
+
+def _channel(inc: Incident) -> str:
+    if not inc.channel_id:
+        raise ChatError("channel", "channel_not_created")
+    return inc.channel_id
+
+
+async def _all(jobs: list[Awaitable[object]]) -> None:
+    """Run side by side; when some fail, let the others finish, then raise the first."""
+    results = await asyncio.gather(*jobs, return_exceptions=True)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    for err in errors:
+        log.warning("slack step failed: %s", err)
+    if errors:
+        raise errors[0]

@@ -1,0 +1,731 @@
+"""A fake Slack Web API on aiohttp, for tests, the offline demo and benchmarks.
+
+The real slack_sdk `AsyncWebClient` talks to it through `SLACK_API_URL`. It answers as Slack
+does: `{"ok": ..., "error": ...}` JSON envelopes with the documented error codes, arguments
+taken from the query string, a form body or a JSON body, GET or POST. It keeps channels,
+members, messages, pins, topics and views; records every call; serves `response_url`
+endpoints; and can be told to answer a method with 429 + `Retry-After`, a 5xx, or slowly.
+
+Control endpoints (for other processes, e.g. benchmarks): `POST /_fake/fault`,
+`POST /_fake/delay`, `GET /_fake/calls`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+TEAM_ID = "T0FOGHORN"
+BOT_USER_ID = "UFOGHORNBOT"
+BOT_ID = "BFOGHORN"
+INCIDENTS_CHANNEL_ID = "C0INCIDENTS"
+
+_CHANNEL_NAME = re.compile(r"^[a-z0-9_-]+$")
+MESSAGE_BLOCK_LIMIT = 50
+VIEW_BLOCK_LIMIT = 100
+
+
+@dataclass
+class Message:
+    ts: str
+    user: str
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    thread_ts: str | None = None
+    bot_id: str | None = None
+    edited: bool = False
+
+
+@dataclass
+class Channel:
+    id: str
+    name: str
+    is_private: bool = False
+    creator: str = BOT_USER_ID
+    members: set[str] = field(default_factory=set)
+    topic: str = ""
+    purpose: str = ""
+    is_archived: bool = False
+    messages: list[Message] = field(default_factory=list)
+    pins: list[str] = field(default_factory=list)
+    bookmarks: list[dict[str, Any]] = field(default_factory=list)
+    created: int = field(default_factory=lambda: int(time.time()))
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "is_channel": not self.is_private,
+            "is_group": self.is_private,
+            "is_private": self.is_private,
+            "is_archived": self.is_archived,
+            "is_member": BOT_USER_ID in self.members,
+            "created": self.created,
+            "creator": self.creator,
+            "num_members": len(self.members),
+            "topic": {"value": self.topic, "creator": "", "last_set": 0},
+            "purpose": {"value": self.purpose, "creator": "", "last_set": 0},
+        }
+
+    def message(self, ts: str) -> Message | None:
+        return next((m for m in self.messages if m.ts == ts), None)
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+    at: float
+    http_method: str
+    status: int = 200
+    error: str | None = None
+    started: float = 0.0
+
+
+@dataclass
+class Fault:
+    status: int
+    times: int
+    retry_after: int = 1
+    error: str | None = None
+
+
+class SlackError(Exception):
+    def __init__(self, error: str, **extra: Any) -> None:
+        super().__init__(error)
+        self.error = error
+        self.extra = extra
+
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class FakeSlack:
+    """State plus an aiohttp application. Use `await fake.start()` / `await fake.stop()`."""
+
+    def __init__(self, *, tokens: set[str] | None = None) -> None:
+        self.tokens = tokens  # None: any xoxb-/xapp- token is accepted
+        self.users: dict[str, dict[str, Any]] = {}
+        self.channels: dict[str, Channel] = {}
+        self.calls: list[Call] = []
+        self.responses: list[dict[str, Any]] = []  # posts to response_url
+        self.ephemerals: list[dict[str, Any]] = []
+        self.views: dict[str, dict[str, Any]] = {}
+        self.home_views: dict[str, dict[str, Any]] = {}
+        self.triggers: dict[str, float] = {}
+        self._faults: dict[str, list[Fault]] = {}
+        self._delays: dict[str, float] = {}
+        self._ids = itertools.count(1)
+        self._ts = 0.0
+        self.on_message: list[Callable[[str, Channel, Message, str], None]] = []
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+        self.add_user(BOT_USER_ID, "foghorn", is_bot=True)
+        self.add_channel("incidents", channel_id=INCIDENTS_CHANNEL_ID, members=set())
+
+    # ----- world set-up ---------------------------------------------------------------
+    def add_user(self, user_id: str, name: str, *, is_bot: bool = False, tz: str = "UTC") -> None:
+        self.users[user_id] = {
+            "id": user_id,
+            "team_id": TEAM_ID,
+            "name": name,
+            "real_name": name.title(),
+            "is_bot": is_bot,
+            "tz": tz,
+            "profile": {"display_name": name, "real_name": name.title()},
+        }
+
+    def add_channel(
+        self,
+        name: str,
+        *,
+        channel_id: str | None = None,
+        is_private: bool = False,
+        members: set[str] | None = None,
+    ) -> Channel:
+        cid = channel_id or self._new_id("G" if is_private else "C")
+        ch = Channel(id=cid, name=name, is_private=is_private, members=set(members or set()))
+        self.channels[cid] = ch
+        return ch
+
+    def channel_by_name(self, name: str) -> Channel | None:
+        return next((c for c in self.channels.values() if c.name == name.lstrip("#")), None)
+
+    def human_message(self, channel: str, user: str, text: str,
+                      thread_ts: str | None = None) -> Message:
+        """A person posts in a channel (as typed in Slack's client); returns the message."""
+        ch = self.channels[channel]
+        msg = Message(ts=self._new_ts(), user=user, text=text, thread_ts=thread_ts)
+        ch.messages.append(msg)
+        self._emit("post", ch, msg)
+        return msg
+
+    def new_trigger_id(self) -> str:
+        tid = f"{next(self._ids)}.{int(time.time())}.fake{next(self._ids):06d}"
+        self.triggers[tid] = time.monotonic()
+        return tid
+
+    def response_url(self, key: str | None = None) -> str:
+        return f"{self.base_url}_response/{key or next(self._ids)}"
+
+    # ----- misbehaviour ---------------------------------------------------------------
+    def fail(
+        self, method: str, *, status: int = 429, times: int = 1, retry_after: int = 1,
+        error: str | None = None,
+    ) -> None:
+        """Answer the next `times` calls of `method` with `status` (429 carries Retry-After);
+        status 200 with `error` answers `{"ok": false, "error": error}`."""
+        self._faults.setdefault(method, []).append(Fault(status, times, retry_after, error))
+
+    def delay(self, method: str, seconds: float) -> None:
+        """Delay every answer of `method` (`*` for all) by `seconds`."""
+        self._delays[method] = seconds
+
+    # ----- inspection -----------------------------------------------------------------
+    def calls_to(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def messages_in(self, channel: str) -> list[Message]:
+        ch = self.channels.get(channel) or self.channel_by_name(channel)
+        return list(ch.messages) if ch else []
+
+    # ----- server ---------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def url(self) -> str:
+        """The Web API base URL, for SLACK_API_URL."""
+        return f"{self.base_url}api/"
+
+    def make_app(self) -> web.Application:
+        app = web.Application(client_max_size=4 * 1024 * 1024)
+        app.router.add_route("*", "/api/{method}", self._dispatch)
+        app.router.add_post("/_response/{key}", self._response_url)
+        app.router.add_post("/_fake/fault", self._control_fault)
+        app.router.add_post("/_fake/delay", self._control_delay)
+        app.router.add_get("/_fake/calls", self._control_calls)
+        return app
+
+    async def start(self, port: int = 0) -> str:
+        self._runner = web.AppRunner(self.make_app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[attr-defined]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _args(self, request: web.Request) -> dict[str, Any]:
+        args: dict[str, Any] = dict(parse_qsl(request.query_string, keep_blank_values=True))
+        if request.can_read_body:
+            raw = await request.read()
+            ctype = request.content_type
+            if ctype == "application/json" and raw:
+                body = json.loads(raw)
+                if isinstance(body, dict):
+                    args.update(body)
+            elif raw:
+                args.update(parse_qsl(raw.decode(), keep_blank_values=True))
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            args.setdefault("token", auth.removeprefix("Bearer "))
+        for key in ("blocks", "view", "attachments"):
+            if isinstance(args.get(key), str) and args[key]:
+                try:
+                    args[key] = json.loads(args[key])
+                except json.JSONDecodeError:
+                    args[key] = {"__invalid_json__": True}
+        return args
+
+    async def _dispatch(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        started = time.monotonic()
+        try:
+            args = await self._args(request)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _json({"ok": False, "error": "invalid_json"})
+        call = Call(method, args, time.time(), request.method, started=started)
+        self.calls.append(call)
+        delay = self._delays.get(method, self._delays.get("*", 0.0))
+        if delay:
+            await asyncio.sleep(delay)
+        fault = self._take_fault(method)
+        if fault is not None:
+            call.status = fault.status
+            if fault.status == 429:
+                call.error = "ratelimited"
+                return _json(
+                    {"ok": False, "error": "ratelimited"},
+                    status=429,
+                    headers={"Retry-After": str(fault.retry_after)},
+                )
+            if fault.status >= 500:
+                call.error = f"http_{fault.status}"
+                return web.Response(status=fault.status, text="upstream trouble")
+            call.error = fault.error or "fatal_error"
+            return _json({"ok": False, "error": call.error})
+        handler = getattr(self, "m_" + method.replace(".", "_"), None)
+        if handler is None:
+            call.error = "unknown_method"
+            return _json({"ok": False, "error": "unknown_method", "req_method": method})
+        if not self._token_ok(args.get("token"), method):
+            call.error = "invalid_auth" if args.get("token") else "not_authed"
+            return _json({"ok": False, "error": call.error})
+        try:
+            result = handler(args)
+        except SlackError as exc:
+            call.error = exc.error
+            return _json({"ok": False, "error": exc.error, **exc.extra})
+        return _json({"ok": True, **result})
+
+    def _take_fault(self, method: str) -> Fault | None:
+        for key in (method, "*"):
+            queue = self._faults.get(key)
+            if queue:
+                fault = queue[0]
+                fault.times -= 1
+                if fault.times <= 0:
+                    queue.pop(0)
+                return fault
+        return None
+
+    def _token_ok(self, token: str | None, method: str) -> bool:
+        if not token:
+            return False
+        if self.tokens is not None:
+            return token in self.tokens
+        prefix = "xapp-" if method == "apps.connections.open" else "xoxb-"
+        return token.startswith(prefix)
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.responses.append({"key": request.match_info["key"], **body})
+        return web.Response(text="ok")
+
+    async def _control_fault(self, request: web.Request) -> web.Response:
+        b = await request.json()
+        self.fail(b["method"], status=int(b.get("status", 429)), times=int(b.get("times", 1)),
+                  retry_after=int(b.get("retry_after", 1)), error=b.get("error"))
+        return _json({"ok": True})
+
+    async def _control_delay(self, request: web.Request) -> web.Response:
+        b = await request.json()
+        self.delay(b.get("method", "*"), float(b["seconds"]))
+        return _json({"ok": True})
+
+    async def _control_calls(self, _request: web.Request) -> web.Response:
+        return _json({"ok": True, "calls": [
+            {"method": c.method, "at": c.at, "status": c.status, "error": c.error}
+            for c in self.calls
+        ]})
+
+    # ----- helpers --------------------------------------------------------------------
+    def _new_id(self, prefix: str) -> str:
+        return f"{prefix}{next(self._ids):08d}"
+
+    def _new_ts(self) -> str:
+        self._ts = max(time.time(), self._ts + 0.000001)
+        return f"{self._ts:.6f}"
+
+    def _channel(self, args: dict[str, Any], key: str = "channel") -> Channel:
+        ref = str(args.get(key) or "")
+        if not ref:
+            raise SlackError("channel_not_found")
+        ch = self.channels.get(ref) or self.channel_by_name(ref)
+        if ch is None and ref in self.users:  # posting to a user ID opens the app DM
+            ch = self.channels.get("D" + ref) or self.add_channel(
+                "dm-" + ref.lower(), channel_id="D" + ref, is_private=True,
+                members={ref, BOT_USER_ID},
+            )
+        if ch is None:
+            raise SlackError("channel_not_found")
+        if ch.is_private and BOT_USER_ID not in ch.members:
+            raise SlackError("channel_not_found")
+        return ch
+
+    def _member_channel(self, args: dict[str, Any]) -> Channel:
+        ch = self._channel(args)
+        if BOT_USER_ID not in ch.members:
+            raise SlackError("not_in_channel")
+        if ch.is_archived:
+            raise SlackError("is_archived")
+        return ch
+
+    def _check_blocks(self, blocks: Any, limit: int) -> None:
+        problems = block_problems(blocks, limit)
+        if problems:
+            raise SlackError("invalid_blocks", errors=problems)
+
+    def _emit(self, kind: str, ch: Channel, msg: Message) -> None:
+        for cb in self.on_message:
+            cb(kind, ch, msg, self.users.get(msg.user, {}).get("name", msg.user))
+
+    # ----- methods --------------------------------------------------------------------
+    def m_api_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"args": {k: v for k, v in args.items() if k != "token"}}
+
+    def m_auth_test(self, _args: dict[str, Any]) -> dict[str, Any]:
+        return {"url": "https://foghorn-fake.slack.com/", "team": "Foghorn Fake",
+                "user": "foghorn", "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID,
+                "is_enterprise_install": False}
+
+    def m_conversations_create(self, args: dict[str, Any]) -> dict[str, Any]:
+        name = str(args.get("name") or "")
+        if not name:
+            raise SlackError("invalid_name_required")
+        if len(name) > 80:
+            raise SlackError("invalid_name_maxlength")
+        if not _CHANNEL_NAME.match(name):
+            raise SlackError("invalid_name_specials")
+        if not re.search(r"[a-z0-9]", name):
+            raise SlackError("invalid_name_punctuation")
+        if self.channel_by_name(name):
+            raise SlackError("name_taken")
+        private = str(args.get("is_private", "")).lower() in ("1", "true")
+        ch = self.add_channel(name, is_private=private, members={BOT_USER_ID})
+        return {"channel": ch.info()}
+
+    def m_conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"channel": self._channel(args).info()}
+
+    def m_conversations_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        types = str(args.get("types") or "public_channel").split(",")
+        chans = [
+            c for c in self.channels.values()
+            if not c.id.startswith("D")
+            and (("private_channel" in types and c.is_private and BOT_USER_ID in c.members)
+                 or ("public_channel" in types and not c.is_private))
+            and not (str(args.get("exclude_archived", "")).lower() in ("1", "true")
+                     and c.is_archived)
+        ]
+        return _page([c.info() for c in chans], args, "channels")
+
+    def m_conversations_join(self, args: dict[str, Any]) -> dict[str, Any]:
+        ch = self._channel(args)
+        if ch.is_private:
+            raise SlackError("method_not_supported_for_channel_type")
+        if ch.is_archived:
+            raise SlackError("is_archived")
+        ch.members.add(BOT_USER_ID)
+        return {"channel": ch.info()}
+
+    def m_conversations_invite(self, args: dict[str, Any]) -> dict[str, Any]:
+        ch = self._member_channel(args)
+        users = [u for u in str(args.get("users") or "").split(",") if u]
+        if not users:
+            raise SlackError("no_user")
+        for u in users:
+            if u == BOT_USER_ID:
+                raise SlackError("cant_invite_self")
+            if u not in self.users:
+                raise SlackError("user_not_found")
+        if all(u in ch.members for u in users):
+            raise SlackError("already_in_channel")
+        ch.members.update(users)
+        return {"channel": ch.info()}
+
+    def m_conversations_members(self, args: dict[str, Any]) -> dict[str, Any]:
+        return _page(sorted(self._channel(args).members), args, "members")
+
+    def m_conversations_setTopic(self, args: dict[str, Any]) -> dict[str, Any]:
+        ch = self._member_channel(args)
+        topic = str(args.get("topic") or "")
+        if len(topic) > 250:
+            raise SlackError("too_long")
+        ch.topic = topic
+        return {"channel": ch.info()}
+
+    def m_conversations_setPurpose(self, args: dict[str, Any]) -> dict[str, Any]:
+        ch = self._member_channel(args)
+        purpose = str(args.get("purpose") or "")
+        if len(purpose) > 250:
+            raise SlackError("too_long")
+        ch.purpose = purpose
+        return {"channel": ch.info()}
+
+    def m_conversations_archive(self, args: dict[str, Any]) -> dict[str, Any]:
+        ch = self._member_channel(args)
+        ch.is_archived = True
+        return {}
+
+    def m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        ch = self._member_channel(args)
+        oldest = float(args.get("oldest") or 0)
+        latest = float(args.get("latest") or 9e12)
+        msgs = [m for m in ch.messages
+                if oldest < float(m.ts) < latest and (m.thread_ts in (None, m.ts))]
+        msgs.sort(key=lambda m: float(m.ts), reverse=True)
+        return _page([_msg_json(m, ch, self) for m in msgs], args, "messages")
+
+    def m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        ch = self._member_channel(args)
+        ts = str(args.get("ts") or "")
+        if ch.message(ts) is None:
+            raise SlackError("thread_not_found")
+        msgs = [m for m in ch.messages if m.ts == ts or m.thread_ts == ts]
+        msgs.sort(key=lambda m: float(m.ts))
+        return _page([_msg_json(m, ch, self) for m in msgs], args, "messages")
+
+    def m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        ch = self._channel(args)
+        if ch.is_archived:
+            raise SlackError("is_archived")
+        if ch.is_private and BOT_USER_ID not in ch.members:
+            raise SlackError("not_in_channel")
+        text, blocks = str(args.get("text") or ""), args.get("blocks")
+        if not text and not blocks:
+            raise SlackError("no_text")
+        if len(text) > 40_000:
+            raise SlackError("msg_too_long")
+        if blocks:
+            self._check_blocks(blocks, MESSAGE_BLOCK_LIMIT)
+        msg = Message(ts=self._new_ts(), user=BOT_USER_ID, text=text, blocks=blocks or [],
+                      thread_ts=args.get("thread_ts"), bot_id=BOT_ID)
+        ch.messages.append(msg)
+        self._emit("post", ch, msg)
+        return {"channel": ch.id, "ts": msg.ts, "message": _msg_json(msg, ch, self)}
+
+    def m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        ch = self._channel(args)
+        msg = ch.message(str(args.get("ts") or ""))
+        if msg is None:
+            raise SlackError("message_not_found")
+        if msg.user != BOT_USER_ID:
+            raise SlackError("cant_update_message")
+        text, blocks = args.get("text"), args.get("blocks")
+        if not text and not blocks:
+            raise SlackError("no_text")
+        if blocks:
+            self._check_blocks(blocks, MESSAGE_BLOCK_LIMIT)
+            msg.blocks = blocks
+        if text is not None:
+            msg.text = str(text)
+        msg.edited = True
+        self._emit("update", ch, msg)
+        return {"channel": ch.id, "ts": msg.ts, "text": msg.text}
+
+    def m_chat_delete(self, args: dict[str, Any]) -> dict[str, Any]:
+        ch = self._channel(args)
+        msg = ch.message(str(args.get("ts") or ""))
+        if msg is None:
+            raise SlackError("message_not_found")
+        ch.messages.remove(msg)
+        return {"channel": ch.id, "ts": msg.ts}
+
+    def m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        ch = self._channel(args)
+        user = str(args.get("user") or "")
+        if user not in self.users:
+            raise SlackError("user_not_found")
+        if user not in ch.members:
+            raise SlackError("user_not_in_channel")
+        if not args.get("text") and not args.get("blocks"):
+            raise SlackError("no_text")
+        if args.get("blocks"):
+            self._check_blocks(args["blocks"], MESSAGE_BLOCK_LIMIT)
+        ts = self._new_ts()
+        self.ephemerals.append({"channel": ch.id, "user": user, "text": args.get("text", ""),
+                                "blocks": args.get("blocks") or [], "ts": ts})
+        return {"message_ts": ts}
+
+    def m_chat_getPermalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        ch = self._channel(args)
+        ts = str(args.get("message_ts") or "")
+        if ch.message(ts) is None:
+            raise SlackError("message_not_found")
+        return {"channel": ch.id,
+                "permalink": f"{self.base_url}archives/{ch.id}/p{ts.replace('.', '')}"}
+
+    def m_pins_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        ch = self._member_channel(args)
+        ts = str(args.get("timestamp") or "")
+        if not ts:
+            raise SlackError("no_item_specified")
+        if ch.message(ts) is None:
+            raise SlackError("message_not_found")
+        if ts in ch.pins:
+            raise SlackError("already_pinned")
+        ch.pins.append(ts)
+        return {}
+
+    def m_pins_remove(self, args: dict[str, Any]) -> dict[str, Any]:
+        ch = self._member_channel(args)
+        ts = str(args.get("timestamp") or "")
+        if ts not in ch.pins:
+            raise SlackError("no_pin")
+        ch.pins.remove(ts)
+        return {}
+
+    def m_pins_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        ch = self._channel(args)
+        return {"items": [{"type": "message", "channel": ch.id,
+                           "message": _msg_json(m, ch, self)}
+                          for ts in ch.pins if (m := ch.message(ts))]}
+
+    def m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = self.users.get(str(args.get("user") or ""))
+        if user is None:
+            raise SlackError("user_not_found")
+        return {"user": user}
+
+    def _check_trigger(self, args: dict[str, Any]) -> None:
+        tid = str(args.get("trigger_id") or "")
+        issued = self.triggers.get(tid)
+        if issued is None:
+            raise SlackError("invalid_trigger_id")
+        if time.monotonic() - issued > 3.0:
+            raise SlackError("expired_trigger_id")
+        del self.triggers[tid]
+
+    def _check_view(self, view: Any) -> dict[str, Any]:
+        if not isinstance(view, dict) or view.get("__invalid_json__"):
+            raise SlackError("invalid_arguments")
+        if view.get("type") not in ("modal", "home"):
+            raise SlackError("invalid_arguments")
+        self._check_blocks(view.get("blocks", []), VIEW_BLOCK_LIMIT)
+        return view
+
+    def m_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        self._check_trigger(args)
+        view = dict(self._check_view(args.get("view")))
+        view["id"] = self._new_id("V")
+        self.views[view["id"]] = view
+        return {"view": view}
+
+    def m_views_push(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self.m_views_open(args)
+
+    def m_views_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        vid = str(args.get("view_id") or "")
+        if vid not in self.views:
+            raise SlackError("not_found")
+        view = dict(self._check_view(args.get("view")))
+        view["id"] = vid
+        self.views[vid] = view
+        return {"view": view}
+
+    def m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = str(args.get("user_id") or "")
+        if user not in self.users:
+            raise SlackError("user_not_found")
+        view = dict(self._check_view(args.get("view")))
+        view["id"] = self._new_id("V")
+        self.home_views[user] = view
+        return {"view": view}
+
+    def m_bookmarks_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        ch = self._member_channel(args)
+        if not args.get("title") or args.get("type") != "link" or not args.get("link"):
+            raise SlackError("invalid_arguments")
+        bm = {"id": self._new_id("Bk"), "channel_id": ch.id, "title": args["title"],
+              "link": args["link"], "type": "link"}
+        ch.bookmarks.append(bm)
+        return {"bookmark": bm}
+
+    def m_bookmarks_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"bookmarks": list(self._member_channel(args).bookmarks)}
+
+
+def _json(data: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+          ) -> web.Response:
+    return web.json_response(data, status=status, headers=headers)
+
+
+def _page(items: list[Any], args: dict[str, Any], key: str) -> dict[str, Any]:
+    limit = max(1, min(int(args.get("limit") or 100), 1000))
+    start = int(args.get("cursor") or 0)
+    chunk = items[start : start + limit]
+    nxt = str(start + limit) if start + limit < len(items) else ""
+    return {key: chunk, "has_more": bool(nxt), "response_metadata": {"next_cursor": nxt}}
+
+
+def _msg_json(m: Message, ch: Channel, fake: FakeSlack) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "message", "ts": m.ts, "user": m.user, "text": m.text,
+                           "team": TEAM_ID}
+    if m.blocks:
+        out["blocks"] = m.blocks
+    if m.bot_id:
+        out["bot_id"] = m.bot_id
+    if m.thread_ts:
+        out["thread_ts"] = m.thread_ts
+    if m.ts in ch.pins:
+        out["pinned_to"] = [ch.id]
+    return out
+
+
+# ----- Block Kit limits (the subset Foghorn uses) -------------------------------------
+_TEXT_LIMITS = {"header": 150, "section": 3000}
+
+
+def block_problems(blocks: Any, limit: int) -> list[str]:
+    """Return Slack-style messages for every Block Kit rule `blocks` breaks."""
+    if not isinstance(blocks, list):
+        return ["blocks must be an array"]
+    problems: list[str] = []
+    if len(blocks) > limit:
+        problems.append(f"no more than {limit} items allowed [json-pointer:/blocks]")
+    ids: set[str] = set()
+    for i, b in enumerate(blocks):
+        where = f"[json-pointer:/blocks/{i}]"
+        if not isinstance(b, dict) or "type" not in b:
+            problems.append(f"missing required field: type {where}")
+            continue
+        bid = b.get("block_id")
+        if bid is not None:
+            if bid in ids:
+                problems.append(f"duplicate block_id {bid} {where}")
+            ids.add(bid)
+            if len(bid) > 255:
+                problems.append(f"block_id too long {where}")
+        btype = b["type"]
+        text = b.get("text")
+        if btype in _TEXT_LIMITS:
+            if not isinstance(text, dict) or not text.get("text"):
+                if btype == "header" or not b.get("fields"):
+                    problems.append(f"missing required field: text {where}")
+            elif len(text["text"]) > _TEXT_LIMITS[btype]:
+                problems.append(
+                    f"must be less than {_TEXT_LIMITS[btype] + 1} characters {where}/text"
+                )
+            if btype == "header" and isinstance(text, dict) and text.get("type") != "plain_text":
+                problems.append(f"header text must be plain_text {where}/text")
+        for j, f in enumerate(b.get("fields") or []):
+            if len(f.get("text", "")) > 2000:
+                problems.append(f"must be less than 2001 characters {where}/fields/{j}")
+        if len(b.get("fields") or []) > 10:
+            problems.append(f"no more than 10 items allowed {where}/fields")
+        elements = b.get("elements")
+        if btype == "actions" and (not elements or len(elements) > 25):
+            problems.append(f"actions need 1 to 25 elements {where}/elements")
+        if btype == "context" and (not elements or len(elements) > 10):
+            problems.append(f"context needs 1 to 10 elements {where}/elements")
+        for j, el in enumerate(elements or []):
+            if el.get("type") == "button":
+                label = (el.get("text") or {}).get("text", "")
+                if not label or len(label) > 75:
+                    problems.append(f"button text must be 1-75 characters {where}/elements/{j}")
+                if len(str(el.get("value", ""))) > 2000:
+                    problems.append(f"button value too long {where}/elements/{j}")
+        accessory = b.get("accessory")
+        if isinstance(accessory, dict) and accessory.get("type") == "button":
+            label = (accessory.get("text") or {}).get("text", "")
+            if not label or len(label) > 75:
+                problems.append(f"button text must be 1-75 characters {where}/accessory")
+    return problems

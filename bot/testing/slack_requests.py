@@ -1,0 +1,210 @@
+"""Send requests to the bot the way Slack does: signed, over HTTP, in Slack's payload shapes.
+
+Slash commands are form posts; interactivity is a form post with one `payload` field holding
+JSON; events are JSON `event_callback` envelopes. Every request carries
+`X-Slack-Request-Timestamp` and `X-Slack-Signature` (`v0=` + HMAC-SHA256 of
+`v0:{timestamp}:{body}` with the signing secret).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+
+from bot.testing.fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack
+
+APP_ID = "A0FOGHORN"
+
+
+def sign(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    base = b"v0:" + ts.encode() + b":" + body
+    digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+
+
+@dataclass
+class Reply:
+    status: int
+    body: str
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+    @property
+    def text(self) -> str:
+        """The ack's visible text (ephemeral answer), or '' for an empty ack."""
+        data = self.json() if self.body.startswith("{") else None
+        return str(data.get("text", "")) if isinstance(data, dict) else self.body
+
+
+class SlackSender:
+    """Plays Slack's side of the HTTP conversation with a running bot."""
+
+    def __init__(self, bot_url: str, signing_secret: str, fake: FakeSlack,
+                 session: aiohttp.ClientSession) -> None:
+        self.url = bot_url.rstrip("/") + "/slack/events"
+        self.secret = signing_secret
+        self.fake = fake
+        self.session = session
+        self._ids = itertools.count(1)
+
+    async def post(self, body: bytes, content_type: str, *, headers: dict[str, str] | None = None,
+                   timestamp: int | None = None, secret: str | None = None) -> Reply:
+        h = {"Content-Type": content_type,
+             **sign(secret or self.secret, body, timestamp), **(headers or {})}
+        async with self.session.post(self.url, data=body, headers=h) as resp:
+            return Reply(resp.status, await resp.text())
+
+    # ----- slash commands -------------------------------------------------------------------
+    async def command(self, text: str, *, user: str, channel: str, command: str = "/incident",
+                      **overrides: Any) -> Reply:
+        ch = self.fake.channels.get(channel)
+        fields = {
+            "token": "verification-token-unused",
+            "team_id": TEAM_ID,
+            "team_domain": "foghorn-fake",
+            "channel_id": channel,
+            "channel_name": ch.name if ch else "directmessage",
+            "user_id": user,
+            "user_name": self.fake.users.get(user, {}).get("name", user),
+            "command": command,
+            "text": text,
+            "api_app_id": APP_ID,
+            "is_enterprise_install": "false",
+            "response_url": self.fake.response_url(),
+            "trigger_id": self.fake.new_trigger_id(),
+            **overrides,
+        }
+        return await self.post(urlencode(fields).encode(), "application/x-www-form-urlencoded")
+
+    # ----- interactivity --------------------------------------------------------------------
+    async def interaction(self, payload: dict[str, Any]) -> Reply:
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return await self.post(body, "application/x-www-form-urlencoded")
+
+    def _user(self, user: str) -> dict[str, Any]:
+        name = self.fake.users.get(user, {}).get("name", user)
+        return {"id": user, "username": name, "name": name, "team_id": TEAM_ID}
+
+    async def block_action(self, *, user: str, channel: str, message_ts: str,
+                           action: dict[str, Any]) -> Reply:
+        ch = self.fake.channels[channel]
+        msg = ch.message(message_ts)
+        payload = {
+            "type": "block_actions",
+            "user": self._user(user),
+            "api_app_id": APP_ID,
+            "token": "verification-token-unused",
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel,
+                          "is_ephemeral": False},
+            "trigger_id": self.fake.new_trigger_id(),
+            "team": {"id": TEAM_ID, "domain": "foghorn-fake"},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": channel, "name": ch.name},
+            "message": {"type": "message", "ts": message_ts, "user": BOT_USER_ID,
+                        "text": msg.text if msg else "", "blocks": msg.blocks if msg else []},
+            "state": {"values": {}},
+            "response_url": self.fake.response_url(),
+            "actions": [{"action_ts": f"{time.time():.6f}", **action}],
+        }
+        return await self.interaction(payload)
+
+    async def click(self, *, user: str, channel: str, message_ts: str, action_id: str,
+                    block_id: str | None = None, value: str | None = None) -> Reply:
+        """Click the button `action_id` (in `block_id`, when several share the id)."""
+        button = _find_element(self.fake, channel, message_ts, action_id, block_id)
+        return await self.block_action(user=user, channel=channel, message_ts=message_ts,
+                                       action={"type": "button", "action_id": action_id,
+                                               "block_id": button["block_id"],
+                                               "text": button["text"],
+                                               "value": value or button.get("value", "")})
+
+    async def pick_user(self, *, user: str, channel: str, message_ts: str, action_id: str,
+                        block_id: str, selected: str) -> Reply:
+        picker = _find_element(self.fake, channel, message_ts, action_id, block_id)
+        return await self.block_action(user=user, channel=channel, message_ts=message_ts,
+                                       action={"type": "users_select", "action_id": action_id,
+                                               "block_id": picker["block_id"],
+                                               "selected_user": selected})
+
+    async def block_action_home(self, *, user: str, action_id: str) -> Reply:
+        payload = {
+            "type": "block_actions", "user": self._user(user), "api_app_id": APP_ID,
+            "token": "verification-token-unused",
+            "container": {"type": "view", "view_id": "VHOME"},
+            "trigger_id": self.fake.new_trigger_id(),
+            "team": {"id": TEAM_ID, "domain": "foghorn-fake"},
+            "view": {"id": "VHOME", "type": "home"},
+            "actions": [{"type": "button", "action_id": action_id, "block_id": "b",
+                         "action_ts": f"{time.time():.6f}"}],
+        }
+        return await self.interaction(payload)
+
+    async def submit_view(self, *, user: str, view: dict[str, Any],
+                          values: dict[str, dict[str, Any]]) -> Reply:
+        """Submit a modal; `values` maps block_id → the element state Slack would send."""
+        state = {block: {"value": v} for block, v in values.items()}
+        payload = {
+            "type": "view_submission",
+            "team": {"id": TEAM_ID, "domain": "foghorn-fake"},
+            "user": self._user(user),
+            "api_app_id": APP_ID,
+            "token": "verification-token-unused",
+            "trigger_id": self.fake.new_trigger_id(),
+            "view": {**view, "id": view.get("id", "V0"), "team_id": TEAM_ID,
+                     "state": {"values": state}, "hash": "1.abc", "app_id": APP_ID,
+                     "bot_id": "BFOGHORN"},
+            "response_urls": [],
+            "is_enterprise_install": False,
+        }
+        return await self.interaction(payload)
+
+    # ----- events ---------------------------------------------------------------------------
+    async def event(self, event: dict[str, Any], *, event_id: str | None = None,
+                    retry_num: int | None = None) -> Reply:
+        envelope = {
+            "token": "verification-token-unused",
+            "team_id": TEAM_ID,
+            "api_app_id": APP_ID,
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{next(self._ids):010d}",
+            "event_time": int(time.time()),
+            "authorizations": [{"enterprise_id": None, "team_id": TEAM_ID,
+                                "user_id": BOT_USER_ID, "is_bot": True,
+                                "is_enterprise_install": False}],
+            "is_ext_shared_channel": False,
+        }
+        headers = {}
+        if retry_num is not None:
+            headers = {"X-Slack-Retry-Num": str(retry_num),
+                       "X-Slack-Retry-Reason": "http_timeout"}
+        return await self.post(json.dumps(envelope).encode(), "application/json",
+                               headers=headers)
+
+
+def _find_element(fake: FakeSlack, channel: str, ts: str, action_id: str,
+                  block_id: str | None) -> dict[str, Any]:
+    msg = fake.channels[channel].message(ts)
+    if msg is None:
+        raise LookupError(f"no message {ts} in {channel}")
+    for block in msg.blocks:
+        if block_id is not None and block.get("block_id") != block_id:
+            continue
+        elements = list(block.get("elements") or [])
+        if block.get("accessory"):
+            elements.append(block["accessory"])
+        for el in elements:
+            if el.get("action_id") == action_id:
+                return {**el, "block_id": block.get("block_id", "")}
+    raise LookupError(f"no element {action_id} (block {block_id}) on message {ts}")
