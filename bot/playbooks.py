@@ -238,10 +238,20 @@ def parse_playbook(text: str, source: str) -> Playbook:
         err = exc.errors()[0]
         path = _format_loc(tuple(err["loc"]))
         msg = err["msg"].removeprefix("Value error, ")
+        ctx = err.get("ctx") or {}
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling)"
         elif err["type"] == "missing":
             msg = "is required"
+        elif err["type"] == "too_short":
+            least = ctx.get("min_length")
+            msg = f"needs at least {least} entr{'y' if least == 1 else 'ies'}"
+        elif err["type"] == "too_long":
+            msg = f"may have at most {ctx.get('max_length')} entries"
+        elif err["type"] in ("string_too_short", "string_too_long"):
+            msg = f"must be {ctx.get('min_length', 0)} to {ctx.get('max_length', '…')} characters"
+        elif err["type"] == "string_pattern_mismatch":
+            msg = f"{err.get('input')!r} may use only letters, digits, - and _"
         more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
         prefix = f"{source}: {path}: " if path else f"{source}: "
         raise PlaybookError(f"{prefix}{msg}{more}") from None

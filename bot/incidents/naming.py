@@ -10,13 +10,17 @@ MAX_CHANNEL_NAME = 80
 PREFIX = "incident"
 
 _OTHER = re.compile(r"[^a-z0-9]+")
+# Letters that Unicode decomposition does not reduce to ASCII.
+_EXTRA_FOLDS = str.maketrans({"ß": "ss", "ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d",
+                              "ð": "d", "þ": "th", "ı": "i", "ħ": "h"})
 _VALID = re.compile(r"^[a-z0-9_-]{1,80}$")
 
 
 def slugify(title: str) -> str:
     """Lowercase ASCII slug: accents folded, every run of other characters one `-`, trimmed."""
-    folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii")
-    return _OTHER.sub("-", folded.lower()).strip("-")
+    lowered = title.lower().translate(_EXTRA_FOLDS)
+    folded = unicodedata.normalize("NFKD", lowered).encode("ascii", "ignore").decode("ascii")
+    return _OTHER.sub("-", folded).strip("-")
 
 
 def _cut(slug: str, limit: int) -> str:

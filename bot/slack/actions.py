@@ -18,8 +18,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _modal_value(values: dict[str, Any], block: str) -> Any:
-    return (values.get(block) or {}).get("value") or {}
+def _state(values: dict[str, Any], block: str) -> dict[str, Any]:
+    """The submitted state of the element `value` in input block `block`."""
+    state = (values.get(block) or {}).get("value")
+    return state if isinstance(state, dict) else {}
+
+
+def _text(values: dict[str, Any], block: str) -> str:
+    value = _state(values, block).get("value")
+    return value if isinstance(value, str) else ""
 
 
 def register(app: AsyncApp, fh: Foghorn) -> None:
@@ -64,20 +71,17 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                                 ) -> None:
         values = (view.get("state") or {}).get("values") or {}
         # Modal inputs arrive as the raw text typed (Slack escapes nothing there).
-        raw_title = _modal_value(values, "title")
-        title = " ".join(raw_title.split()) if isinstance(raw_title, str) else ""
+        title = " ".join(_text(values, "title").split())
         if not title:
             await ack(response_action="errors",
                       errors={"title": "Give the incident a short title."})
             return
-        severity_opt = (values.get("severity") or {}).get("value", {}).get("selected_option")
-        severity = (severity_opt or {}).get("value")
+        severity = (_state(values, "severity").get("selected_option") or {}).get("value")
         if severity and fh.playbook.find_severity(severity) is None:
             await ack(response_action="errors", errors={"severity": "Pick a severity."})
             return
         await ack()
-        checked = (values.get("private") or {}).get("value", {}).get("selected_options") or []
-        description = _modal_value(values, "description")
+        checked = _state(values, "private").get("selected_options") or []
         try:
             origin = json.loads(view.get("private_metadata") or "{}").get("origin")
         except (json.JSONDecodeError, AttributeError):
@@ -87,7 +91,7 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
             title=title,
             by=user,
             severity=severity,
-            description=description if isinstance(description, str) else "",
+            description=_text(values, "description"),
             is_private=any(o.get("value") == "private" for o in checked),
             origin_channel=origin,
             team_id=(body.get("team") or {}).get("id", ""),

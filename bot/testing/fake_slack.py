@@ -88,7 +88,8 @@ class Call:
     http_method: str
     status: int = 200
     error: str | None = None
-    started: float = 0.0
+    started: float = 0.0  # time.monotonic() when the request arrived
+    ended: float = 0.0  # ... and when its answer was ready
 
 
 @dataclass
@@ -97,6 +98,7 @@ class Fault:
     times: int
     retry_after: int = 1
     error: str | None = None
+    when: Callable[[dict[str, Any]], bool] | None = None  # only calls whose args match
 
 
 class SlackError(Exception):
@@ -180,11 +182,13 @@ class FakeSlack:
     # ----- misbehaviour ---------------------------------------------------------------
     def fail(
         self, method: str, *, status: int = 429, times: int = 1, retry_after: int = 1,
-        error: str | None = None,
+        error: str | None = None, when: Callable[[dict[str, Any]], bool] | None = None,
     ) -> None:
-        """Answer the next `times` calls of `method` with `status` (429 carries Retry-After);
-        status 200 with `error` answers `{"ok": false, "error": error}`."""
-        self._faults.setdefault(method, []).append(Fault(status, times, retry_after, error))
+        """Answer the next `times` calls of `method` (`*` for any) with `status` (429 carries
+        Retry-After); status 200 with `error` answers `{"ok": false, "error": error}`.
+        `when` narrows the fault to calls whose arguments it accepts."""
+        self._faults.setdefault(method, []).append(
+            Fault(status, times, retry_after, error, when))
 
     def delay(self, method: str, seconds: float) -> None:
         """Delay every answer of `method` (`*` for all) by `seconds`."""
@@ -263,10 +267,16 @@ class FakeSlack:
             return _json({"ok": False, "error": "invalid_json"})
         call = Call(method, args, time.time(), request.method, started=started)
         self.calls.append(call)
+        try:
+            return await self._answer(method, args, call)
+        finally:
+            call.ended = time.monotonic()
+
+    async def _answer(self, method: str, args: dict[str, Any], call: Call) -> web.Response:
         delay = self._delays.get(method, self._delays.get("*", 0.0))
         if delay:
             await asyncio.sleep(delay)
-        fault = self._take_fault(method)
+        fault = self._take_fault(method, args)
         if fault is not None:
             call.status = fault.status
             if fault.status == 429:
@@ -295,14 +305,14 @@ class FakeSlack:
             return _json({"ok": False, "error": exc.error, **exc.extra})
         return _json({"ok": True, **result})
 
-    def _take_fault(self, method: str) -> Fault | None:
+    def _take_fault(self, method: str, args: dict[str, Any]) -> Fault | None:
         for key in (method, "*"):
-            queue = self._faults.get(key)
-            if queue:
-                fault = queue[0]
+            for fault in self._faults.get(key, []):
+                if fault.when is not None and not fault.when(args):
+                    continue
                 fault.times -= 1
                 if fault.times <= 0:
-                    queue.pop(0)
+                    self._faults[key].remove(fault)
                 return fault
         return None
 

@@ -1,0 +1,184 @@
+"""Test harness: the real bot, served over HTTP, talking to the fake Slack over HTTP.
+
+Requests reach the bot signed as Slack signs them (`bot.testing.slack_requests`); the
+database is a real SQLite file, or a fresh PostgreSQL database where the server is reachable.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+
+from bot.app import Foghorn, build, finish_startup, shutdown, start_http
+from bot.config import load_settings
+from bot.incidents.model import Incident
+from bot.store import repo
+from bot.testing.fake_slack import INCIDENTS_CHANNEL_ID, Channel, FakeSlack
+from bot.testing.slack_requests import SlackSender
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+ALICE, BOB, CAROL, DAN = "UALICE", "UBOB", "UCAROL", "UDAN"
+GENERAL = "C0GENERAL"
+PG_ADMIN_DSN = os.environ.get("FOGHORN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+class Clock:
+    """A clock tests can move."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    slack = FakeSlack()
+    for uid, name in ((ALICE, "alice"), (BOB, "bob"), (CAROL, "carol"), (DAN, "dan")):
+        slack.add_user(uid, name)
+    slack.add_channel("general", channel_id=GENERAL, members={ALICE, BOB, CAROL, DAN})
+    await slack.start()
+    yield slack
+    await slack.stop()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'foghorn.db'}"
+
+
+@asynccontextmanager
+async def fresh_pg_database() -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database (dropped afterwards); skips if the server is away."""
+    try:
+        admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_DSN}: {exc}")
+    name = f"foghorn_test_{uuid.uuid4().hex[:12]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    server = PG_ADMIN_DSN.rsplit("/", 1)[0].removeprefix("postgresql://")
+    try:
+        yield f"postgresql+asyncpg://{server}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    async with fresh_pg_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """Storage tests take this fixture to run on both backends."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'foghorn.db'}"
+    else:
+        async with fresh_pg_database() as url:
+            yield url
+
+
+@dataclass
+class Bot:
+    fh: Foghorn
+    url: str
+    fake: FakeSlack
+    slack: SlackSender
+    clock: Clock
+    runner: Any
+    session: aiohttp.ClientSession
+    stopped: bool = False
+
+    async def stop(self) -> None:
+        """Shut the bot down as on SIGTERM (idempotent)."""
+        if not self.stopped:
+            self.stopped = True
+            await self.session.close()
+            await shutdown(self.fh, self.runner)
+
+    async def settle(self) -> None:
+        """Wait until the work Foghorn does after its acks has finished."""
+        assert await self.fh.background.drain(within=30), "background work did not finish"
+
+    async def command(self, text: str, *, user: str = ALICE, channel: str = GENERAL) -> str:
+        """Run `/incident <text>`, wait for the follow-up work; return the ack's text."""
+        reply = await self.slack.command(text, user=user, channel=channel)
+        assert reply.status == 200, reply.body
+        await self.settle()
+        return reply.text
+
+    async def declare(self, text: str = "sev1 Checkout API returning 500s", *,
+                      user: str = ALICE) -> tuple[Incident, Channel]:
+        await self.command(f"declare {text}", user=user)
+        incidents = await self.open_incidents()
+        inc = max(incidents, key=lambda i: i.id)
+        assert inc.channel_id
+        return inc, self.fake.channels[inc.channel_id]
+
+    async def open_incidents(self) -> list[Incident]:
+        async with self.fh.db.read() as s:
+            return await repo.list_open(s)
+
+    async def incident(self, incident_id: int) -> Incident:
+        inc = await self.fh.service.get(incident_id)
+        assert inc is not None
+        return inc
+
+    def responses_text(self) -> str:
+        return "\n".join(str(r.get("text", "")) for r in self.fake.responses)
+
+    def ephemerals_for(self, user: str) -> list[str]:
+        return [e["text"] for e in self.fake.ephemerals if e["user"] == user]
+
+    @property
+    def announcements(self) -> list[str]:
+        return [m.text for m in self.fake.channels[INCIDENTS_CHANNEL_ID].messages]
+
+
+BotFactory = Callable[..., Any]
+
+
+@pytest.fixture
+async def make_bot(fake: FakeSlack, sqlite_url: str) -> AsyncIterator[BotFactory]:
+    """Start a bot; several may be started, e.g. one after another to simulate a restart."""
+    started: list[Bot] = []
+
+    async def start(*, database_url: str | None = None, clock: Clock | None = None,
+                    **env: Any) -> Bot:
+        clock = clock or Clock()
+        settings = load_settings(
+            SLACK_BOT_TOKEN="xoxb-test-token", SLACK_SIGNING_SECRET=SECRET,
+            SLACK_API_URL=fake.url, DATABASE_URL=database_url or sqlite_url,
+            PLAYBOOKS_DIR=ROOT / "playbooks", **env,
+        )
+        fh = await build(settings, clock=clock)
+        runner, port = await start_http(fh, 0, host="127.0.0.1")
+        await finish_startup(fh)
+        session = aiohttp.ClientSession()
+        url = f"http://127.0.0.1:{port}"
+        bot = Bot(fh, url, fake, SlackSender(url, SECRET, fake, session), clock, runner, session)
+        started.append(bot)
+        return bot
+
+    yield start
+    for bot in reversed(started):
+        await bot.stop()
+
+
+@pytest.fixture
+async def bot(make_bot: BotFactory) -> Bot:
+    return await make_bot()

@@ -1,0 +1,213 @@
+"""`/incident declare` end to end: signed HTTP in, fake Slack over HTTP out, real SQLite."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from bot.slack import blocks
+from bot.store import repo
+from bot.testing.fake_slack import BOT_USER_ID, INCIDENTS_CHANNEL_ID
+from tests.conftest import ALICE, BOB, GENERAL, Bot, BotFactory, Clock
+
+
+def _card_blocks(bot: Bot, channel_id: str, ts: str) -> list[dict]:
+    msg = bot.fake.channels[channel_id].message(ts)
+    assert msg is not None
+    return msg.blocks
+
+
+async def test_declare_creates_channel_card_pin_topic_and_announcement(bot: Bot) -> None:
+    ack = await bot.command("declare sev1 Checkout API returning 500s")
+    assert "Declaring" in ack
+
+    [inc] = await bot.open_incidents()
+    day = bot.clock().strftime("%Y%m%d")
+    assert inc.channel_name == f"incident-{day}-checkout-api-returning-500s"
+    assert (inc.severity, inc.status, inc.title) == ("SEV1", "investigating",
+                                                     "Checkout API returning 500s")
+    channel = bot.fake.channels[inc.channel_id]
+    assert channel.members == {BOT_USER_ID, ALICE}
+
+    # The card is the first message, pinned, and carries one Take button + picker per role.
+    card = channel.messages[0]
+    assert channel.pins == [card.ts] == [inc.card_ts]
+    assert card.blocks[0]["text"]["text"] == "INC-1 · Checkout API returning 500s"
+    role_rows = [b for b in card.blocks if b.get("block_id", "").startswith("role|")]
+    assert [b["block_id"] for b in role_rows] == [
+        blocks.role_block_id(inc.id, r) for r in ("ic", "tl", "comms", "scribe")
+    ]
+    for row in role_rows:
+        assert [e["type"] for e in row["elements"]] == ["button", "users_select"]
+
+    assert channel.topic.startswith("SEV1 · Investigating · IC: unassigned")
+    [announcement] = bot.announcements
+    assert "INCIDENT DECLARED" in announcement
+    assert f"<#{inc.channel_id}>" in announcement and f"<@{ALICE}>" in announcement
+
+    # The declarer's "declaring…" answer is replaced by a link to the channel.
+    [reply] = bot.fake.responses
+    assert reply["replace_original"] is True and f"<#{inc.channel_id}>" in reply["text"]
+
+    async with bot.fh.db.read() as s:
+        [entry] = await repo.list_entries(s, inc.id)
+    assert (entry.kind, entry.actor) == ("declared", ALICE)
+
+
+async def test_card_is_visible_after_two_sequential_calls(bot: Bot) -> None:
+    await bot.command("help")  # Bolt's one-off auth.test, out of the way
+    bot.fake.delay("*", 0.2)  # a slow Slack, so that calls made together overlap
+    await bot.command("declare sev2 Payments slow")
+    methods = [c.method for c in bot.fake.calls if c.method != "auth.test"]
+    assert len(methods) == 6
+    assert sorted(methods) == sorted([
+        "conversations.create", "chat.postMessage", "conversations.invite",
+        "conversations.setTopic", "chat.postMessage", "pins.add",
+    ])
+    create = bot.fake.calls_to("conversations.create")[0]
+    card = next(c for c in bot.fake.calls_to("chat.postMessage")
+                if c.args["channel"] == create_channel_id(bot))
+    # Only conversations.create came before the card; invite/topic/announce ran alongside it.
+    calls = [c for c in bot.fake.calls if c.method != "auth.test"]
+    assert [c for c in calls if c.ended <= card.started] == [create]
+    # Invite, topic and the announcement overlapped the card; only the pin waited for it.
+    after_card = [c.method for c in calls if c.started >= card.ended]
+    assert after_card == ["pins.add"]
+
+
+def create_channel_id(bot: Bot) -> str:
+    return next(c.id for c in bot.fake.channels.values() if c.name.startswith("incident-"))
+
+
+async def test_channel_date_uses_the_configured_time_zone(make_bot: BotFactory) -> None:
+    # 12:00 UTC on the 23rd is already the 24th at UTC+14.
+    clock = Clock(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
+    bot = await make_bot(clock=clock, TIMEZONE="Pacific/Kiritimati")
+    inc, _ = await bot.declare("sev3 Late night")
+    assert inc.channel_name == "incident-20261124-late-night"
+    card = _card_blocks(bot, inc.channel_id, inc.card_ts)
+    assert "2026-11-24 02:00 +14" in json.dumps(card)
+
+
+async def test_name_taken_gets_a_numbered_suffix(bot: Bot) -> None:
+    day = bot.clock().strftime("%Y%m%d")
+    bot.fake.add_channel(f"incident-{day}-db-down")
+    bot.fake.add_channel(f"incident-{day}-db-down-2")
+    inc, _ = await bot.declare("sev2 DB down")
+    assert inc.channel_name == f"incident-{day}-db-down-3"
+
+
+async def test_private_incident_gets_private_channel_and_no_announcement(bot: Bot) -> None:
+    inc, channel = await bot.declare("sev2 --private Suspicious logins on admin")
+    assert inc.is_private and channel.is_private and channel.id.startswith("G")
+    assert inc.title == "Suspicious logins on admin"
+    assert bot.announcements == []
+
+
+async def test_no_title_opens_the_modal_and_submitting_declares(bot: Bot) -> None:
+    ack = await bot.command("declare sev2")
+    assert ack == ""
+    [call] = bot.fake.calls_to("views.open")
+    view = call.args["view"]
+    assert view["callback_id"] == blocks.DECLARE_MODAL
+    assert view["blocks"][1]["element"]["initial_option"]["value"] == "SEV2"
+
+    reply = await bot.slack.submit_view(user=BOB, view=view, values={
+        "title": {"type": "plain_text_input", "value": "Search results empty"},
+        "severity": {"type": "static_select", "selected_option": {"value": "SEV2"}},
+        "description": {"type": "plain_text_input", "value": "All EU users"},
+        "private": {"type": "checkboxes", "selected_options": []},
+    })
+    assert reply.status == 200 and reply.body == ""
+    await bot.settle()
+    [inc] = await bot.open_incidents()
+    assert (inc.title, inc.severity, inc.description, inc.declared_by) == (
+        "Search results empty", "SEV2", "All EU users", BOB)
+    # The declarer hears where it is, privately, in the channel they started from.
+    [told] = bot.ephemerals_for(BOB)
+    assert f"<#{inc.channel_id}>" in told
+
+
+async def test_modal_with_empty_title_answers_with_a_field_error(bot: Bot) -> None:
+    view = bot.fh.presenter.declare_modal(GENERAL)
+    reply = await bot.slack.submit_view(user=BOB, view=view, values={
+        "title": {"type": "plain_text_input", "value": "   "},
+        "severity": {"type": "static_select", "selected_option": {"value": "SEV2"}},
+    })
+    assert reply.json() == {"response_action": "errors",
+                            "errors": {"title": "Give the incident a short title."}}
+    await bot.settle()
+    assert await bot.open_incidents() == []
+
+
+async def test_same_declare_twice_makes_one_incident(bot: Bot) -> None:
+    await bot.command("declare sev1 Checkout down")
+    await bot.command("declare SEV-1 checkout   DOWN")
+    incidents = await bot.open_incidents()
+    assert len(incidents) == 1
+    assert len(bot.fake.calls_to("conversations.create")) == 1
+    assert "You declared this a moment ago" in bot.fake.responses[-1]["text"]
+    assert f"<#{incidents[0].channel_id}>" in bot.fake.responses[-1]["text"]
+
+
+async def test_mentions_in_a_title_never_ping(bot: Bot) -> None:
+    inc, channel = await bot.declare(
+        "sev2 <!channel> <!here> <@UBOB|bob> <!subteam^S1|@oncall> <https://evil.example|click>")
+    assert inc.title == "@channel @here @bob @oncall click (https://evil.example)"
+    everything = json.dumps([m.blocks or m.text for m in channel.messages]) + json.dumps(
+        bot.announcements) + channel.topic
+    for live in ("<!channel>", "<!here>", "<@UBOB", "<!subteam", "<https://evil"):
+        assert live not in everything
+
+
+async def test_huge_title_cuts_channel_name_and_keeps_full_title(bot: Bot) -> None:
+    title = ("Primary database cluster failover loop " * 80)[:3000].strip()
+    inc, channel = await bot.declare(f"sev2 {title}")
+    assert len(inc.channel_name) <= 80
+    assert not inc.channel_name.endswith("-")
+    assert inc.title == title
+    card = channel.messages[0].blocks
+    assert len(card[0]["text"]["text"]) <= 150
+    assert card[1]["text"]["text"].startswith("*Title:* Primary database")
+    assert len(card[1]["text"]["text"]) <= 3000
+
+
+async def test_emoji_title_falls_back_to_the_incident_id(bot: Bot) -> None:
+    inc, _ = await bot.declare("sev3 🔥🔥🔥")
+    assert inc.channel_name == f"incident-{bot.clock():%Y%m%d}-inc-{inc.id}"
+
+
+async def test_unknown_severity_lists_the_valid_ones_and_creates_nothing(bot: Bot) -> None:
+    ack = await bot.command("declare sev9 Something")
+    assert "Unknown severity `sev9`" in ack and "`SEV1` (Critical)" in ack
+    assert bot.fake.calls_to("conversations.create") == []
+
+
+async def test_refused_channel_creation_declares_nothing_and_says_why(bot: Bot) -> None:
+    bot.fake.fail("conversations.create", status=200, error="restricted_action")
+    await bot.command("declare sev1 Cannot create")
+    assert "restricted_action" in bot.fake.responses[-1]["text"]
+    assert "nothing was declared" in bot.fake.responses[-1]["text"]
+    async with bot.fh.db.read() as s:
+        assert await repo.list_unfinished_setup(s) == []
+        assert await repo.list_open(s) == []
+
+
+async def test_rate_limited_create_is_retried_after_retry_after(bot: Bot) -> None:
+    bot.fake.fail("conversations.create", status=429, retry_after=1)
+    inc, channel = await bot.declare("sev1 Under rate limit")
+    creates = bot.fake.calls_to("conversations.create")
+    assert [c.status for c in creates] == [429, 200]
+    assert creates[1].at - creates[0].at >= 1.0
+    assert len([c for c in bot.fake.channels.values() if c.name.startswith("incident-")]) == 1
+    assert channel.pins == [inc.card_ts]
+
+
+async def test_announcement_channel_missing_is_reported_not_fatal(
+    make_bot: BotFactory
+) -> None:
+    bot = await make_bot(INCIDENTS_CHANNEL="no-such-channel")
+    inc, channel = await bot.declare("sev2 Lonely")
+    assert channel.pins == [inc.card_ts]
+    assert "Could not announce it in the incidents channel" in bot.fake.responses[-1]["text"]
+    assert bot.fake.channels[INCIDENTS_CHANNEL_ID].messages == []

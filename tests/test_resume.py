@@ -1,0 +1,51 @@
+"""A declare that Slack interrupts is completed on restart, never repeated."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.store import repo
+from tests.conftest import Bot, BotFactory
+
+
+async def test_card_failure_is_reported_and_finished_after_restart(
+    make_bot: BotFactory, sqlite_url: str
+) -> None:
+    bot: Bot = await make_bot()
+    # 500 answers outlast slack_sdk's server-error retries (1 try + 3 retries).
+    bot.fake.fail("chat.postMessage", status=500, times=4, when=lambda args: "blocks" in args)
+    await bot.command("declare sev1 Card trouble")
+    told = bot.fake.responses[-1]["text"]
+    assert "the incident card could not be posted" in told
+    async with bot.fh.db.read() as s:
+        [pending] = await repo.list_unfinished_setup(s)
+    assert pending.channel_id and pending.card_ts is None
+    await bot.stop()
+
+    restarted = await make_bot(database_url=sqlite_url)
+    [inc] = await restarted.open_incidents()
+    assert inc.id == pending.id and inc.setup_done
+    channel = bot.fake.channels[inc.channel_id]
+    assert channel.pins == [inc.card_ts]
+    assert len(bot.fake.calls_to("conversations.create")) == 1
+    incident_channels = [c for c in bot.fake.channels.values() if c.name.startswith("incident-")]
+    assert incident_channels == [channel]
+    # The first attempt's announcement went out (it does not need the card); not again.
+    assert sum("INCIDENT DECLARED" in a for a in restarted.announcements) == 1
+
+
+async def test_crash_before_the_channel_is_finished_on_restart(
+    make_bot: BotFactory, sqlite_url: str
+) -> None:
+    """A row with no channel yet (the process died right after storing it) is completed."""
+    bot: Bot = await make_bot()
+    now = datetime.now(UTC)
+    async with bot.fh.db.write() as s:
+        await repo.insert_incident(s, title="Half made", severity="SEV2", status="investigating",
+                                   is_private=False, setup_done=False, declared_by="UALICE",
+                                   declared_at=now, last_update_at=now)
+    await bot.stop()
+    restarted = await make_bot(database_url=sqlite_url)
+    [inc] = await restarted.open_incidents()
+    assert inc.title == "Half made" and inc.channel_id and inc.card_ts
+    assert bot.fake.channels[inc.channel_id].pins == [inc.card_ts]

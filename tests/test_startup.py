@@ -1,0 +1,136 @@
+"""Start-up: one-line errors for bad configuration, playbooks and ports; SIGTERM; the demo."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_",
+                                                                      "PORT", "PLAYBOOKS_"))}
+    return subprocess.run([sys.executable, "-m", "bot", *args], env={**clean, **env},
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({}, "SLACK_BOT_TOKEN is not set"),
+    ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is not set"),
+    ({"SLACK_BOT_TOKEN": "nope"}, "SLACK_BOT_TOKEN is invalid (must be a bot token"),
+    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "PORT": "eighty"},
+     "PORT is invalid"),
+    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "TIMEZONE": "Mars/Base"},
+     "TIMEZONE is invalid (unknown time zone 'Mars/Base'"),
+    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "DATABASE_URL": "mysql://x"},
+     "DATABASE_URL is invalid"),
+])
+def test_bad_configuration_stops_with_one_line(env: dict[str, str], expected: str) -> None:
+    result = _run(env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert lines[0].startswith("foghorn: ") and expected in lines[0]
+
+
+def test_invalid_playbook_stops_start_up(tmp_path: Path) -> None:
+    (tmp_path / "default.yml").write_text("name: x\nseverities: []\n")
+    result = _run({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+                   "PLAYBOOKS_DIR": str(tmp_path), "DATABASE_URL":
+                   f"sqlite+aiosqlite:///{tmp_path}/x.db"})
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"foghorn: {tmp_path}/default.yml: severities: needs at least 1 entry "
+        "(and 3 more problem(s))")
+
+
+def test_unreachable_database_is_one_line() -> None:
+    result = _run({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+                   "DATABASE_URL": "postgresql+asyncpg://u:secret@127.0.0.1:1/x"})
+    assert result.returncode == 2
+    assert "cannot open the database postgresql+asyncpg://u:***@127.0.0.1:1/x" in result.stderr
+    assert "secret" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_port_in_use_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = _run({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+                       "PORT": str(port), "SLACK_API_URL": "http://127.0.0.1:9/api/",
+                       "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db"})
+    assert result.returncode == 2
+    assert f"port {port} is already in use" in result.stderr
+
+
+def test_run_serves_healthz_and_stops_on_sigterm(tmp_path: Path) -> None:
+    port = _free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"], cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+        env={**clean, "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+             "PORT": str(port), "SLACK_API_URL": "http://127.0.0.1:9/api/",
+             "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/run.db"})
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                assert time.monotonic() < deadline, "bot did not become healthy"
+                time.sleep(0.2)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert time.monotonic() - started < 10
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert (tmp_path / "run.db").exists()
+
+
+def test_settings_defaults() -> None:
+    s = load_settings(SLACK_BOT_TOKEN="xoxb-1")
+    assert s.DATABASE_URL == "sqlite+aiosqlite:///foghorn.db"
+    assert (s.PORT, s.INCIDENTS_CHANNEL, s.TIMEZONE) == (3000, "incidents", "UTC")
+    assert s.SLACK_API_URL == "https://slack.com/api/"
+    assert load_settings(SLACK_API_URL="http://localhost:9/api").SLACK_API_URL == (
+        "http://localhost:9/api/")
+    assert load_settings(INCIDENTS_CHANNEL="#war-room").INCIDENTS_CHANNEL == "war-room"
+    with pytest.raises(ConfigError, match="SLACK_APP_TOKEN is invalid"):
+        load_settings(SLACK_APP_TOKEN="xoxb-wrong")
+
+
+def test_demo_plays_a_whole_incident_offline() -> None:
+    result = _run({}, "demo", "--pace", "0", timeout=120)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for expected in ("/incident declare sev2 Checkout API returning 500s",
+                     "INCIDENT DECLARED", "@bob is now the *Incident Commander*",
+                     "@carol is now the *Tech Lead*", "*UPDATE:*",
+                     "Severity changed from *SEV2 (Major)* to *SEV1 (Critical)*",
+                     "*RESOLVED:* Checkout API returning 500s", "Demo finished."):
+        assert expected in out, expected
+    assert "Traceback" not in result.stderr
