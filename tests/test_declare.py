@@ -56,6 +56,7 @@ async def test_declare_creates_channel_card_pin_topic_and_announcement(bot: Bot)
 
 async def test_card_is_visible_after_two_sequential_calls(bot: Bot) -> None:
     await bot.command("help")  # Bolt's one-off auth.test, out of the way
+    bot.fake.channels[INCIDENTS_CHANNEL_ID].members.add(BOT_USER_ID)  # joined at first use
     bot.fake.delay("*", 0.2)  # a slow Slack, so that calls made together overlap
     await bot.command("declare sev2 Payments slow")
     methods = [c.method for c in bot.fake.calls if c.method != "auth.test"]

@@ -73,7 +73,7 @@ class SlackGateway:
             error = str(data.get("error") or f"http_{exc.response.status_code}")
             if error in ignore:
                 return {"ok": False, "error": error}
-            log.warning("slack call failed", extra={"method": method, "error": error})
+            log.warning("slack call %s failed: %s", method, error)
             if error == "name_taken":
                 raise NameTaken(method, error) from None
             raise SlackCallError(method, error) from None

@@ -1,0 +1,71 @@
+"""manifest.yml matches the code: the command, every subscribed event handled, exact scopes."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.slack import blocks
+from tests.conftest import ALICE, BOB, CAROL, Bot
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = yaml.safe_load((ROOT / "manifest.yml").read_text())
+METHODS = ROOT.parent / "shared" / "slack" / "methods"
+
+
+def test_manifest_declares_the_command_interactivity_and_home() -> None:
+    [cmd] = MANIFEST["features"]["slash_commands"]
+    assert cmd["command"] == "/incident" and cmd["should_escape"] is True
+    assert "declare" in cmd["usage_hint"]
+    settings = MANIFEST["settings"]
+    assert settings["interactivity"]["is_enabled"] is True
+    for url in (cmd["url"], settings["interactivity"]["request_url"],
+                settings["event_subscriptions"]["request_url"]):
+        assert url.endswith("/slack/events")
+    assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
+
+
+async def test_every_subscribed_event_is_acknowledged(bot: Bot) -> None:
+    for event_type in MANIFEST["settings"]["event_subscriptions"]["bot_events"]:
+        reply = await bot.slack.event({"type": event_type, "user": ALICE, "tab": "home",
+                                       "channel": "D1", "event_ts": f"{time.time():.6f}"})
+        assert reply.status == 200, f"{event_type} answered {reply.status}"
+    await bot.settle()
+
+
+async def _full_flow(bot: Bot) -> set[str]:
+    inc, _ = await bot.declare("sev2 Scope check")
+    await bot.declare("sev1 --private Private scope check", user=BOB)
+    await bot.slack.click(user=BOB, channel=inc.channel_id, message_ts=inc.card_ts,
+                          action_id=blocks.ROLE_TAKE, block_id=blocks.role_block_id(inc.id, "ic"))
+    await bot.slack.pick_user(user=BOB, channel=inc.channel_id, message_ts=inc.card_ts,
+                              action_id=blocks.ROLE_PICK,
+                              block_id=blocks.role_block_id(inc.id, "tl"), selected=CAROL)
+    await bot.settle()
+    for text in ("update identified found it", "severity sev1", "resolve fixed"):
+        await bot.command(text, user=BOB, channel=inc.channel_id)
+    await bot.command("declare")  # the modal
+    await bot.slack.event({"type": "app_home_opened", "user": ALICE, "tab": "home",
+                           "channel": "D1", "event_ts": f"{time.time():.6f}"})
+    await bot.settle()
+    return {c.method for c in bot.fake.calls}
+
+
+async def test_bot_scopes_are_exactly_what_the_called_methods_need(bot: Bot) -> None:
+    if not METHODS.is_dir():
+        pytest.skip(f"Slack's method reference is not beside this checkout ({METHODS})")
+    called = await _full_flow(bot)
+    assert {"conversations.join", "conversations.list"} <= called  # joined #incidents
+    granted = set(MANIFEST["oauth_config"]["scopes"]["bot"]) - {"commands"}
+    used: set[str] = set()
+    for method in sorted(called):
+        needs = {s["name"] for s in json.loads(
+            (METHODS / f"{method}.json").read_text())["scopes"].get("bot", [])}
+        if needs:
+            assert needs & granted, f"{method} needs one of {sorted(needs)}"
+            used |= needs & granted
+    assert granted == used, f"scopes no call needs: {sorted(granted - used)}"
