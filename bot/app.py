@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy.engine import make_url
 
@@ -158,6 +159,13 @@ async def shutdown(fh: Foghorn, runner: web.AppRunner | None) -> None:
     await fh.db.close()
 
 
+async def connect_socket_mode(fh: Foghorn) -> AsyncSocketModeHandler:
+    """Receive Slack's requests over Socket Mode (the app-level token's WebSocket)."""
+    handler = AsyncSocketModeHandler(fh.bolt, fh.settings.SLACK_APP_TOKEN)
+    await handler.connect_async()
+    return handler
+
+
 async def run(settings: Settings) -> None:
     """`foghorn run`: serve until SIGTERM or SIGINT."""
     settings.require_slack()
@@ -170,10 +178,7 @@ async def run(settings: Settings) -> None:
     socket_handler = None
     try:
         if settings.socket_mode:
-            from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
-
-            socket_handler = AsyncSocketModeHandler(fh.bolt, settings.SLACK_APP_TOKEN)
-            await socket_handler.connect_async()
+            socket_handler = await connect_socket_mode(fh)
             log.info("connected to Slack in Socket Mode; /healthz on port %d", port)
         else:
             log.info("listening on port %d (POST /slack/events, GET /healthz)", port)

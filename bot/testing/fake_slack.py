@@ -130,6 +130,9 @@ class FakeSlack:
         self._ts = 0.0
         self.on_message: list[Callable[[str, Channel, Message, str], None]] = []
         self._runner: web.AppRunner | None = None
+        self._socket: web.WebSocketResponse | None = None
+        self._socket_ready = asyncio.Event()
+        self._socket_acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.port: int | None = None
         self.add_user(BOT_USER_ID, "foghorn", is_bot=True)
         self.add_channel("incidents", channel_id=INCIDENTS_CHANNEL_ID, members=set())
@@ -216,6 +219,7 @@ class FakeSlack:
         app = web.Application(client_max_size=4 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._dispatch)
         app.router.add_post("/_response/{key}", self._response_url)
+        app.router.add_get("/_socket", self._socket_mode)
         app.router.add_post("/_fake/fault", self._control_fault)
         app.router.add_post("/_fake/delay", self._control_delay)
         app.router.add_get("/_fake/calls", self._control_calls)
@@ -232,6 +236,8 @@ class FakeSlack:
         return self.url
 
     async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close()
         if self._runner:
             await self._runner.cleanup()
             self._runner = None
@@ -345,6 +351,42 @@ class FakeSlack:
             {"method": c.method, "at": c.at, "status": c.status, "error": c.error}
             for c in self.calls
         ]})
+
+    # ----- Socket Mode ----------------------------------------------------------------
+    async def _socket_mode(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._socket = ws
+        await ws.send_json({"type": "hello", "num_connections": 1,
+                            "connection_info": {"app_id": "A0FOGHORN"},
+                            "debug_info": {"host": "fake", "approximate_connection_time": 3600}})
+        self._socket_ready.set()
+        async for msg in ws:
+            if msg.type != web.WSMsgType.TEXT:
+                continue
+            data = json.loads(msg.data)
+            waiter = self._socket_acks.pop(str(data.get("envelope_id")), None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(data)
+        self._socket_ready.clear()
+        return ws
+
+    async def socket_send(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Deliver an envelope (`slash_commands`, `interactive`, `events_api`) over the Socket
+        Mode connection; return the app's ack (`{"envelope_id": ..., "payload": ...}`)."""
+        async with asyncio.timeout(5):
+            await self._socket_ready.wait()
+            assert self._socket is not None
+            envelope_id = f"env-{next(self._ids)}"
+            waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+            self._socket_acks[envelope_id] = waiter
+            await self._socket.send_json({"envelope_id": envelope_id, "type": kind,
+                                          "payload": payload, "accepts_response_payload": True,
+                                          "retry_attempt": 0, "retry_reason": ""})
+            return await waiter
+
+    def m_apps_connections_open(self, _args: dict[str, Any]) -> dict[str, Any]:
+        return {"url": f"ws://127.0.0.1:{self.port}/_socket"}
 
     # ----- helpers --------------------------------------------------------------------
     def _new_id(self, prefix: str) -> str:

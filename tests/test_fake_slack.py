@@ -1,0 +1,59 @@
+"""The fake Slack answers as Slack does, to the real slack_sdk client and to raw HTTP."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.testing.fake_slack import FakeSlack
+from tests.conftest import ALICE
+
+
+async def test_envelopes_and_documented_errors(fake: FakeSlack) -> None:
+    client = AsyncWebClient(token="xoxb-t", base_url=fake.url)
+    created = await client.conversations_create(name="war-room")
+    cid = created["channel"]["id"]
+    for name, error in (("War Room", "invalid_name_specials"), ("x" * 81, "invalid_name_maxlength"),
+                        ("war-room", "name_taken"), ("", "invalid_name_required")):
+        with pytest.raises(SlackApiError) as err:
+            await client.conversations_create(name=name)
+        assert err.value.response["error"] == error
+    await client.conversations_invite(channel=cid, users=ALICE)
+    with pytest.raises(SlackApiError, match="already_in_channel"):
+        await client.conversations_invite(channel=cid, users=ALICE)
+    with pytest.raises(SlackApiError, match="channel_not_found"):
+        await client.chat_postMessage(channel="C404", text="hi")
+    with pytest.raises(SlackApiError, match="too_long"):
+        await client.conversations_setTopic(channel=cid, topic="t" * 251)
+    with pytest.raises(SlackApiError, match="invalid_blocks"):
+        await client.chat_postMessage(channel=cid, text="x", blocks=[
+            {"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}])
+    assert (await client.users_info(user=ALICE))["user"]["name"] == "alice"  # GET
+    assert fake.calls_to("users.info")[0].http_method == "GET"
+
+
+async def test_unknown_method_bad_token_and_faults(fake: FakeSlack) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{fake.url}nope.nothing",
+                             headers={"Authorization": "Bearer xoxb-t"}) as r:
+            assert r.content_type == "application/json"
+            assert (await r.json())["error"] == "unknown_method"
+        async with http.post(f"{fake.url}auth.test?token=bad") as r:
+            assert (await r.json()) == {"ok": False, "error": "invalid_auth"}
+        async with http.post(f"{fake.url}api.test?foo=1", json={"bar": 2},
+                             headers={"Authorization": "Bearer xoxb-t"}) as r:
+            assert (await r.json())["args"] == {"foo": "1", "bar": 2}
+        fake.fail("auth.test", status=429, retry_after=7)
+        async with http.post(f"{fake.url}auth.test", headers={"Authorization": "Bearer xoxb-t"}
+                             ) as r:
+            assert r.status == 429 and r.headers["Retry-After"] == "7"
+            assert (await r.json())["error"] == "ratelimited"
+        fake.fail("auth.test", status=503)
+        async with http.post(f"{fake.url}auth.test", headers={"Authorization": "Bearer xoxb-t"}
+                             ) as r:
+            assert r.status == 503
+        async with http.post(f"{fake.url}auth.test", headers={"Authorization": "Bearer xoxb-t"}
+                             ) as r:
+            assert (await r.json())["ok"] is True
