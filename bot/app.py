@@ -11,7 +11,7 @@ import asyncio
 import errno
 import logging
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 from bot.background import Background
 from bot.config import Settings
+from bot.incidents.errors import ChatError
 from bot.incidents.model import Clock, utcnow
 from bot.incidents.service import IncidentService
 from bot.playbooks import Playbook, load_playbooks
@@ -54,7 +55,6 @@ class Foghorn:
     background: Background
     bolt: AsyncApp
     ready: bool = False
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 async def build(settings: Settings, *, clock: Clock = utcnow) -> Foghorn:
@@ -141,10 +141,16 @@ async def start_http(fh: Foghorn, port: int, *, host: str = "0.0.0.0",
 
 
 async def finish_startup(fh: Foghorn) -> None:
-    """Complete declares a crash interrupted, then report ready."""
+    """Complete declares a crash interrupted (telling each declarer), then report ready."""
     results = await fh.service.resume_unfinished()
-    if results:
-        log.info("finished %d interrupted declare(s)", len(results))
+    for result in results:
+        inc = result.incident
+        log.info("finished the interrupted declare of %s", inc.label)
+        try:
+            await fh.gateway.tell(inc.origin_channel_id, inc.declared_by,
+                                  commands.declare_outcome(result))
+        except ChatError as exc:
+            log.warning("could not tell %s about %s: %s", inc.declared_by, inc.label, exc)
     fh.ready = True
 
 

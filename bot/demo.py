@@ -11,7 +11,6 @@ import asyncio
 import secrets
 import sys
 import tempfile
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
@@ -19,6 +18,7 @@ from typing import TextIO
 import aiohttp
 
 from bot.app import build, finish_startup, shutdown, start_http
+from bot.background import Background
 from bot.config import load_settings
 from bot.slack import blocks
 from bot.testing.fake_slack import Channel, FakeSlack, Message
@@ -80,17 +80,17 @@ async def play(out: TextIO = sys.stdout, pace: float = 0.4) -> int:
         try:
             async with aiohttp.ClientSession() as session:
                 slack = SlackSender(f"http://127.0.0.1:{port}", secret, fake, session)
-                await _script(fake, fh.background.drain, slack, show, pace)
+                await _script(fake, fh.background, slack, show, pace)
         finally:
             await shutdown(fh, runner)
             await fake.stop()
     return 0
 
 
-async def _script(fake: FakeSlack, settle: Callable[..., object], slack: SlackSender,
+async def _script(fake: FakeSlack, background: Background, slack: SlackSender,
                   show: Transcript, pace: float) -> None:
     async def wait() -> None:
-        await settle()  # type: ignore[misc]
+        await background.drain(within=30)
         await asyncio.sleep(pace)
 
     async def command(user: str, channel: str, text: str) -> None:

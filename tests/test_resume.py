@@ -32,6 +32,9 @@ async def test_card_failure_is_reported_and_finished_after_restart(
     assert incident_channels == [channel]
     # The first attempt's announcement went out (it does not need the card); not again.
     assert sum("INCIDENT DECLARED" in a for a in restarted.announcements) == 1
+    # The declarer hears that it is ready, privately, where they declared it.
+    [told] = restarted.ephemerals_for(inc.declared_by)
+    assert f"{inc.label} declared" in told and f"<#{inc.channel_id}>" in told
 
 
 async def test_crash_before_the_channel_is_finished_on_restart(

@@ -55,7 +55,6 @@ class DeclareRequest:
     description: str = ""
     is_private: bool = False
     origin_channel: str | None = None
-    response_url: str | None = None
     team_id: str = ""
 
 
@@ -142,7 +141,6 @@ class IncidentService:
                 declared_at=now,
                 last_update_at=now,
                 origin_channel_id=req.origin_channel,
-                response_url=req.response_url,
                 dedup_key=key,
             )
             await repo.add_entry(

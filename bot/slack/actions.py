@@ -30,32 +30,22 @@ def _text(values: dict[str, Any], block: str) -> str:
 
 
 def register(app: AsyncApp, fh: Foghorn) -> None:
-    @app.action(blocks.ROLE_TAKE)
-    async def take_role(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
-                        respond: AsyncRespond) -> None:
+    async def role_action(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                          respond: AsyncRespond) -> None:
+        """A card row's Take button (the clicker takes it) or picker (the chosen person)."""
         await ack()
         target = blocks.parse_role_block_id(action.get("block_id", ""))
-        if target is None:
-            return
-        incident_id, role = target
-        user = body["user"]["id"]
-        fh.background.spawn(
-            report_errors(respond, fh.service.assign_role(incident_id, role, user, user)),
-            "take-role")
-
-    @app.action(blocks.ROLE_PICK)
-    async def pick_role(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
-                        respond: AsyncRespond) -> None:
-        await ack()
-        target = blocks.parse_role_block_id(action.get("block_id", ""))
-        chosen = action.get("selected_user")
-        if target is None or not chosen:
-            return
-        incident_id, role = target
         by = body["user"]["id"]
+        user = action.get("selected_user") if action["action_id"] == blocks.ROLE_PICK else by
+        if target is None or not user:
+            return
+        incident_id, role = target
         fh.background.spawn(
-            report_errors(respond, fh.service.assign_role(incident_id, role, chosen, by)),
-            "pick-role")
+            report_errors(respond, fh.service.assign_role(incident_id, role, user, by)),
+            "assign-role")
+
+    app.action(blocks.ROLE_TAKE)(role_action)
+    app.action(blocks.ROLE_PICK)(role_action)
 
     @app.action(blocks.DECLARE_BUTTON)
     async def open_declare(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
@@ -99,7 +89,7 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
 
         async def declare() -> None:
             result = await fh.service.declare(request)
-            await fh.gateway.tell(origin, user, declare_outcome(fh, result))
+            await fh.gateway.tell(origin, user, declare_outcome(result))
 
         async def tell(text: str, **_: Any) -> None:
             await fh.gateway.tell(origin, user, text)

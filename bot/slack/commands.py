@@ -40,7 +40,7 @@ async def report_errors(respond: Callable[..., Awaitable[Any]], work: Awaitable[
                       response_type="ephemeral", replace_original=False)
 
 
-def declare_outcome(fh: Foghorn, result: DeclareResult) -> str:
+def declare_outcome(result: DeclareResult) -> str:
     inc = result.incident
     link = f"<#{inc.channel_id}>" if inc.channel_id else None
     if result.duplicate:
@@ -82,13 +82,12 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                           text=f":hourglass_flowing_sand: Declaring *{escape(title[:200])}*…")
                 request = DeclareRequest(
                     title=title, by=user, severity=severity, is_private=private,
-                    origin_channel=channel, response_url=body.get("response_url"),
-                    team_id=body.get("team_id", ""),
+                    origin_channel=channel, team_id=body.get("team_id", ""),
                 )
 
                 async def declare() -> None:
                     result = await service.declare(request)
-                    await respond(text=declare_outcome(fh, result), response_type="ephemeral",
+                    await respond(text=declare_outcome(result), response_type="ephemeral",
                                   replace_original=True)
 
                 fh.background.spawn(report_errors(respond, declare()), "declare")

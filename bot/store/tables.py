@@ -66,7 +66,6 @@ class IncidentRow(Base):
     declared_by: Mapped[str] = mapped_column(String(32))
     declared_at: Mapped[datetime]
     origin_channel_id: Mapped[str | None] = mapped_column(String(32))
-    response_url: Mapped[str | None] = mapped_column(Text)
     dedup_key: Mapped[str | None] = mapped_column(String(64), index=True)
     last_update_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]

@@ -496,21 +496,19 @@ class FakeSlack:
     def m_conversations_members(self, args: dict[str, Any]) -> dict[str, Any]:
         return _page(sorted(self._channel(args).members), args, "members")
 
-    def m_conversations_setTopic(self, args: dict[str, Any]) -> dict[str, Any]:
+    def _set_channel_text(self, args: dict[str, Any], field: str) -> dict[str, Any]:
         ch = self._member_channel(args)
-        topic = str(args.get("topic") or "")
-        if len(topic) > 250:
+        value = str(args.get(field) or "")
+        if len(value) > 250:
             raise SlackError("too_long")
-        ch.topic = topic
+        setattr(ch, field, value)
         return {"channel": ch.info()}
 
+    def m_conversations_setTopic(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._set_channel_text(args, "topic")
+
     def m_conversations_setPurpose(self, args: dict[str, Any]) -> dict[str, Any]:
-        ch = self._member_channel(args)
-        purpose = str(args.get("purpose") or "")
-        if len(purpose) > 250:
-            raise SlackError("too_long")
-        ch.purpose = purpose
-        return {"channel": ch.info()}
+        return self._set_channel_text(args, "purpose")
 
     def m_conversations_archive(self, args: dict[str, Any]) -> dict[str, Any]:
         ch = self._member_channel(args)

@@ -33,7 +33,6 @@ def upgrade() -> None:
         sa.Column("declared_by", sa.String(32), nullable=False),
         sa.Column("declared_at", UTCDateTime(), nullable=False),
         sa.Column("origin_channel_id", sa.String(32), nullable=True),
-        sa.Column("response_url", sa.Text(), nullable=True),
         sa.Column("dedup_key", sa.String(64), nullable=True),
         sa.Column("last_update_at", UTCDateTime(), nullable=False),
         sa.Column("resolved_at", UTCDateTime(), nullable=True),
