@@ -26,6 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--pace", type=float, default=0.4, help="seconds between steps")
     check = sub.add_parser("check-playbooks", help="validate playbooks without starting")
     check.add_argument("dir", nargs="?", type=Path, help="folder (default: PLAYBOOKS_DIR)")
+    export = sub.add_parser("export", help="print an incident's postmortem draft or timeline")
+    export.add_argument("incident", help="channel ID, channel name or INC-n")
+    export.add_argument("--format", choices=("md", "json"), default="md")
     return p
 
 
@@ -55,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         if command == "check-playbooks":
             directory = args.dir or load_settings().PLAYBOOKS_DIR
             return check_playbooks(directory)
+        if command == "export":
+            from bot.export import export
+
+            return asyncio.run(export(load_settings(), args.incident, args.format))
         if command == "demo":
             from bot.demo import play
 

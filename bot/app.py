@@ -28,6 +28,7 @@ from bot.incidents.service import IncidentService
 from bot.playbooks import Playbook, load_playbooks
 from bot.slack import actions, commands, events
 from bot.slack.blocks import Presenter
+from bot.slack.catchup import catch_up
 from bot.slack.gateway import SlackGateway, make_client
 from bot.slack.publisher import SlackPublisher
 from bot.store.db import Database
@@ -105,6 +106,13 @@ def web_app(fh: Foghorn, *, with_events: bool = True) -> web.Application:
         except UnicodeDecodeError:
             return web.json_response({"error": "body is not UTF-8"}, status=400)
         response = await fh.bolt.async_dispatch(bolt_request)
+        body = bolt_request.body
+        if response.status == 404 and isinstance(body, dict) and (
+                body.get("type") == "event_callback"):
+            # A signed event no listener matched (malformed, or of no interest): answering
+            # 404 would only make Slack deliver it again.
+            log.debug("unhandled event ignored")
+            return web.Response(status=200)
         return await to_aiohttp_response(response)
 
     async def healthz(_request: web.Request) -> web.Response:
@@ -141,7 +149,8 @@ async def start_http(fh: Foghorn, port: int, *, host: str = "0.0.0.0",
 
 
 async def finish_startup(fh: Foghorn) -> None:
-    """Complete declares a crash interrupted (telling each declarer), then report ready."""
+    """Complete declares a crash interrupted (telling each declarer), store what was said in
+    incident channels while we were down, then report ready."""
     results = await fh.service.resume_unfinished()
     for result in results:
         inc = result.incident
@@ -151,6 +160,8 @@ async def finish_startup(fh: Foghorn) -> None:
                                   commands.declare_outcome(result))
         except ChatError as exc:
             log.warning("could not tell %s about %s: %s", inc.declared_by, inc.label, exc)
+    await catch_up(fh.gateway, fh.service.timeline, await fh.service.list_open())
+    await fh.service.timeline.forget_old_events()
     fh.ready = True
 
 

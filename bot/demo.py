@@ -11,7 +11,7 @@ import asyncio
 import secrets
 import sys
 import tempfile
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -39,8 +39,10 @@ class Transcript:
         print(text, file=self.out, flush=True)
 
     def on_message(self, kind: str, ch: Channel, msg: Message, author: str) -> None:
-        stamp = datetime.fromtimestamp(float(msg.ts)).strftime("%H:%M:%S")
+        stamp = datetime.fromtimestamp(float(msg.ts), UTC).strftime("%H:%M")
         lines = render_message(self.fake, msg.text, msg.blocks)
+        if msg.files:
+            lines[-1] += "  [file: " + ", ".join(f["name"] for f in msg.files) + "]"
         if kind == "update":  # the card changed in place: show what it says now, briefly
             roles = [x.strip() for x in lines if x.startswith("*") and ":" in x][1:]
             lines = [f"(card updated) {lines[1]}", *roles[:4]]
@@ -57,8 +59,23 @@ class Transcript:
             self.line(prefix + line)
 
 
+class DemoClock:
+    """Simulated time, so that a one-minute demo shows an hour-long incident's figures."""
+
+    def __init__(self) -> None:
+        self.start = datetime.now(UTC).replace(second=0, microsecond=0)
+        self.now = self.start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def at(self, minutes: int) -> None:
+        self.now = self.start + timedelta(minutes=minutes)
+
+
 async def play(out: TextIO = sys.stdout, pace: float = 0.4) -> int:
-    fake = FakeSlack()
+    clock = DemoClock()
+    fake = FakeSlack(clock=lambda: clock().timestamp())
     for uid, name in PEOPLE.items():
         fake.add_user(uid, name)
     fake.add_channel("general", channel_id=GENERAL, members=set(PEOPLE))
@@ -72,7 +89,7 @@ async def play(out: TextIO = sys.stdout, pace: float = 0.4) -> int:
             DATABASE_URL=f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}",
             PLAYBOOKS_DIR=PLAYBOOKS,
         )
-        fh = await build(settings)
+        fh = await build(settings, clock=clock)
         runner, port = await start_http(fh, 0, host="127.0.0.1")
         await finish_startup(fh)
         show.line(f"Foghorn demo: bot on http://127.0.0.1:{port}, fake Slack on {fake.url}\n"
@@ -80,7 +97,7 @@ async def play(out: TextIO = sys.stdout, pace: float = 0.4) -> int:
         try:
             async with aiohttp.ClientSession() as session:
                 slack = SlackSender(f"http://127.0.0.1:{port}", secret, fake, session)
-                await _script(fake, fh.background, slack, show, pace)
+                await _script(fake, fh.background, slack, show, clock, pace)
         finally:
             await shutdown(fh, runner)
             await fake.stop()
@@ -88,12 +105,13 @@ async def play(out: TextIO = sys.stdout, pace: float = 0.4) -> int:
 
 
 async def _script(fake: FakeSlack, background: Background, slack: SlackSender,
-                  show: Transcript, pace: float) -> None:
+                  show: Transcript, clock: DemoClock, pace: float) -> None:
     async def wait() -> None:
         await background.drain(within=30)
         await asyncio.sleep(pace)
 
-    async def command(user: str, channel: str, text: str) -> None:
+    async def command(minute: int, user: str, channel: str, text: str) -> None:
+        clock.at(minute)
         show.step(PEOPLE[user], f"/incident {text}")
         reply = await slack.command(text, user=user, channel=channel)
         if reply.text:
@@ -103,32 +121,44 @@ async def _script(fake: FakeSlack, background: Background, slack: SlackSender,
         for r in fake.responses[before:]:
             show.private(user, r.get("text", ""))
 
-    await command("UALICE", GENERAL, "declare sev2 Checkout API returning 500s")
+    await command(0, "UALICE", GENERAL, "declare sev2 Checkout API returning 500s")
     inc_channel = next(c for c in fake.channels.values() if c.name.startswith("incident-"))
     cid = inc_channel.id
     card_ts = inc_channel.pins[0]
 
+    clock.at(2)
     show.step("bob", "clicks [Take Incident Commander] on the card")
     await slack.click(user="UBOB", channel=cid, message_ts=card_ts, action_id=blocks.ROLE_TAKE,
                       block_id=blocks.role_block_id(1, "ic"))
     await wait()
 
+    clock.at(3)
     show.step("bob", "picks carol in the Tech Lead picker")
     await slack.pick_user(user="UBOB", channel=cid, message_ts=card_ts,
                           action_id=blocks.ROLE_PICK, block_id=blocks.role_block_id(1, "tl"),
                           selected="UCAROL")
     await wait()
 
-    fake.human_message(cid, "UCAROL", "Error rate jumped at 14:02, right after deploy v1.43")
+    clock.at(6)
+    first_clue, _ = await slack.say(cid, "UCAROL",
+                                    "Error rate jumped at 14:02, right after deploy v1.43")
     await asyncio.sleep(pace)
-    await command("UBOB", cid, "role comms <@UDAN|dan>")
-    await command("UBOB", cid, "update identified Bad deploy v1.43; rolling back")
-    await command("UBOB", cid, "severity sev1")
-    fake.human_message(cid, "UCAROL", "Rollback done, error rate falling")
+    clock.at(7)
+    show.step("bob", "reacts with :pushpin: to carol's message (a key event)")
+    await slack.react(cid, first_clue.ts, "UBOB")
+    await command(8, "UBOB", cid, "role comms <@UDAN|dan>")
+    await command(14, "UBOB", cid, "update identified Bad deploy v1.43; rolling back")
+    await command(15, "UBOB", cid, "severity sev1")
+    await command(20, "UBOB", cid, "note Decided to roll back rather than hotfix")
+    clock.at(38)
+    await slack.say(cid, "UCAROL", "Rollback done, error rate falling")
     await asyncio.sleep(pace)
-    await command("UBOB", cid, "update monitoring Rolled back to v1.42; watching error rates")
-    await command("UBOB", cid, "resolve Rolled back v1.43; checkout healthy again")
-    await command("UALICE", GENERAL, "list")
-    topic = readable(fake, inc_channel.topic)
-    show.line(f"\nThe incident channel #{inc_channel.name}: topic {topic!r}, "
-              f"{len(inc_channel.messages)} messages, card pinned. Demo finished.")
+    await command(44, "UBOB", cid,
+                  "update monitoring Rolled back to v1.42; watching error rates")
+    await command(71, "UBOB", cid, "resolve Rolled back v1.43; checkout healthy again")
+    await command(72, "UALICE", GENERAL, "list")
+    await command(75, "UBOB", cid, "postmortem")
+    [draft] = [f for f in fake.files.values() if f["name"].startswith("postmortem-")]
+    show.line(f"\n----- {draft['name']} (uploaded to #{inc_channel.name}) -----")
+    show.line(draft["content"].decode())
+    show.line("-----\nDemo finished.")

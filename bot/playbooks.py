@@ -34,6 +34,12 @@ TEMPLATE_FIELDS: dict[str, frozenset[str]] = {
         {"severity", "severity_name", "title", "duration", "summary", "resolved_by",
          "postmortem", "channel", "incident_id"}
     ),
+    # Markdown, read outside Slack: values are plain text with people's names.
+    "postmortem": frozenset(
+        {"title", "incident_id", "severity", "severity_name", "severity_history", "status",
+         "channel", "started", "ended", "duration", "impact", "summary", "roles", "figures",
+         "key_events", "timeline", "timezone", "generated"}
+    ),
 }
 
 
@@ -111,6 +117,7 @@ class Templates(_Strict):
     announcement: str = Field(min_length=1, max_length=3000)
     status_update: str = Field(min_length=1, max_length=3000)
     resolution: str = Field(min_length=1, max_length=3000)
+    postmortem: str = Field(min_length=1, max_length=20000)
 
     @model_validator(mode="after")
     def _placeholders(self) -> Templates:

@@ -15,6 +15,11 @@ from tests.conftest import ALICE, BOB, CAROL, Bot
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = yaml.safe_load((ROOT / "manifest.yml").read_text())
 METHODS = ROOT.parent / "shared" / "slack" / "methods"
+# The scope Slack requires before it delivers each event type to a bot.
+EVENT_SCOPES = {"app_home_opened": None, "message.channels": "channels:history",
+                "message.groups": "groups:history", "reaction_added": "reactions:read",
+                "reaction_removed": "reactions:read", "pin_added": "pins:read",
+                "pin_removed": "pins:read"}
 
 
 def test_manifest_declares_the_command_interactivity_and_home() -> None:
@@ -30,7 +35,10 @@ def test_manifest_declares_the_command_interactivity_and_home() -> None:
 
 
 async def test_every_subscribed_event_is_acknowledged(bot: Bot) -> None:
-    for event_type in MANIFEST["settings"]["event_subscriptions"]["bot_events"]:
+    subscribed = MANIFEST["settings"]["event_subscriptions"]["bot_events"]
+    assert set(subscribed) == set(EVENT_SCOPES)
+    for name in subscribed:
+        event_type = name.split(".")[0]  # message.channels arrives as type "message"
         reply = await bot.slack.event({"type": event_type, "user": ALICE, "tab": "home",
                                        "channel": "D1", "event_ts": f"{time.time():.6f}"})
         assert reply.status == 200, f"{event_type} answered {reply.status}"
@@ -46,7 +54,7 @@ async def _full_flow(bot: Bot) -> set[str]:
                               action_id=blocks.ROLE_PICK,
                               block_id=blocks.role_block_id(inc.id, "tl"), selected=CAROL)
     await bot.settle()
-    for text in ("update identified found it", "severity sev1", "resolve fixed"):
+    for text in ("update identified found it", "severity sev1", "resolve fixed", "postmortem"):
         await bot.command(text, user=BOB, channel=inc.channel_id)
     await bot.command("declare")  # the modal
     await bot.slack.event({"type": "app_home_opened", "user": ALICE, "tab": "home",
@@ -61,7 +69,8 @@ async def test_bot_scopes_are_exactly_what_the_called_methods_need(bot: Bot) -> 
     called = await _full_flow(bot)
     assert {"conversations.join", "conversations.list"} <= called  # joined #incidents
     granted = set(MANIFEST["oauth_config"]["scopes"]["bot"]) - {"commands"}
-    used: set[str] = set()
+    used = {EVENT_SCOPES[e] for e in MANIFEST["settings"]["event_subscriptions"]["bot_events"]
+            if EVENT_SCOPES[e]}
     for method in sorted(called):
         needs = {s["name"] for s in json.loads(
             (METHODS / f"{method}.json").read_text())["scopes"].get("bot", [])}

@@ -131,6 +131,12 @@ def test_demo_plays_a_whole_incident_offline() -> None:
                      "INCIDENT DECLARED", "@bob is now the *Incident Commander*",
                      "@carol is now the *Tech Lead*", "*UPDATE:*",
                      "Severity changed from *SEV2 (Major)* to *SEV1 (Critical)*",
-                     "*RESOLVED:* Checkout API returning 500s", "Demo finished."):
+                     "*RESOLVED:* Checkout API returning 500s",
+                     "# Incident Postmortem: Checkout API returning 500s",
+                     "- **Time to Incident Commander:**", "Demo finished."):
         assert expected in out, expected
     assert "Traceback" not in result.stderr
+    assert out.rstrip().endswith("Demo finished.")
+    draft = out.split("# Incident Postmortem")[1]
+    assert "📌" in draft and "Error rate jumped at 14:02" in draft  # the key event
+    assert "note: Decided to roll back rather than hotfix" in draft

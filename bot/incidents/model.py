@@ -37,6 +37,7 @@ class Incident:
     resolved_at: datetime | None = None
     resolved_by: str | None = None
     summary: str | None = None
+    postmortem_at: datetime | None = None
     team_id: str = ""
     roles: dict[str, str] = field(default_factory=dict)
 
@@ -63,3 +64,7 @@ class TimelineEntry:
     text: str
     data: dict[str, Any]
     slack_ts: str | None = None
+    thread_ts: str | None = None
+    key_event: bool = False
+    deleted: bool = False
+    edited_at: datetime | None = None

@@ -17,7 +17,9 @@ from zoneinfo import ZoneInfo
 
 from bot.incidents import naming
 from bot.incidents.errors import ChannelNameTaken, ChatError, UserError
-from bot.incidents.model import RESOLVED, Clock, Incident, utcnow
+from bot.incidents.model import RESOLVED, Clock, Incident, TimelineEntry, utcnow
+from bot.incidents.postmortem import PostmortemWriter
+from bot.incidents.timeline import Timeline
 from bot.playbooks import Playbook, normalize_key
 from bot.store import repo
 from bot.store.db import Database
@@ -45,6 +47,9 @@ class ChatPort(Protocol):
     async def severity_changed(self, inc: Incident, old: str, by: str) -> None: ...
     async def status_updated(self, inc: Incident, message: str, by: str) -> None: ...
     async def resolved(self, inc: Incident) -> None: ...
+    async def note_added(self, inc: Incident, user: str, text: str) -> None: ...
+    async def display_names(self, users: set[str]) -> dict[str, str]: ...
+    async def upload_postmortem(self, inc: Incident, filename: str, content: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,8 @@ class IncidentService:
         self.chat = chat
         self.tz = tz
         self.clock = clock
+        self.timeline = Timeline(db, clock=clock)
+        self.postmortems = PostmortemWriter(playbook, tz)
 
     # ----- reading ------------------------------------------------------------------------
     async def get(self, incident_id: int) -> Incident | None:
@@ -316,6 +323,43 @@ class IncidentService:
                           summary=summary or None, last_update_at=now)
         await self.chat.resolved(updated)
         return updated
+
+    # ----- timeline and postmortem -------------------------------------------------------
+    async def add_note(self, channel_id: str, text: str, by: str) -> TimelineEntry:
+        inc = await self.in_channel(channel_id, "note")
+        entry = await self.timeline.note(inc, by, text)
+        await self.chat.note_added(inc, by, entry.text)
+        return entry
+
+    async def draft_postmortem(self, inc: Incident) -> str:
+        """The postmortem Markdown, with people's names where the chat side knows them."""
+        entries = await self.timeline.entries(inc.id)
+        people = {inc.declared_by, *(e.actor for e in entries if e.actor)}
+        people |= {str(e.data[k]) for e in entries for k in ("user", "previous")
+                   if e.kind == "role_assigned" and e.data.get(k)}
+        names = await self.chat.display_names(people)
+        return self.postmortems.build(inc, entries, names, self.clock())
+
+    async def publish_postmortem(self, channel_id: str, by: str) -> Incident:
+        """Build the draft, upload it to the incident channel and remember that it exists."""
+        inc = await self.in_channel(channel_id, "postmortem")
+        document = await self.draft_postmortem(inc)
+        filename = f"postmortem-{inc.channel_name or inc.label.lower()}.md"
+        await self.chat.upload_postmortem(inc, filename, document)
+        now = self.clock()
+        async with self.db.write() as s:
+            await repo.update_incident(s, inc.id, postmortem_at=now)
+            await repo.add_entry(s, inc.id, "postmortem", now, by, filename)
+        return replace(inc, postmortem_at=now)
+
+    async def find(self, ref: str) -> Incident | None:
+        """An incident by channel ID, channel name (with or without #) or INC-n label."""
+        ref = ref.strip().lstrip("#")
+        async with self.db.read() as s:
+            if ref.upper().startswith("INC-") and ref[4:].isdigit():
+                return await repo.get_incident(s, int(ref[4:]))
+            return (await repo.get_by_channel(s, ref)
+                    or await repo.get_by_channel_name(s, ref))
 
     # ----- vocabulary for messages --------------------------------------------------------
     def severity_names(self) -> str:

@@ -15,7 +15,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.durations import format_duration
-from bot.incidents.model import Incident
+from bot.incidents.model import Incident, TimelineEntry
+from bot.incidents.postmortem import Style, describe
 from bot.playbooks import Playbook
 from bot.slack.text import escape, mention, truncate
 
@@ -23,6 +24,8 @@ Blocks = list[dict[str, Any]]
 
 HEADER_LIMIT = 150
 SECTION_LIMIT = 3000
+MESSAGE_BLOCKS = 50
+TIMELINE_ENTRY_LIMIT = 500
 
 # action_id / callback_id constants shared with the listeners.
 ROLE_TAKE = "role_take"
@@ -217,6 +220,33 @@ class Presenter:
         text = f"{inc.label} {sev.id} {self.playbook.status(inc.status).name}: {inc.title}"
         return escape(truncate(text, 300)), blocks
 
+    # ----- the timeline -------------------------------------------------------------------
+    def timeline(self, inc: Incident, entries: list[TimelineEntry], total: int
+                 ) -> tuple[str, Blocks]:
+        """The newest entries, oldest first, in sections that stay inside Block Kit's limits."""
+        style = Style(person=lambda u: f"<@{u}>" if u else "Foghorn",
+                      link=lambda name, url: f"<{url}|{escape(name).replace('|', '¦')}>",
+                      text=escape)
+        older = total - len(entries)
+        head = f"*Timeline of {inc.label}: {escape(truncate(inc.title, 200))}*"
+        head += (f"\nThe newest {len(entries)} of {total} entries; {older} older ones are in "
+                 "`/incident postmortem`." if older else f"\n{total} entries.")
+        lines = []
+        for e in entries:
+            who = f"<@{e.actor}>" if e.actor else "Foghorn"
+            text = truncate(describe(e, self.playbook, style), TIMELINE_ENTRY_LIMIT)
+            line = f"`{self.when(e.occurred_at)}` {who}: {text}"
+            lines.append(f":pushpin: *{line}*" if e.key_event else line)
+        blocks: Blocks = [_section(head)]
+        chunk = ""
+        for line in lines or ["_Nothing recorded yet._"]:
+            if chunk and len(chunk) + len(line) + 1 > SECTION_LIMIT:
+                blocks.append(_section(chunk))
+                chunk = ""
+            chunk = f"{chunk}\n{line}" if chunk else line
+        blocks.append(_section(chunk))
+        return f"Timeline of {inc.label}", blocks[:MESSAGE_BLOCKS]
+
     # ----- lists and help -----------------------------------------------------------------
     def incident_list(self, incidents: list[Incident], now: datetime, limit: int = 50) -> str:
         if not incidents:
@@ -250,10 +280,16 @@ class Presenter:
             "`/incident update identified Bad deploy, rolling back`",
             "• `/incident resolve [summary]`: resolve, e.g. "
             "`/incident resolve Rolled back to v1.42`",
+            "• `/incident note <text>`: add a note to the timeline, e.g. "
+            "`/incident note Decided to fail over to eu-west-2`",
+            "• `/incident timeline`: the newest 50 timeline entries (only you see them)",
+            "• `/incident postmortem`: build the postmortem draft and upload it to the channel",
             "• `/incident list`: open incidents",
             "• `/incident help`: this list",
             f"Severities: {sevs}. Roles: {roles}. Statuses: {statuses}.",
-            "`role`, `severity`, `update` and `resolve` work inside an incident channel.",
+            "Everything but `declare`, `list` and `help` works inside an incident channel. "
+            "Every message there goes into the timeline; react with :pushpin: or pin a "
+            "message to make it a key event.",
         ])
 
     # ----- modal --------------------------------------------------------------------------

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COMMAND = "/incident"
+TIMELINE_SHOWN = 50
 
 
 async def report_errors(respond: Callable[..., Awaitable[Any]], work: Awaitable[object]
@@ -109,6 +110,25 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                 fh.background.spawn(
                     report_errors(respond, service.post_update(channel, status, message, user)),
                     "post-update")
+            case parsing.AddNote(text=note):
+                await ack()
+                fh.background.spawn(
+                    report_errors(respond, service.add_note(channel, note, user)), "note")
+            case parsing.ShowTimeline():
+                try:
+                    inc = await service.in_channel(channel, "timeline")
+                except UserError as exc:
+                    await ack(response_type="ephemeral", text=str(exc))
+                    return
+                entries, total = await service.timeline.recent(inc.id, TIMELINE_SHOWN)
+                text, blocks = fh.presenter.timeline(inc, entries, total)
+                await ack(response_type="ephemeral", text=text, blocks=blocks)
+            case parsing.Postmortem():
+                await ack(response_type="ephemeral",
+                          text=":hourglass_flowing_sand: Building the postmortem draft…")
+                fh.background.spawn(
+                    report_errors(respond, service.publish_postmortem(channel, user)),
+                    "postmortem")
             case parsing.Resolve(summary=summary):
                 await ack()
                 fh.background.spawn(

@@ -1,17 +1,54 @@
 """Event listeners. Every event type subscribed in manifest.yml has one here, so Bolt never
-answers 404 (which Slack treats as a failure and retries)."""
+answers 404 (which Slack treats as a failure and retries).
+
+Message, reaction and pin events are written to the database *before* the listener returns;
+Bolt runs with process_before_response, so the HTTP 200 goes back only once the event is
+stored: an acknowledged event is a stored event.
+"""
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.incidents.timeline import ChatMessage, SharedFile, ts_to_datetime
+from bot.slack.text import to_plain
+
 if TYPE_CHECKING:
     from bot.app import Foghorn
 
+log = logging.getLogger(__name__)
+
+KEY_REACTIONS = frozenset({"pushpin", "round_pushpin"})
+# Subtypes that are a person saying something; others (joins, topic changes...) are not.
+HUMAN_SUBTYPES = frozenset({None, "file_share", "thread_broadcast", "me_message"})
+
+
+def chat_message(channel: str, m: dict[str, Any]) -> ChatMessage | None:
+    """A person's message from a Slack message payload; None for bots and non-messages."""
+    user, ts = m.get("user"), m.get("ts")
+    if (not isinstance(user, str) or not isinstance(ts, str) or m.get("bot_id")
+            or m.get("subtype") not in HUMAN_SUBTYPES):
+        return None
+    try:
+        float(ts)
+    except ValueError:
+        return None
+    files = tuple(
+        SharedFile(str(f.get("name") or f.get("title") or "file"), str(f.get("permalink", "")))
+        for f in m.get("files") or [] if isinstance(f, dict)
+    )
+    text = m.get("text") if isinstance(m.get("text"), str) else ""
+    return ChatMessage(channel=channel, ts=ts, user=user, text=to_plain(text),
+                       thread_ts=m.get("thread_ts"), files=files)
+
 
 def register(app: AsyncApp, fh: Foghorn) -> None:
+    timeline = fh.service.timeline
+
     @app.event("app_home_opened")
     async def home_opened(event: dict[str, Any]) -> None:
         if event.get("tab", "home") != "home":
@@ -23,3 +60,57 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
             await fh.gateway.publish_home(user, fh.presenter.home(incidents, fh.service.clock()))
 
         fh.background.spawn(publish(), "publish-home")
+
+    @app.event("message")
+    async def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
+        channel, event_id = event.get("channel"), body.get("event_id")
+        if not isinstance(channel, str):
+            log.debug("message event without a channel ignored")
+            return
+        subtype = event.get("subtype")
+        if subtype == "message_changed":
+            changed = chat_message(channel, {**(event.get("message") or {}), "subtype": None})
+            if changed is not None:
+                edited = (event.get("message") or {}).get("edited") or {}
+                at = _when(edited.get("ts") or event.get("event_ts"))
+                await timeline.edit(changed, edited_at=at, event_id=event_id)
+        elif subtype == "message_deleted":
+            ts = event.get("deleted_ts")
+            if isinstance(ts, str):
+                who = (event.get("previous_message") or {}).get("user")
+                await timeline.delete(channel, ts, who, event_id=event_id)
+        else:
+            msg = chat_message(channel, event)
+            if msg is None:
+                log.debug("message event ignored (subtype %s)", subtype)
+                return
+            await timeline.record(msg, event_id=event_id)
+
+    async def on_reaction(event: dict[str, Any], body: dict[str, Any]) -> None:
+        item = event.get("item") or {}
+        if event.get("reaction") not in KEY_REACTIONS or item.get("type") != "message":
+            return
+        if isinstance(item.get("channel"), str) and isinstance(item.get("ts"), str):
+            await timeline.mark(item["channel"], item["ts"], f"reaction:{event.get('user')}",
+                                on=event["type"] == "reaction_added",
+                                event_id=body.get("event_id"))
+
+    async def on_pin(event: dict[str, Any], body: dict[str, Any]) -> None:
+        item = event.get("item") or {}
+        ts = (item.get("message") or {}).get("ts")
+        channel = event.get("channel_id") or item.get("channel")
+        if isinstance(channel, str) and isinstance(ts, str):
+            await timeline.mark(channel, ts, "pin", on=event["type"] == "pin_added",
+                                event_id=body.get("event_id"))
+
+    for name in ("reaction_added", "reaction_removed"):
+        app.event(name)(on_reaction)
+    for name in ("pin_added", "pin_removed"):
+        app.event(name)(on_pin)
+
+
+def _when(ts: Any) -> datetime:
+    try:
+        return ts_to_datetime(str(ts))
+    except (TypeError, ValueError):
+        return datetime.now(UTC)

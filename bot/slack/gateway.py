@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 import aiohttp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -55,6 +55,7 @@ class SlackGateway:
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
         self._channel_ids: dict[str, str] = {}
+        self._names: dict[str, str] = {}
 
     async def close(self) -> None:
         if self.client.session is not None:
@@ -157,6 +158,34 @@ class SlackGateway:
             except SlackCallError as exc:
                 log.info("ephemeral failed (%s); falling back to a DM", exc.error)
         await self.post(user, text)
+
+    async def upload(self, channel: str, filename: str, content: str, *, title: str,
+                     comment: str) -> None:
+        """Upload a text file to a channel (getUploadURLExternal, the upload, complete)."""
+        try:
+            await self.client.files_upload_v2(channel=channel, filename=filename,
+                                              content=content, title=title,
+                                              initial_comment=comment)
+        except SlackApiError as exc:
+            error = str((exc.response.data or {}).get("error", "upload_failed"))
+            raise SlackCallError("files.upload_v2", error) from None
+        except SlackRequestError as exc:
+            raise SlackCallError("files.upload_v2", str(exc)) from None
+
+    async def display_name(self, user: str) -> str | None:
+        """A person's display name (cached), or None if Slack will not say (or there is no
+        token to ask with, as in `foghorn export` run offline)."""
+        if self.client.token is None:
+            return None
+        if user not in self._names:
+            try:
+                data = await self.call("users.info", user=user)
+            except SlackCallError:
+                return None
+            profile = data.get("user", {}).get("profile", {})
+            self._names[user] = (profile.get("display_name") or profile.get("real_name")
+                                 or data.get("user", {}).get("name") or user)
+        return self._names[user]
 
     # ----- views -------------------------------------------------------------------------
     async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:

@@ -60,6 +60,21 @@ class ListOpen:
 
 
 @dataclass(frozen=True)
+class AddNote:
+    text: str
+
+
+@dataclass(frozen=True)
+class ShowTimeline:
+    pass
+
+
+@dataclass(frozen=True)
+class Postmortem:
+    pass
+
+
+@dataclass(frozen=True)
 class Usage:
     """The input was wrong: `message` tells the person what to type instead."""
 
@@ -68,7 +83,7 @@ class Usage:
 
 
 Command = (Help | Declare | DeclareModal | AssignRole | ChangeSeverity | PostUpdate | Resolve
-           | ListOpen | Usage)
+           | ListOpen | AddNote | ShowTimeline | Postmortem | Usage)
 
 _ALIASES = {
     "declare": "declare", "new": "declare", "open": "declare", "start": "declare",
@@ -77,6 +92,8 @@ _ALIASES = {
     "update": "update", "status": "update",
     "resolve": "resolve", "close": "resolve",
     "list": "list", "ls": "list",
+    "note": "note", "timeline": "timeline", "log": "timeline",
+    "postmortem": "postmortem", "pm": "postmortem",
     "help": "help", "?": "help",
 }
 
@@ -117,6 +134,16 @@ def parse(text: str, user: str, pb: Playbook) -> Command:
         return _severity(rest, pb)
     if sub == "update":
         return _update(rest, pb)
+    if sub == "note":
+        note = to_plain(rest).strip()
+        if not note:
+            return Usage("Add the note's text, e.g. `/incident note Decided to fail over to "
+                         "eu-west-2`.")
+        return AddNote(note)
+    if sub == "timeline":
+        return ShowTimeline()
+    if sub == "postmortem":
+        return Postmortem()
     return Resolve(summary=to_plain(rest).strip())
 
 

@@ -15,6 +15,7 @@ from bot.incidents.errors import ChatError
 from bot.incidents.model import Incident
 from bot.slack.blocks import Presenter
 from bot.slack.gateway import SlackGateway
+from bot.slack.text import escape
 from bot.store import repo
 from bot.store.db import Database
 
@@ -104,6 +105,20 @@ class SlackPublisher:
         if not inc.is_private:
             jobs.append(self.gateway.post_to_channel_ref(self.incidents_channel, text))
         await _all(jobs)
+
+
+    async def note_added(self, inc: Incident, user: str, text: str) -> None:
+        await self._say(inc, f":memo: Note from <@{user}>: {escape(text)}")
+
+    async def display_names(self, users: set[str]) -> dict[str, str]:
+        found = await asyncio.gather(*(self.gateway.display_name(u) for u in sorted(users)))
+        return {u: n for u, n in zip(sorted(users), found, strict=True) if n}
+
+    async def upload_postmortem(self, inc: Incident, filename: str, content: str) -> None:
+        await self.gateway.upload(
+            _channel(inc), filename, content, title=f"Postmortem draft: {inc.label}",
+            comment=":page_facing_up: Postmortem draft: fill in the _italic_ prompts, then "
+                    "share it. The timeline and figures are filled in from this channel.")
 
 
 def _channel(inc: Incident) -> str:

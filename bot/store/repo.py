@@ -7,11 +7,13 @@ import zlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.incidents.model import RESOLVED, Incident, TimelineEntry
-from bot.store.tables import IncidentRow, RoleAssignmentRow, TimelineEntryRow
+from bot.store.tables import IncidentRow, ProcessedEventRow, RoleAssignmentRow, TimelineEntryRow
 
 
 def _to_incident(row: IncidentRow, roles: dict[str, str]) -> Incident:
@@ -34,6 +36,7 @@ def _to_incident(row: IncidentRow, roles: dict[str, str]) -> Incident:
         resolved_at=row.resolved_at,
         resolved_by=row.resolved_by,
         summary=row.summary,
+        postmortem_at=row.postmortem_at,
         team_id=row.team_id,
         roles=roles,
     )
@@ -82,6 +85,11 @@ async def get_incident(session: AsyncSession, incident_id: int) -> Incident | No
 
 async def get_by_channel(session: AsyncSession, channel_id: str) -> Incident | None:
     found = await _many(session, select(IncidentRow).where(IncidentRow.channel_id == channel_id))
+    return found[0] if found else None
+
+
+async def get_by_channel_name(session: AsyncSession, name: str) -> Incident | None:
+    found = await _many(session, select(IncidentRow).where(IncidentRow.channel_name == name))
     return found[0] if found else None
 
 
@@ -164,22 +172,102 @@ async def add_entry(
     return row.id
 
 
+def _to_entry(r: TimelineEntryRow) -> TimelineEntry:
+    return TimelineEntry(
+        id=r.id,
+        incident_id=r.incident_id,
+        kind=r.kind,
+        occurred_at=r.occurred_at,
+        actor=r.actor,
+        text=r.text,
+        data=dict(r.data or {}),
+        slack_ts=r.slack_ts,
+        thread_ts=r.thread_ts,
+        key_event=r.key_event,
+        deleted=r.deleted,
+        edited_at=r.edited_at,
+    )
+
+
 async def list_entries(session: AsyncSession, incident_id: int) -> list[TimelineEntry]:
     rows = await session.scalars(
         select(TimelineEntryRow)
         .where(TimelineEntryRow.incident_id == incident_id)
         .order_by(TimelineEntryRow.occurred_at, TimelineEntryRow.id)
     )
-    return [
-        TimelineEntry(
-            id=r.id,
-            incident_id=r.incident_id,
-            kind=r.kind,
-            occurred_at=r.occurred_at,
-            actor=r.actor,
-            text=r.text,
-            data=dict(r.data or {}),
-            slack_ts=r.slack_ts,
-        )
-        for r in rows
-    ]
+    return [_to_entry(r) for r in rows]
+
+
+async def latest_entries(session: AsyncSession, incident_id: int, limit: int
+                         ) -> tuple[list[TimelineEntry], int]:
+    """The newest `limit` entries, oldest first, and how many entries there are in all."""
+    total = await session.scalar(
+        select(func.count()).select_from(TimelineEntryRow)
+        .where(TimelineEntryRow.incident_id == incident_id))
+    rows = await session.scalars(
+        select(TimelineEntryRow)
+        .where(TimelineEntryRow.incident_id == incident_id)
+        .order_by(TimelineEntryRow.occurred_at.desc(), TimelineEntryRow.id.desc())
+        .limit(limit))
+    return [_to_entry(r) for r in reversed(list(rows))], int(total or 0)
+
+
+async def insert_message(session: AsyncSession, incident_id: int, *, kind: str, at: datetime,
+                         actor: str | None, text_: str, slack_ts: str, thread_ts: str | None,
+                         data: dict[str, Any]) -> bool:
+    """Store a channel message once; False when an entry for its ts already exists."""
+    values = {"incident_id": incident_id, "kind": kind, "occurred_at": at, "actor": actor,
+              "text": text_, "slack_ts": slack_ts, "thread_ts": thread_ts, "data": data,
+              "key_event": False, "deleted": False}
+    stmt = _insert(session)(TimelineEntryRow).values(**values).on_conflict_do_nothing(
+        index_elements=["incident_id", "slack_ts"])
+    result = await session.execute(stmt)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def entry_by_ts(session: AsyncSession, incident_id: int, slack_ts: str
+                      ) -> TimelineEntryRow | None:
+    """The row itself (for the caller's transaction to change), or None."""
+    return await session.scalar(
+        select(TimelineEntryRow).where(TimelineEntryRow.incident_id == incident_id,
+                                       TimelineEntryRow.slack_ts == slack_ts))
+
+
+async def claim_event(session: AsyncSession, event_id: str, at: datetime) -> bool:
+    """Record an Events API delivery; False if this event_id was handled before."""
+    stmt = _insert(session)(ProcessedEventRow).values(event_id=event_id, received_at=at)
+    result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["event_id"]))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def forget_events_before(session: AsyncSession, cutoff: datetime) -> None:
+    await session.execute(delete(ProcessedEventRow).where(ProcessedEventRow.received_at < cutoff))
+
+
+async def newest_message_ts(session: AsyncSession, incident_id: int) -> str | None:
+    """The newest Slack ts stored for the incident (message entries' time is their ts)."""
+    return await session.scalar(
+        select(TimelineEntryRow.slack_ts)
+        .where(TimelineEntryRow.incident_id == incident_id,
+               TimelineEntryRow.slack_ts.is_not(None))
+        .order_by(TimelineEntryRow.occurred_at.desc()).limit(1))
+
+
+async def thread_roots(session: AsyncSession, incident_id: int, recent: int) -> set[str]:
+    """Threads worth checking for new replies: those with stored replies, and the newest
+    `recent` top-level messages (where new replies most often land)."""
+    known = await session.scalars(
+        select(TimelineEntryRow.thread_ts).where(TimelineEntryRow.incident_id == incident_id,
+                                                 TimelineEntryRow.thread_ts.is_not(None))
+        .distinct())
+    latest = await session.scalars(
+        select(TimelineEntryRow.slack_ts)
+        .where(TimelineEntryRow.incident_id == incident_id,
+               TimelineEntryRow.slack_ts.is_not(None), TimelineEntryRow.thread_ts.is_(None))
+        .order_by(TimelineEntryRow.occurred_at.desc()).limit(recent))
+    return {ts for ts in [*known, *latest] if ts}
+
+
+def _insert(session: AsyncSession) -> Any:
+    """INSERT with ON CONFLICT support for the session's dialect."""
+    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert

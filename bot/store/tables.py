@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -71,6 +72,7 @@ class IncidentRow(Base):
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(String(32))
     summary: Mapped[str | None] = mapped_column(Text)
+    postmortem_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_incidents_status", "status"),)
 
@@ -90,6 +92,8 @@ class RoleAssignmentRow(Base):
 
 
 class TimelineEntryRow(Base):
+    """One thing that happened: a channel message (keyed by its Slack ts) or a bot event."""
+
     __tablename__ = "timeline_entries"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -102,3 +106,21 @@ class TimelineEntryRow(Base):
     text: Mapped[str] = mapped_column(Text, default="", server_default="")
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     slack_ts: Mapped[str | None] = mapped_column(String(32))
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    key_event: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    edited_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        # One entry per Slack message, however often Slack delivers it.
+        Index("uq_timeline_entries_message", "incident_id", "slack_ts", unique=True),
+    )
+
+
+class ProcessedEventRow(Base):
+    """Events API deliveries already handled, so a retry (same event_id) is dropped."""
+
+    __tablename__ = "processed_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)

@@ -43,6 +43,7 @@ class Message:
     thread_ts: str | None = None
     bot_id: str | None = None
     edited: bool = False
+    files: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -114,8 +115,10 @@ Handler = Callable[[dict[str, Any]], dict[str, Any]]
 class FakeSlack:
     """State plus an aiohttp application. Use `await fake.start()` / `await fake.stop()`."""
 
-    def __init__(self, *, tokens: set[str] | None = None) -> None:
+    def __init__(self, *, tokens: set[str] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.tokens = tokens  # None: any xoxb-/xapp- token is accepted
+        self.clock = clock  # message timestamps (the demo runs on simulated time)
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, Channel] = {}
         self.calls: list[Call] = []
@@ -123,6 +126,7 @@ class FakeSlack:
         self.ephemerals: list[dict[str, Any]] = []
         self.views: dict[str, dict[str, Any]] = {}
         self.home_views: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, dict[str, Any]] = {}
         self.triggers: dict[str, float] = {}
         self._faults: dict[str, list[Fault]] = {}
         self._delays: dict[str, float] = {}
@@ -166,12 +170,33 @@ class FakeSlack:
         return next((c for c in self.channels.values() if c.name == name.lstrip("#")), None)
 
     def human_message(self, channel: str, user: str, text: str,
-                      thread_ts: str | None = None) -> Message:
+                      thread_ts: str | None = None, file_name: str | None = None) -> Message:
         """A person posts in a channel (as typed in Slack's client); returns the message."""
         ch = self.channels[channel]
-        msg = Message(ts=self._new_ts(), user=user, text=text, thread_ts=thread_ts)
+        files = []
+        if file_name:
+            fid = self._new_id("F")
+            files = [{"id": fid, "name": file_name, "title": file_name,
+                      "permalink": f"{self.base_url}files/{fid}/{file_name}"}]
+        msg = Message(ts=self._new_ts(), user=user, text=text, thread_ts=thread_ts,
+                      files=files)
         ch.messages.append(msg)
         self._emit("post", ch, msg)
+        return msg
+
+    def human_edit(self, channel: str, ts: str, text: str) -> tuple[Message, Message]:
+        """A person edits their message; returns (before, after) copies."""
+        msg = self.channels[channel].message(ts)
+        assert msg is not None
+        before = Message(**{**msg.__dict__})
+        msg.text, msg.edited = text, True
+        return before, msg
+
+    def human_delete(self, channel: str, ts: str) -> Message:
+        ch = self.channels[channel]
+        msg = ch.message(ts)
+        assert msg is not None
+        ch.messages.remove(msg)
         return msg
 
     def new_trigger_id(self) -> str:
@@ -220,6 +245,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._dispatch)
         app.router.add_post("/_response/{key}", self._response_url)
         app.router.add_get("/_socket", self._socket_mode)
+        app.router.add_post("/_upload/{file_id}", self._upload)
         app.router.add_post("/_fake/fault", self._control_fault)
         app.router.add_post("/_fake/delay", self._control_delay)
         app.router.add_get("/_fake/calls", self._control_calls)
@@ -256,7 +282,7 @@ class FakeSlack:
         auth = request.headers.get("Authorization", "")
         if auth.startswith("Bearer "):
             args.setdefault("token", auth.removeprefix("Bearer "))
-        for key in ("blocks", "view", "attachments"):
+        for key in ("blocks", "view", "attachments", "files"):
             if isinstance(args.get(key), str) and args[key]:
                 try:
                     args[key] = json.loads(args[key])
@@ -335,6 +361,17 @@ class FakeSlack:
         self.responses.append({"key": request.match_info["key"], **body})
         return web.Response(text="ok")
 
+    async def _upload(self, request: web.Request) -> web.Response:
+        """The upload URL handed out by files.getUploadURLExternal: takes the raw bytes."""
+        f = self.files.get(request.match_info["file_id"])
+        if f is None:
+            return web.Response(status=404, text="unknown upload")
+        data = await request.read()
+        if len(data) != f["length"]:
+            return web.Response(status=400, text="length does not match")
+        f["content"] = data
+        return web.Response(text=f"OK - {len(data)}")
+
     async def _control_fault(self, request: web.Request) -> web.Response:
         b = await request.json()
         self.fail(b["method"], status=int(b.get("status", 429)), times=int(b.get("times", 1)),
@@ -393,7 +430,7 @@ class FakeSlack:
         return f"{prefix}{next(self._ids):08d}"
 
     def _new_ts(self) -> str:
-        self._ts = max(time.time(), self._ts + 0.000001)
+        self._ts = max(self.clock(), self._ts + 0.000001)
         return f"{self._ts:.6f}"
 
     def _channel(self, args: dict[str, Any], key: str = "channel") -> Channel:
@@ -529,7 +566,9 @@ class FakeSlack:
         ts = str(args.get("ts") or "")
         if ch.message(ts) is None:
             raise SlackError("thread_not_found")
-        msgs = [m for m in ch.messages if m.ts == ts or m.thread_ts == ts]
+        oldest = float(args.get("oldest") or 0)
+        msgs = [m for m in ch.messages
+                if m.ts == ts or (m.thread_ts == ts and float(m.ts) > oldest)]
         msgs.sort(key=lambda m: float(m.ts))
         return _page([_msg_json(m, ch, self) for m in msgs], args, "messages")
 
@@ -681,6 +720,39 @@ class FakeSlack:
         self.home_views[user] = view
         return {"view": view}
 
+    def m_files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        name, length = str(args.get("filename") or ""), str(args.get("length") or "")
+        if not name or not length.isdigit():
+            raise SlackError("invalid_arguments")
+        file_id = self._new_id("F")
+        self.files[file_id] = {"id": file_id, "name": name, "length": int(length),
+                               "content": None, "title": name,
+                               "permalink": f"{self.base_url}files/{file_id}/{name}"}
+        return {"upload_url": f"{self.base_url}_upload/{file_id}", "file_id": file_id}
+
+    def m_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        wanted = args.get("files")
+        if not isinstance(wanted, list) or not wanted:
+            raise SlackError("invalid_arguments")
+        done = []
+        for item in wanted:
+            f = self.files.get(str(item.get("id")))
+            if f is None:
+                raise SlackError("file_not_found")
+            if f["content"] is None:
+                raise SlackError("file_upload_not_complete")
+            f["title"] = item.get("title") or f["name"]
+            done.append({k: v for k, v in f.items() if k != "content"})
+        channel = args.get("channel_id")
+        if channel:
+            ch = self._member_channel({"channel": channel})
+            msg = Message(ts=self._new_ts(), user=BOT_USER_ID,
+                          text=str(args.get("initial_comment") or ""), bot_id=BOT_ID,
+                          files=done, thread_ts=args.get("thread_ts"))
+            ch.messages.append(msg)
+            self._emit("post", ch, msg)
+        return {"files": done}
+
     def m_bookmarks_add(self, args: dict[str, Any]) -> dict[str, Any]:
         ch = self._member_channel(args)
         if not args.get("title") or args.get("type") != "link" or not args.get("link"):
@@ -716,6 +788,16 @@ def _msg_json(m: Message, ch: Channel, fake: FakeSlack) -> dict[str, Any]:
         out["bot_id"] = m.bot_id
     if m.thread_ts:
         out["thread_ts"] = m.thread_ts
+    replies = [r for r in ch.messages if r.thread_ts == m.ts and r.ts != m.ts]
+    if replies:
+        out["thread_ts"] = m.ts
+        out["reply_count"] = len(replies)
+        out["latest_reply"] = replies[-1].ts
+    if m.files:
+        out["subtype"] = "file_share"
+        out["files"] = m.files
+    if m.edited and not m.bot_id:
+        out["edited"] = {"user": m.user, "ts": m.ts}
     if m.ts in ch.pins:
         out["pinned_to"] = [ch.id]
     return out

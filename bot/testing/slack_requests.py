@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from bot.testing.fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack
+from bot.testing.fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack, Message
 
 APP_ID = "A0FOGHORN"
 
@@ -170,6 +170,78 @@ class SlackSender:
         return await self.interaction(payload)
 
     # ----- events ---------------------------------------------------------------------------
+    def message_event(self, channel: str, msg: Message) -> dict[str, Any]:
+        ch = self.fake.channels[channel]
+        event: dict[str, Any] = {
+            "type": "message", "channel": channel, "user": msg.user, "text": msg.text,
+            "ts": msg.ts, "event_ts": msg.ts, "team": TEAM_ID,
+            "channel_type": "group" if ch.is_private else "channel",
+            "blocks": [{"type": "rich_text", "block_id": "b1", "elements": []}],
+        }
+        if msg.thread_ts:
+            event["thread_ts"] = msg.thread_ts
+        if msg.files:
+            event["subtype"] = "file_share"
+            event["files"] = msg.files
+        return event
+
+    async def say(self, channel: str, user: str, text: str, *, thread_ts: str | None = None,
+                  file_name: str | None = None, event_id: str | None = None,
+                  retry_num: int | None = None) -> tuple[Message, Reply]:
+        """A person posts in `channel`: the fake stores it and the bot gets the event."""
+        msg = self.fake.human_message(channel, user, text, thread_ts, file_name)
+        reply = await self.event(self.message_event(channel, msg), event_id=event_id,
+                                 retry_num=retry_num)
+        return msg, reply
+
+    async def edit(self, channel: str, ts: str, text: str) -> Reply:
+        before, after = self.fake.human_edit(channel, ts, text)
+        now = f"{time.time():.6f}"
+        return await self.event({
+            "type": "message", "subtype": "message_changed", "hidden": True,
+            "channel": channel, "ts": now, "event_ts": now,
+            "message": {"type": "message", "user": after.user, "text": after.text,
+                        "ts": after.ts, "edited": {"user": after.user, "ts": now}},
+            "previous_message": {"type": "message", "user": before.user,
+                                 "text": before.text, "ts": before.ts},
+        })
+
+    async def delete(self, channel: str, ts: str) -> Reply:
+        gone = self.fake.human_delete(channel, ts)
+        now = f"{time.time():.6f}"
+        return await self.event({
+            "type": "message", "subtype": "message_deleted", "hidden": True,
+            "channel": channel, "ts": now, "event_ts": now, "deleted_ts": ts,
+            "previous_message": {"type": "message", "user": gone.user, "text": gone.text,
+                                 "ts": gone.ts},
+        })
+
+    async def react(self, channel: str, ts: str, user: str, reaction: str = "pushpin", *,
+                    removed: bool = False) -> Reply:
+        now = f"{time.time():.6f}"
+        return await self.event({
+            "type": "reaction_removed" if removed else "reaction_added", "user": user,
+            "reaction": reaction, "item": {"type": "message", "channel": channel, "ts": ts},
+            "event_ts": now,
+        })
+
+    async def pin(self, channel: str, ts: str, user: str, *, removed: bool = False) -> Reply:
+        ch = self.fake.channels[channel]
+        if removed and ts in ch.pins:
+            ch.pins.remove(ts)
+        elif not removed:
+            ch.pins.append(ts)
+        msg = ch.message(ts)
+        now = f"{time.time():.6f}"
+        return await self.event({
+            "type": "pin_removed" if removed else "pin_added", "user": user,
+            "channel_id": channel, "event_ts": now,
+            "item": {"type": "message", "channel": channel, "created": int(time.time()),
+                     "created_by": user,
+                     "message": {"type": "message", "ts": ts, "user": msg.user if msg else "",
+                                 "text": msg.text if msg else ""}},
+        })
+
     async def event(self, event: dict[str, Any], *, event_id: str | None = None,
                     retry_num: int | None = None) -> Reply:
         envelope = {

@@ -1,0 +1,173 @@
+"""Recording the incident timeline from channel messages, exactly once.
+
+Plain values in (no Slack types): a message's own Slack timestamp keys its entry, so a
+retried or repeated delivery never makes a second one, and an Events API `event_id` seen
+before is dropped whole. Every change is one short write transaction, so the caller can
+acknowledge Slack only after it is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.incidents.errors import UserError
+from bot.incidents.model import Clock, Incident, TimelineEntry, utcnow
+from bot.store import repo
+from bot.store.db import Database
+
+log = logging.getLogger(__name__)
+
+MESSAGE_KINDS = frozenset({"message", "file"})
+EVENT_MEMORY = timedelta(days=2)  # Slack retries within minutes; keep ids well past that
+
+
+def ts_to_datetime(ts: str) -> datetime:
+    return datetime.fromtimestamp(float(ts), UTC)
+
+
+@dataclass(frozen=True)
+class SharedFile:
+    name: str
+    permalink: str
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """A person's message in a channel."""
+
+    channel: str
+    ts: str
+    user: str
+    text: str
+    thread_ts: str | None = None
+    files: tuple[SharedFile, ...] = field(default=())
+
+
+class Timeline:
+    def __init__(self, db: Database, *, clock: Clock = utcnow) -> None:
+        self.db = db
+        self.clock = clock
+        # Incident channels never change hands, so a found mapping can be kept for good.
+        self._incident_by_channel: dict[str, int] = {}
+
+    async def _incident_id(self, session: Any, channel: str) -> int | None:
+        if channel in self._incident_by_channel:
+            return self._incident_by_channel[channel]
+        inc = await repo.get_by_channel(session, channel)
+        if inc is None:
+            return None
+        self._incident_by_channel[channel] = inc.id
+        return inc.id
+
+    async def _fresh_event(self, session: Any, event_id: str | None) -> bool:
+        return event_id is None or await repo.claim_event(session, event_id, self.clock())
+
+    # ----- capture ------------------------------------------------------------------------
+    async def record(self, msg: ChatMessage, *, event_id: str | None = None) -> bool:
+        """Store a message of an incident channel; False if it was not new or not ours."""
+        async with self.db.write() as s:
+            incident_id = await self._incident_id(s, msg.channel)
+            if incident_id is None or not await self._fresh_event(s, event_id):
+                return False
+            data: dict[str, Any] = {}
+            if msg.files:
+                data["files"] = [{"name": f.name, "permalink": f.permalink} for f in msg.files]
+            thread = msg.thread_ts if msg.thread_ts and msg.thread_ts != msg.ts else None
+            return await repo.insert_message(
+                s, incident_id, kind="file" if msg.files else "message",
+                at=ts_to_datetime(msg.ts), actor=msg.user, text_=msg.text, slack_ts=msg.ts,
+                thread_ts=thread, data=data)
+
+    async def edit(self, msg: ChatMessage, *, edited_at: datetime,
+                   event_id: str | None = None) -> bool:
+        """A message was edited: keep its previous text in the entry's history."""
+        async with self.db.write() as s:
+            incident_id = await self._incident_id(s, msg.channel)
+            if incident_id is None or not await self._fresh_event(s, event_id):
+                return False
+            row = await repo.entry_by_ts(s, incident_id, msg.ts)
+            if row is None:  # the original never reached us: store it as it reads now
+                await repo.insert_message(
+                    s, incident_id, kind="message", at=ts_to_datetime(msg.ts), actor=msg.user,
+                    text_=msg.text, slack_ts=msg.ts, thread_ts=msg.thread_ts,
+                    data={"history": []})
+                row = await repo.entry_by_ts(s, incident_id, msg.ts)
+                assert row is not None
+                row.edited_at = edited_at
+                return True
+            if row.deleted or row.text == msg.text:
+                return False
+            history = [*row.data.get("history", []),
+                       {"text": row.text, "replaced_at": edited_at.isoformat()}]
+            row.data = {**row.data, "history": history}
+            row.text, row.edited_at = msg.text, edited_at
+            return True
+
+    async def delete(self, channel: str, ts: str, user: str | None, *,
+                     event_id: str | None = None) -> bool:
+        """A message was deleted: drop its text everywhere; keep who and when."""
+        async with self.db.write() as s:
+            incident_id = await self._incident_id(s, channel)
+            if incident_id is None or not await self._fresh_event(s, event_id):
+                return False
+            row = await repo.entry_by_ts(s, incident_id, ts)
+            if row is None:
+                await repo.insert_message(s, incident_id, kind="message",
+                                          at=ts_to_datetime(ts), actor=user, text_="",
+                                          slack_ts=ts, thread_ts=None, data={})
+                row = await repo.entry_by_ts(s, incident_id, ts)
+                assert row is not None
+            row.text, row.deleted, row.key_event = "", True, False
+            row.data = {}
+            return True
+
+    async def mark(self, channel: str, ts: str, mark: str, on: bool, *,
+                   event_id: str | None = None) -> bool:
+        """Add or remove a key-event mark (a 📌 by someone, or a pin); the entry is a key
+        event while any mark remains."""
+        async with self.db.write() as s:
+            incident_id = await self._incident_id(s, channel)
+            if incident_id is None or not await self._fresh_event(s, event_id):
+                return False
+            row = await repo.entry_by_ts(s, incident_id, ts)
+            if row is None or row.deleted:
+                return False
+            marks = set(row.data.get("key_marks", []))
+            marks = marks | {mark} if on else marks - {mark}
+            row.data = {**row.data, "key_marks": sorted(marks)}
+            row.key_event = bool(marks)
+            return True
+
+    async def note(self, inc: Incident, user: str, text: str) -> TimelineEntry:
+        text = text.strip()
+        if not text:
+            raise UserError("Add the note's text, e.g. `/incident note Decided to fail over "
+                            "to eu-west-2`.")
+        now = self.clock()
+        async with self.db.write() as s:
+            entry_id = await repo.add_entry(s, inc.id, "note", now, user, text)
+        return TimelineEntry(entry_id, inc.id, "note", now, user, text, {})
+
+    async def forget_old_events(self) -> None:
+        async with self.db.write() as s:
+            await repo.forget_events_before(s, self.clock() - EVENT_MEMORY)
+
+    # ----- reading ------------------------------------------------------------------------
+    async def recent(self, incident_id: int, limit: int) -> tuple[list[TimelineEntry], int]:
+        async with self.db.read() as s:
+            return await repo.latest_entries(s, incident_id, limit)
+
+    async def entries(self, incident_id: int) -> list[TimelineEntry]:
+        async with self.db.read() as s:
+            return await repo.list_entries(s, incident_id)
+
+    async def newest_ts(self, incident_id: int) -> str | None:
+        async with self.db.read() as s:
+            return await repo.newest_message_ts(s, incident_id)
+
+    async def thread_roots(self, incident_id: int, recent: int = 20) -> set[str]:
+        async with self.db.read() as s:
+            return await repo.thread_roots(s, incident_id, recent)

@@ -1,0 +1,70 @@
+"""Catch-up after downtime: store what was said in incident channels while Foghorn was away.
+
+For each open incident: the channel's history since the newest stored message
+(`conversations.history`, paginated), plus new replies (`conversations.replies`) in threads
+started in that window, threads already known to have replies, and the newest stored
+messages' threads. Slack's history does not flag an older message that gained replies, so a
+reply to an old, quiet message posted during the downtime can be missed; checking every old
+thread would cost one rate-limited call each. The timeline's message key makes anything
+already stored a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.incidents.errors import ChatError
+from bot.incidents.model import Incident
+from bot.incidents.timeline import Timeline
+from bot.slack.events import chat_message
+from bot.slack.gateway import SlackGateway
+
+log = logging.getLogger(__name__)
+
+PAGE = 200
+
+
+async def catch_up(gateway: SlackGateway, timeline: Timeline, incidents: list[Incident]) -> int:
+    """Store missed messages of every open incident; return how many were new."""
+    stored = 0
+    for inc in incidents:
+        if not inc.channel_id:
+            continue
+        try:
+            stored += await _catch_up_one(gateway, timeline, inc)
+        except ChatError as exc:
+            log.warning("catch-up of %s stopped: %s", inc.label, exc)
+    return stored
+
+
+async def _pages(gateway: SlackGateway, method: str, **args: object) -> list[dict]:
+    messages: list[dict] = []
+    cursor = ""
+    while True:
+        data = await gateway.call(method, limit=PAGE, cursor=cursor, **args)
+        messages += [m for m in data.get("messages", []) if isinstance(m, dict)]
+        cursor = (data.get("response_metadata") or {}).get("next_cursor") or ""
+        if not cursor:
+            return messages
+
+
+async def _catch_up_one(gateway: SlackGateway, timeline: Timeline, inc: Incident) -> int:
+    assert inc.channel_id
+    newest = await timeline.newest_ts(inc.id)
+    oldest = newest or f"{inc.declared_at.timestamp():.6f}"
+    history = await _pages(gateway, "conversations.history", channel=inc.channel_id,
+                           oldest=oldest)
+    roots = await timeline.thread_roots(inc.id)
+    roots |= {m["ts"] for m in history if m.get("reply_count") and isinstance(m.get("ts"), str)}
+    for root in sorted(roots, key=float):
+        replies = await _pages(gateway, "conversations.replies", channel=inc.channel_id,
+                               ts=root, oldest=oldest)
+        history += [m for m in replies if m.get("ts") != root]
+    stored = 0
+    for raw in sorted(history, key=lambda m: float(m.get("ts", 0))):
+        msg = chat_message(inc.channel_id, raw)
+        if msg is not None and await timeline.record(msg):
+            stored += 1
+    if stored:
+        log.info("caught up %d message(s) in %s", stored, inc.label)
+    return stored
