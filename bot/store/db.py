@@ -4,11 +4,15 @@ SQLite: WAL journal, synchronous=NORMAL, a busy timeout and foreign keys on ever
 Write transactions start with `BEGIN IMMEDIATE`, because a transaction that reads and then
 writes under a plain `BEGIN` fails with "database is locked" at once, whatever the busy timeout.
 Reads run on a second engine whose transactions start with a plain (deferred) `BEGIN`, so they
-never queue behind a writer in WAL mode.
+never queue behind a writer in WAL mode. SQLite allows one writer at a time; within a process
+writers wait their turn on an asyncio lock, because SQLite's own busy handler waits by sleeping
+in growing steps (up to 100 ms), which made the slowest of many concurrent writes take a second.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -64,11 +68,12 @@ class Database:
             self.read_engine = self.engine
         self._writer = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        self._write_turn = asyncio.Lock() if self.is_sqlite else contextlib.nullcontext()
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A write transaction: committed on success, rolled back on error."""
-        async with self._writer() as session, session.begin():
+        async with self._write_turn, self._writer() as session, session.begin():
             yield session
 
     @asynccontextmanager
