@@ -103,3 +103,39 @@ async def test_sqlite_pragmas(sqlite_url: str) -> None:
         busy = (await conn.execute(text("PRAGMA busy_timeout"))).scalar()
     await database.close()
     assert (mode, fks, busy) == ("wal", 1, 10000)
+
+
+async def test_upgrade_from_the_first_release_keeps_data(db_url: str) -> None:
+    """A database made by revision 0001 (with data) upgrades to the newest schema."""
+    from alembic import command
+
+    from bot.store.db import alembic_config
+
+    def upgrade_to(rev: str):
+        def run(sync_conn):
+            cfg = alembic_config()
+            cfg.attributes["connection"] = sync_conn
+            command.upgrade(cfg, rev)
+        return run
+
+    old = Database(db_url)
+    async with old.engine.begin() as conn:
+        await conn.run_sync(upgrade_to("0001"))
+        await conn.execute(text(
+            "INSERT INTO incidents (title, description, severity, status, is_private, "
+            "setup_done, channel_id, declared_by, declared_at, last_update_at, team_id) VALUES "
+            "('Old one', '', 'SEV2', 'investigating', false, true, 'C9', 'U1', "
+            "'2026-01-01 10:00:00', '2026-01-01 10:00:00', '')"))
+        await conn.execute(text(
+            "INSERT INTO timeline_entries (incident_id, kind, occurred_at, actor, text, data) "
+            "SELECT id, 'declared', declared_at, 'U1', 'Old one', '{}' FROM incidents"))
+    await old.close()
+
+    db = Database(db_url)
+    await db.migrate()
+    async with db.read() as s:
+        inc = await repo.get_by_channel(s, "C9")
+        assert inc is not None and inc.title == "Old one" and inc.postmortem_at is None
+        [entry] = await repo.list_entries(s, inc.id)
+        assert entry.kind == "declared" and not entry.key_event and not entry.deleted
+    await db.close()
