@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from sqlalchemy.engine import make_url
 
 from bot.background import Background
@@ -26,7 +27,7 @@ from bot.incidents.errors import ChatError
 from bot.incidents.model import Clock, utcnow
 from bot.incidents.service import IncidentService
 from bot.playbooks import Playbook, load_playbooks
-from bot.slack import actions, commands, events
+from bot.slack import actions, commands, events, guard
 from bot.slack.blocks import Presenter
 from bot.slack.catchup import catch_up
 from bot.slack.gateway import SlackGateway, make_client
@@ -100,11 +101,16 @@ def web_app(fh: Foghorn, *, with_events: bool = True) -> web.Application:
 
     async def slack_events(request: web.Request) -> web.StreamResponse:
         try:
-            bolt_request = await to_bolt_request(request)
+            raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return web.json_response({"error": "body too large"}, status=413)
-        except UnicodeDecodeError:
-            return web.json_response({"error": "body is not UTF-8"}, status=400)
+        verdict = guard.check(raw, request.headers, fh.settings.SLACK_SIGNING_SECRET or "")
+        if verdict is not None:
+            if verdict.status == 200:
+                return web.Response(status=200)
+            return web.json_response({"error": verdict.reason}, status=verdict.status)
+        bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
+                                        headers=request.headers)  # type: ignore[arg-type]
         response = await fh.bolt.async_dispatch(bolt_request)
         body = bolt_request.body
         if response.status == 404 and isinstance(body, dict) and (

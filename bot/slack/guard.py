@@ -1,0 +1,96 @@
+"""Checks a request from Slack before Bolt sees it: signature first, then shape.
+
+Bolt parses the body before it checks anything and fails with a 500 on a body that is not the
+JSON or form it expects. Slack never sends such a body, so one is either a bug or an attack:
+it gets a precise 4xx, never a 500 (which would also make Slack deliver it again). A signed
+event callback whose event is not an object is answered 200 and ignored, as Slack asks of
+events an app does not handle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Mapping
+from urllib.parse import parse_qs
+
+log = logging.getLogger(__name__)
+
+
+class Verdict:
+    """An early answer: HTTP status and a short reason."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status = status
+        self.reason = reason
+
+
+MAX_AGE = 5 * 60  # Slack's rule: refuse requests older than five minutes
+
+
+def signed(secret: str, body: bytes, headers: Mapping[str, str], now: float | None = None
+           ) -> bool:
+    """`X-Slack-Signature` is `v0=` + HMAC-SHA256 of `v0:{timestamp}:{raw body}`."""
+    stamp = headers.get("X-Slack-Request-Timestamp", "")
+    given = headers.get("X-Slack-Signature", "")
+    if not secret or not stamp.isdigit() or not given:
+        return False
+    if abs((time.time() if now is None else now) - int(stamp)) > MAX_AGE:
+        return False
+    digest = hmac.new(secret.encode(), b"v0:" + stamp.encode() + b":" + body, hashlib.sha256)
+    return hmac.compare_digest(f"v0={digest.hexdigest()}", given)
+
+
+def check(body: bytes, headers: Mapping[str, str], secret: str) -> Verdict | None:
+    """None when the request should go on to Bolt; otherwise the answer to give."""
+    if not signed(secret, body, headers):
+        return Verdict(401, "invalid signature or stale timestamp")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return Verdict(400, "body is not UTF-8")
+    ctype = headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if ctype == "application/json":
+        return _check_json(text)
+    if ctype == "application/x-www-form-urlencoded":
+        return _check_form(text)
+    return Verdict(415, f"unsupported content type {ctype or '(none)'}")
+
+
+def _check_json(text: str) -> Verdict | None:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return Verdict(400, "body is not JSON")
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        return Verdict(400, "JSON body is not a Slack envelope")
+    if data["type"] == "event_callback":
+        event = data.get("event")
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            log.debug("event callback without a usable event ignored")
+            return Verdict(200, "ignored")
+    return None
+
+
+def _check_form(text: str) -> Verdict | None:
+    fields = parse_qs(text, keep_blank_values=True)
+    if "payload" in fields:
+        try:
+            payload = json.loads(fields["payload"][0])
+        except ValueError:
+            return Verdict(400, "payload is not JSON")
+        if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+            return Verdict(400, "payload is not an interaction")
+        if not isinstance(payload.get("user"), dict) and payload["type"] != "view_closed":
+            return Verdict(400, "interaction without a user")
+        return None
+    if "command" in fields:
+        if not fields.get("user_id", [""])[0]:
+            return Verdict(400, "slash command without user_id")
+        return None
+    if fields.get("ssl_check"):
+        return None
+    return Verdict(400, "form body is neither a command nor an interaction")
