@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from bot.background import Background
 from bot.config import Settings
+from bot.dispatcher import Dispatcher
 from bot.incidents.errors import ChatError
 from bot.incidents.model import Clock, utcnow
 from bot.incidents.service import IncidentService
@@ -56,10 +57,13 @@ class Foghorn:
     service: IncidentService
     background: Background
     bolt: AsyncApp
+    dispatcher: Dispatcher
+    schedule: bool = True  # run the dispatcher's scheduler (tests drive it by hand)
     ready: bool = False
 
 
-async def build(settings: Settings, *, clock: Clock = utcnow) -> Foghorn:
+async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = True
+                ) -> Foghorn:
     """Load the playbook, migrate the database and wire the app. Raises StartupError,
     PlaybookError or ConfigError with a one-line message."""
     playbook = load_playbooks(settings.PLAYBOOKS_DIR)
@@ -84,7 +88,10 @@ async def build(settings: Settings, *, clock: Clock = utcnow) -> Foghorn:
         # as the listener returns instead of polling for the ack.
         process_before_response=True,
     )
-    fh = Foghorn(settings, playbook, db, gateway, presenter, service, Background(), bolt)
+    dispatcher = Dispatcher(db, service.fire_reminder, clock=clock)
+    service.reminders_changed = dispatcher.poke
+    fh = Foghorn(settings, playbook, db, gateway, presenter, service, Background(), bolt,
+                 dispatcher, schedule)
     commands.register(bolt, fh)
     actions.register(bolt, fh)
     events.register(bolt, fh)
@@ -168,6 +175,8 @@ async def finish_startup(fh: Foghorn) -> None:
             log.warning("could not tell %s about %s: %s", inc.declared_by, inc.label, exc)
     await catch_up(fh.gateway, fh.service.timeline, await fh.service.list_open())
     await fh.service.timeline.forget_old_events()
+    if fh.schedule:
+        await fh.dispatcher.start()  # fires what fell due while we were down, once
     fh.ready = True
 
 
@@ -176,6 +185,7 @@ async def shutdown(fh: Foghorn, runner: web.AppRunner | None) -> None:
     fh.ready = False
     if runner is not None:
         await runner.cleanup()
+    await fh.dispatcher.stop()
     if not await fh.background.drain(SHUTDOWN_GRACE):
         log.warning("shutting down with %d task(s) unfinished", fh.background.pending)
     await fh.gateway.close()

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.durations import DurationError, parse_duration
+from bot.durations import DurationError, format_duration, parse_duration
 
 # Placeholders each template may use; values are filled in as Slack mrkdwn.
 TEMPLATE_FIELDS: dict[str, frozenset[str]] = {
@@ -71,6 +71,43 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# A user (U…/W…), a user group (S…), a channel ID (C…/G…) or a channel name (#…).
+_TARGET = re.compile(r"^(@?[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|[CG][A-Z0-9]{2,}|#[a-z0-9_-]{1,80})$")
+
+
+class EscalationStep(_Strict):
+    """Notify `notify` when the incident is still open `after` its declaration."""
+
+    after: timedelta
+    notify: tuple[str, ...] = Field(min_length=1)
+    note: str = ""
+
+    @field_validator("after", mode="before")
+    @classmethod
+    def _after(cls, v: Any) -> timedelta | None:
+        return _duration(v, allow_none=False)
+
+    @field_validator("notify")
+    @classmethod
+    def _targets(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for target in v:
+            if not _TARGET.match(target):
+                raise ValueError(
+                    f"{target!r} is not a target: use a user ID (U…), a user group ID (S…), "
+                    "a channel ID (C…) or #channel-name")
+        return v
+
+
+def target_kind(target: str) -> str:
+    """`user`, `usergroup` or `channel` for a validated escalation target."""
+    t = target.lstrip("@")
+    if t[0] in "UW":
+        return "user"
+    if t[0] == "S":
+        return "usergroup"
+    return "channel"
+
+
 class Severity(_Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,20}$")
     name: str = Field(min_length=1, max_length=40)
@@ -79,6 +116,8 @@ class Severity(_Strict):
     response_time: timedelta
     update_every: timedelta | None = None
     postmortem_required: bool = False
+    postmortem_due_after: timedelta = timedelta(hours=48)
+    escalation: tuple[EscalationStep, ...] = ()
     default: bool = False
 
     @field_validator("response_time", mode="before")
@@ -90,6 +129,23 @@ class Severity(_Strict):
     @classmethod
     def _update_every(cls, v: Any) -> timedelta | None:
         return _duration(v, allow_none=True)
+
+    @field_validator("postmortem_due_after", mode="before")
+    @classmethod
+    def _postmortem_due(cls, v: Any) -> timedelta | None:
+        return _duration(v, allow_none=False)
+
+    @model_validator(mode="after")
+    def _sensible(self) -> Severity:
+        if self.update_every is not None and self.response_time > self.update_every:
+            respond, update = map(format_duration, (self.response_time, self.update_every))
+            raise ValueError(
+                f"response_time ({respond}) is longer than update_every ({update}): updates "
+                "would be due before anyone is expected to respond")
+        steps = [s.after for s in self.escalation]
+        if steps != sorted(steps):
+            raise ValueError("escalation steps must be in order of `after`")
+        return self
 
     def match_keys(self) -> set[str]:
         return {normalize_key(k) for k in (self.id, *self.aliases)}

@@ -114,6 +114,13 @@ class Bot:
         """Wait until the work Foghorn does after its acks has finished."""
         assert await self.fh.background.drain(within=30), "background work did not finish"
 
+    async def fire_due(self) -> int:
+        """Run the reminder dispatcher once at the clock's current time (tests move the clock
+        instead of sleeping), then wait for the follow-up work."""
+        handled = await self.fh.dispatcher.run_due()
+        await self.settle()
+        return handled
+
     async def command(self, text: str, *, user: str = ALICE, channel: str = GENERAL) -> str:
         """Run `/incident <text>`, wait for the follow-up work; return the ack's text."""
         reply = await self.slack.command(text, user=user, channel=channel)
@@ -158,14 +165,14 @@ async def make_bot(fake: FakeSlack, sqlite_url: str) -> AsyncIterator[BotFactory
     started: list[Bot] = []
 
     async def start(*, database_url: str | None = None, clock: Clock | None = None,
-                    **env: Any) -> Bot:
+                    schedule: bool = False, playbooks: Path | None = None, **env: Any) -> Bot:
         clock = clock or Clock()
         settings = load_settings(
             SLACK_BOT_TOKEN="xoxb-test-token", SLACK_SIGNING_SECRET=SECRET,
             SLACK_API_URL=fake.url, DATABASE_URL=database_url or sqlite_url,
-            PLAYBOOKS_DIR=ROOT / "playbooks", **env,
+            PLAYBOOKS_DIR=playbooks or ROOT / "playbooks", **env,
         )
-        fh = await build(settings, clock=clock)
+        fh = await build(settings, clock=clock, schedule=schedule)
         runner, port = await start_http(fh, 0, host="127.0.0.1")
         await finish_startup(fh)
         session = aiohttp.ClientSession()

@@ -68,3 +68,15 @@ class TimelineEntry:
     key_event: bool = False
     deleted: bool = False
     edited_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """A claimed reminder row, as the dispatcher sees it."""
+
+    id: int
+    incident_id: int
+    kind: str
+    step: int
+    due_at: datetime
+    attempts: int

@@ -10,17 +10,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.incidents import naming
+from bot.incidents import reminders as plan
 from bot.incidents.errors import ChannelNameTaken, ChatError, UserError
-from bot.incidents.model import RESOLVED, Clock, Incident, TimelineEntry, utcnow
+from bot.incidents.model import RESOLVED, Clock, Incident, Reminder, TimelineEntry, utcnow
 from bot.incidents.postmortem import PostmortemWriter
 from bot.incidents.timeline import Timeline
-from bot.playbooks import Playbook, normalize_key
+from bot.playbooks import EscalationStep, Playbook, normalize_key
 from bot.store import repo
 from bot.store.db import Database
 
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 # The same person declaring the same title within this window gets the first incident back.
 DUPLICATE_WINDOW = timedelta(seconds=120)
 MAX_NAME_ATTEMPTS = 50
+# A second click of the same Snooze button (a minute later, say) changes nothing.
+SNOOZE_SLACK = timedelta(minutes=5)
 
 
 class ChatPort(Protocol):
@@ -50,6 +54,14 @@ class ChatPort(Protocol):
     async def note_added(self, inc: Incident, user: str, text: str) -> None: ...
     async def display_names(self, users: set[str]) -> dict[str, str]: ...
     async def upload_postmortem(self, inc: Incident, filename: str, content: str) -> None: ...
+    async def remind_update(self, inc: Incident, reminder_id: int, since: timedelta) -> None: ...
+    async def nudge_commander(self, inc: Incident, reminder_id: int, waited: timedelta
+                              ) -> None: ...
+    async def escalate(self, inc: Incident, reminder_id: int, step: EscalationStep) -> None: ...
+    async def remind_postmortem(self, inc: Incident, reminder_id: int) -> None: ...
+    async def reminder_already_posted(self, inc: Incident, reminder_id: int,
+                                      since: datetime) -> bool: ...
+    async def snoozed(self, inc: Incident, by: str, until: datetime) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -92,6 +104,8 @@ class IncidentService:
         self.clock = clock
         self.timeline = Timeline(db, clock=clock)
         self.postmortems = PostmortemWriter(playbook, tz)
+        # Called after reminder rows change, so the dispatcher can wake in time.
+        self.reminders_changed: Callable[[], None] = lambda: None
 
     # ----- reading ------------------------------------------------------------------------
     async def get(self, incident_id: int) -> Incident | None:
@@ -154,6 +168,9 @@ class IncidentService:
                 s, incident_id, "declared", now, req.by, title,
                 {"severity": severity.id, "private": req.is_private},
             )
+            for p in plan.on_declare(severity, now):
+                await repo.add_reminder(s, incident_id, p.kind, p.due_at, p.step)
+        self.reminders_changed()
         inc = await self.get(incident_id)
         assert inc is not None
         return await self._complete_setup(inc)
@@ -259,6 +276,8 @@ class IncidentService:
             if inc.roles.get(role.id) == user:
                 raise UserError(f"<@{user}> is already the {role.name} for {inc.label}.")
             previous = await repo.set_role(s, inc.id, role.id, user, by, now)
+            if role.id == "ic":
+                await repo.cancel_reminders(s, inc.id, (plan.IC_NUDGE,))
             await repo.add_entry(
                 s, inc.id, "role_assigned", now, by, f"{role.name}: <@{user}>",
                 {"role": role.id, "user": user, "previous": previous},
@@ -282,6 +301,12 @@ class IncidentService:
             await repo.add_entry(s, inc.id, "severity_changed", now, by,
                                  f"{current.severity} → {severity.id}",
                                  {"from": current.severity, "to": severity.id})
+            await repo.cancel_reminders(s, inc.id, (plan.UPDATE, plan.IC_NUDGE, plan.ESCALATION))
+            for p in plan.on_severity_change(severity, current.declared_at,
+                                             current.last_update_at, now,
+                                             has_commander=current.commander is not None):
+                await repo.add_reminder(s, inc.id, p.kind, p.due_at, p.step)
+        self.reminders_changed()
         updated = replace(current, severity=severity.id)
         await self.chat.severity_changed(updated, current.severity, by)
         return updated
@@ -304,6 +329,12 @@ class IncidentService:
             await repo.update_incident(s, inc.id, status=status.id, last_update_at=now)
             await repo.add_entry(s, inc.id, "status_update", now, by, message,
                                  {"status": status.id, "previous_status": current.status})
+            due = plan.next_update(self.playbook.severity(current.severity), now, now)
+            if due is None:
+                await repo.cancel_reminders(s, inc.id, (plan.UPDATE,))
+            else:
+                await repo.set_reminder(s, inc.id, plan.UPDATE, due)
+        self.reminders_changed()
         updated = replace(current, status=status.id, last_update_at=now)
         await self.chat.status_updated(updated, message, by)
         return updated
@@ -319,6 +350,10 @@ class IncidentService:
                                        last_update_at=now)
             await repo.add_entry(s, inc.id, "resolved", now, by, summary,
                                  {"previous_status": current.status})
+            await repo.cancel_reminders(s, inc.id)
+            for p in plan.on_resolve(self.playbook.severity(current.severity), now):
+                await repo.add_reminder(s, inc.id, p.kind, p.due_at, p.step)
+        self.reminders_changed()
         updated = replace(current, status=RESOLVED, resolved_at=now, resolved_by=by,
                           summary=summary or None, last_update_at=now)
         await self.chat.resolved(updated)
@@ -350,7 +385,88 @@ class IncidentService:
         async with self.db.write() as s:
             await repo.update_incident(s, inc.id, postmortem_at=now)
             await repo.add_entry(s, inc.id, "postmortem", now, by, filename)
+            await repo.cancel_reminders(s, inc.id, (plan.POSTMORTEM,))
         return replace(inc, postmortem_at=now)
+
+    async def mark_postmortem_done(self, incident_id: int, by: str) -> Incident:
+        """Someone wrote the postmortem elsewhere: stop the postmortem reminders."""
+        now = self.clock()
+        async with self.db.write() as s:
+            inc = await repo.get_incident(s, incident_id)
+            if inc is None:
+                raise UserError("That incident no longer exists.")
+            if inc.postmortem_at is not None:
+                raise UserError(f"The postmortem for {inc.label} is already done.")
+            await repo.update_incident(s, inc.id, postmortem_at=now)
+            await repo.add_entry(s, inc.id, "postmortem_done", now, by, "")
+            await repo.cancel_reminders(s, inc.id, (plan.POSTMORTEM,))
+        return replace(inc, postmortem_at=now)
+
+    # ----- reminders ----------------------------------------------------------------------
+    async def snooze(self, incident_id: int, minutes: int, by: str) -> datetime:
+        """Push the update reminder back; recorded in the timeline."""
+        now = self.clock()
+        until = now + timedelta(minutes=minutes)
+        async with self.db.write() as s:
+            inc = self._require_open(await repo.get_incident(s, incident_id))
+            pending = await repo.pending_reminders(s, inc.id, (plan.UPDATE,))
+            if pending and pending[0].due_at >= until - SNOOZE_SLACK:
+                raise UserError(f"Update reminders for {inc.label} are already quiet until "
+                                f"{pending[0].due_at.astimezone(self.tz):%H:%M %Z}.")
+            await repo.set_reminder(s, inc.id, plan.UPDATE, until)
+            await repo.add_entry(s, inc.id, "snoozed", now, by, f"{minutes}m",
+                                 {"until": until.isoformat(), "minutes": minutes})
+        self.reminders_changed()
+        await self.chat.snoozed(inc, by, until)
+        return until
+
+    async def fire_reminder(self, r: Reminder) -> tuple[str, list[plan.Planned]]:
+        """Say what a due reminder row asks for, if its condition still holds.
+
+        Returns the row's outcome (`sent` or `skipped`) and the rows to plan after it, which
+        the dispatcher stores in the same transaction that closes this one.
+        """
+        inc = await self.get(r.incident_id)
+        if inc is None or not inc.channel_id:
+            return repo.SKIPPED, []
+        sev = self.playbook.severity(inc.severity)
+        now = self.clock()
+        if r.kind == plan.POSTMORTEM:
+            if inc.postmortem_at is not None:
+                return repo.SKIPPED, []
+            follow = [plan.Planned(plan.POSTMORTEM, now + plan.POSTMORTEM_REPEAT, r.step + 1)]
+            if not await self._posted_before(inc, r):
+                await self.chat.remind_postmortem(inc, r.id)
+            return repo.SENT, follow
+        if inc.is_resolved:
+            return repo.SKIPPED, []
+        if r.kind == plan.UPDATE:
+            due = plan.next_update(sev, inc.last_update_at, now)
+            if due is None:
+                return repo.SKIPPED, []
+            # Repeat on the cadence from now: after downtime, one reminder, not a pile.
+            follow = [plan.Planned(plan.UPDATE, now + sev.update_every)]  # type: ignore[operator]
+            if not await self._posted_before(inc, r):
+                await self.chat.remind_update(inc, r.id, now - inc.last_update_at)
+            return repo.SENT, follow
+        if r.kind == plan.IC_NUDGE:
+            if inc.commander is not None:
+                return repo.SKIPPED, []
+            if not await self._posted_before(inc, r):
+                await self.chat.nudge_commander(inc, r.id, now - inc.declared_at)
+            return repo.SENT, []
+        if r.kind == plan.ESCALATION and r.step < len(sev.escalation):
+            if not await self._posted_before(inc, r):
+                await self.chat.escalate(inc, r.id, sev.escalation[r.step])
+            return repo.SENT, []
+        return repo.SKIPPED, []
+
+    async def _posted_before(self, inc: Incident, r: Reminder) -> bool:
+        """A row claimed before (its claimer died after posting, before recording it): look
+        in the channel for the message carrying this reminder's id instead of posting again."""
+        if r.attempts <= 1:
+            return False
+        return await self.chat.reminder_already_posted(inc, r.id, r.due_at)
 
     async def find(self, ref: str) -> Incident | None:
         """An incident by channel ID, channel name (with or without #) or INC-n label."""

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.incidents.errors import UserError
 from bot.incidents.service import DeclareRequest
 from bot.slack import blocks
 from bot.slack.commands import declare_outcome, report_errors
@@ -46,6 +47,76 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
 
     app.action(blocks.ROLE_TAKE)(role_action)
     app.action(blocks.ROLE_PICK)(role_action)
+
+    def _incident_id(action: dict[str, Any]) -> int | None:
+        value = str(action.get("value", "")).split("|")[0]
+        return int(value) if value.isdigit() else None
+
+    @app.action(blocks.REMINDER_UPDATE)
+    async def open_update(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                          respond: AsyncRespond) -> None:
+        await ack()
+        incident_id = _incident_id(action)
+
+        async def open_modal() -> None:
+            inc = await fh.service.get(incident_id) if incident_id else None
+            if inc is None or inc.is_resolved:
+                raise UserError(f"{inc.label} is already resolved." if inc
+                                else "That incident no longer exists.")
+            await fh.gateway.open_view(body["trigger_id"], fh.presenter.update_modal(inc))
+
+        fh.background.spawn(report_errors(respond, open_modal()), "open-update-modal")
+
+    @app.action(blocks.REMINDER_SNOOZE)
+    async def snooze(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                     respond: AsyncRespond) -> None:
+        await ack()
+        incident_id = _incident_id(action)
+        minutes = str(action.get("value", "")).partition("|")[2]
+        if incident_id is None or not minutes.isdigit():
+            return
+        fh.background.spawn(report_errors(respond, fh.service.snooze(
+            incident_id, int(minutes), body["user"]["id"])), "snooze")
+
+    @app.action(blocks.POSTMORTEM_BUILD)
+    async def build_postmortem(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+                               ) -> None:
+        await ack()
+        channel = (body.get("channel") or {}).get("id", "")
+        fh.background.spawn(report_errors(respond, fh.service.publish_postmortem(
+            channel, body["user"]["id"])), "postmortem")
+
+    @app.action(blocks.POSTMORTEM_DONE)
+    async def postmortem_done(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                              respond: AsyncRespond) -> None:
+        await ack()
+        incident_id = _incident_id(action)
+        if incident_id is None:
+            return
+        fh.background.spawn(report_errors(respond, fh.service.mark_postmortem_done(
+            incident_id, body["user"]["id"])), "postmortem-done")
+
+    @app.view(blocks.UPDATE_MODAL)
+    async def update_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
+                               ) -> None:
+        values = (view.get("state") or {}).get("values") or {}
+        message = _text(values, "message").strip()
+        status = (_state(values, "status").get("selected_option") or {}).get("value")
+        if not message:
+            await ack(response_action="errors", errors={"message": "Say what you know."})
+            return
+        await ack()
+        try:
+            channel = json.loads(view.get("private_metadata") or "{}").get("channel") or ""
+        except (json.JSONDecodeError, AttributeError):
+            channel = ""
+        user = body["user"]["id"]
+
+        async def tell(text: str, **_: Any) -> None:
+            await fh.gateway.tell(channel or None, user, text)
+
+        fh.background.spawn(report_errors(tell, fh.service.post_update(
+            channel, str(status or ""), message, user)), "update-modal")
 
     @app.action(blocks.DECLARE_BUTTON)
     async def open_declare(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond

@@ -10,14 +10,14 @@ import json
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.durations import format_duration
 from bot.incidents.model import Incident, TimelineEntry
 from bot.incidents.postmortem import Style, describe
-from bot.playbooks import Playbook
+from bot.playbooks import EscalationStep, Playbook, target_kind
 from bot.slack.text import escape, mention, truncate
 
 Blocks = list[dict[str, Any]]
@@ -32,6 +32,12 @@ ROLE_TAKE = "role_take"
 ROLE_PICK = "role_pick"
 DECLARE_MODAL = "declare_modal"
 DECLARE_BUTTON = "declare_open_modal"
+REMINDER_UPDATE = "reminder_post_update"
+REMINDER_SNOOZE = "reminder_snooze"
+UPDATE_MODAL = "update_modal"
+POSTMORTEM_BUILD = "postmortem_build"
+POSTMORTEM_DONE = "postmortem_done"
+SNOOZE_MINUTES = (30, 60)
 
 
 def role_block_id(incident_id: int, role_id: str) -> str:
@@ -219,6 +225,88 @@ class Presenter:
         blocks.append(_context(footer))
         text = f"{inc.label} {sev.id} {self.playbook.status(inc.status).name}: {inc.title}"
         return escape(truncate(text, 300)), blocks
+
+    # ----- reminders ----------------------------------------------------------------------
+    def _button(self, action_id: str, label: str, value: str, style: str | None = None
+                ) -> dict[str, Any]:
+        button = {"type": "button", "action_id": action_id, "text": _plain(label),
+                  "value": value}
+        if style:
+            button["style"] = style
+        return button
+
+    def update_reminder(self, inc: Incident, since: timedelta) -> tuple[str, Blocks]:
+        every = self.playbook.severity(inc.severity).update_every
+        who = inc.roles.get("comms") or inc.commander or inc.declared_by
+        cadence = f" ({inc.severity} updates are due every {format_duration(every)})" \
+            if every else ""
+        text = (f"Reminder: it has been {format_duration(since)} since the last update on "
+                f"{inc.label}{cadence}. <@{who}>, please post an update.")
+        snoozes = [self._button(REMINDER_SNOOZE, f"Snooze {format_duration(timedelta(minutes=m))}",
+                                f"{inc.id}|{m}") for m in SNOOZE_MINUTES]
+        return text, [_section(f":alarm_clock: {text}"), {
+            "type": "actions", "block_id": f"reminder|{inc.id}",
+            "elements": [self._button(REMINDER_UPDATE, "Post update", str(inc.id), "primary"),
+                         *snoozes]}]
+
+    def commander_nudge(self, inc: Incident, waited: timedelta) -> str:
+        sev = self.playbook.severity(inc.severity)
+        return (f":wave: Nobody has taken the Incident Commander role on {inc.label} after "
+                f"{format_duration(waited)} (the {sev.id} response time is "
+                f"{format_duration(sev.response_time)}). <@{inc.declared_by}>, take it on the "
+                "card, or assign someone with `/incident role ic @person`.")
+
+    def escalation(self, inc: Incident, step: EscalationStep, waited: timedelta) -> str:
+        targets = ", ".join(self.target(t) for t in step.notify)
+        note = f" {escape(step.note)}" if step.note else ""
+        return (f":rotating_light: Escalation: {inc.label} ({inc.severity}) is still open after "
+                f"{format_duration(waited)}. Notifying {targets}.{note}")
+
+    def escalation_notice(self, inc: Incident, step: EscalationStep, waited: timedelta) -> str:
+        note = f"\n{escape(step.note)}" if step.note else ""
+        return (f":rotating_light: *Escalation:* {inc.label} {inc.severity} "
+                f"\u201c{escape(truncate(inc.title, 200))}\u201d is still open after "
+                f"{format_duration(waited)}: {self.channel_link(inc)}{note}")
+
+    @staticmethod
+    def target(t: str) -> str:
+        kind = target_kind(t)
+        ref = t.lstrip("@#")
+        if kind == "user":
+            return f"<@{ref}>"
+        if kind == "usergroup":
+            return f"<!subteam^{ref}>"
+        return f"<#{ref}>" if not t.startswith("#") else t
+
+    def postmortem_reminder(self, inc: Incident) -> tuple[str, Blocks]:
+        who = inc.commander or inc.declared_by
+        when = self.when(inc.resolved_at) if inc.resolved_at else "recently"
+        text = (f"Reminder: the postmortem for {inc.label} ({inc.severity}, resolved {when}) "
+                f"is not written yet. <@{who}>, build the draft or mark it done.")
+        return text, [_section(f":memo: {text}"), {
+            "type": "actions", "block_id": f"postmortem|{inc.id}",
+            "elements": [self._button(POSTMORTEM_BUILD, "Build the draft", str(inc.id),
+                                      "primary"),
+                         self._button(POSTMORTEM_DONE, "Mark done", str(inc.id))]}]
+
+    def update_modal(self, inc: Incident) -> dict[str, Any]:
+        options = [{"text": _plain(s.name), "value": s.id} for s in self.playbook.open_statuses]
+        initial = next((o for o in options if o["value"] == inc.status), options[0])
+        return {
+            "type": "modal", "callback_id": UPDATE_MODAL,
+            "private_metadata": json.dumps({"channel": inc.channel_id}),
+            "title": _plain("Post an update"), "submit": _plain("Post"),
+            "close": _plain("Cancel"),
+            "blocks": [
+                _context(f"{inc.label}: {escape(truncate(inc.title, 200))}"),
+                {"type": "input", "block_id": "status", "label": _plain("Status"),
+                 "element": {"type": "static_select", "action_id": "value",
+                             "options": options, "initial_option": initial}},
+                {"type": "input", "block_id": "message", "label": _plain("What we know"),
+                 "element": {"type": "plain_text_input", "action_id": "value",
+                             "multiline": True, "max_length": 2500}},
+            ],
+        }
 
     # ----- the timeline -------------------------------------------------------------------
     def timeline(self, inc: Incident, entries: list[TimelineEntry], total: int

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
+from datetime import datetime, timedelta
 from weakref import WeakValueDictionary
 
 from bot.incidents.errors import ChatError
 from bot.incidents.model import Incident
+from bot.playbooks import EscalationStep, target_kind
 from bot.slack.blocks import Presenter
 from bot.slack.gateway import SlackGateway
 from bot.slack.text import escape
@@ -20,6 +22,8 @@ from bot.store import repo
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
+
+REMINDER_EVENT = "foghorn_reminder"
 
 
 class SlackPublisher:
@@ -119,6 +123,54 @@ class SlackPublisher:
             _channel(inc), filename, content, title=f"Postmortem draft: {inc.label}",
             comment=":page_facing_up: Postmortem draft: fill in the _italic_ prompts, then "
                     "share it. The timeline and figures are filled in from this channel.")
+
+
+    # ----- reminders ----------------------------------------------------------------------
+    async def _post_reminder(self, inc: Incident, reminder_id: int, text: str,
+                             blocks: list[dict] | None = None) -> None:
+        """Post with the reminder's id in the message metadata, so that a replica taking
+        over a dead claim can see the message was already posted."""
+        await self.gateway.post(_channel(inc), text, blocks, metadata={
+            "event_type": REMINDER_EVENT, "event_payload": {"reminder_id": reminder_id}})
+
+    async def reminder_already_posted(self, inc: Incident, reminder_id: int,
+                                      since: datetime) -> bool:
+        data = await self.gateway.call("conversations.history", channel=_channel(inc),
+                                       oldest=f"{since.timestamp():.6f}", limit=200,
+                                       include_all_metadata=True)
+        return any((m.get("metadata") or {}).get("event_type") == REMINDER_EVENT
+                   and (m["metadata"].get("event_payload") or {}).get("reminder_id")
+                   == reminder_id for m in data.get("messages", []))
+
+    async def remind_update(self, inc: Incident, reminder_id: int, since: timedelta) -> None:
+        text, blocks = self.present.update_reminder(inc, since)
+        await self._post_reminder(inc, reminder_id, text, blocks)
+
+    async def nudge_commander(self, inc: Incident, reminder_id: int, waited: timedelta
+                              ) -> None:
+        await self._post_reminder(inc, reminder_id, self.present.commander_nudge(inc, waited))
+
+    async def escalate(self, inc: Incident, reminder_id: int, step: EscalationStep) -> None:
+        await self._post_reminder(inc, reminder_id,
+                                  self.present.escalation(inc, step, step.after))
+        notice = self.present.escalation_notice(inc, step, step.after)
+        jobs = []
+        for target in step.notify:
+            kind = target_kind(target)
+            if kind == "user":  # a direct message
+                jobs.append(self.gateway.post(target.lstrip("@"), notice))
+            elif kind == "channel":
+                jobs.append(self.gateway.post_to_channel_ref(target.lstrip("#"), notice))
+            # A user group is mentioned in the escalation message itself.
+        await _all(jobs)
+
+    async def remind_postmortem(self, inc: Incident, reminder_id: int) -> None:
+        text, blocks = self.present.postmortem_reminder(inc)
+        await self._post_reminder(inc, reminder_id, text, blocks)
+
+    async def snoozed(self, inc: Incident, by: str, until: datetime) -> None:
+        await self._say(inc, f":zzz: <@{by}> snoozed update reminders until "
+                             f"{self.present.when(until)}.")
 
 
 def _channel(inc: Incident) -> str:

@@ -4,16 +4,22 @@ transaction, so a service method can change several rows atomically."""
 from __future__ import annotations
 
 import zlib
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.incidents.model import RESOLVED, Incident, TimelineEntry
-from bot.store.tables import IncidentRow, ProcessedEventRow, RoleAssignmentRow, TimelineEntryRow
+from bot.incidents.model import RESOLVED, Incident, Reminder, TimelineEntry
+from bot.store.tables import (
+    IncidentRow,
+    ProcessedEventRow,
+    ReminderRow,
+    RoleAssignmentRow,
+    TimelineEntryRow,
+)
 
 
 def _to_incident(row: IncidentRow, roles: dict[str, str]) -> Incident:
@@ -266,6 +272,113 @@ async def thread_roots(session: AsyncSession, incident_id: int, recent: int) -> 
                TimelineEntryRow.slack_ts.is_not(None), TimelineEntryRow.thread_ts.is_(None))
         .order_by(TimelineEntryRow.occurred_at.desc()).limit(recent))
     return {ts for ts in [*known, *latest] if ts}
+
+
+# ----- reminders ----------------------------------------------------------------------------
+PENDING, CLAIMED, SENT, SKIPPED, CANCELLED = "pending", "claimed", "sent", "skipped", "cancelled"
+
+
+async def add_reminder(session: AsyncSession, incident_id: int, kind: str, due_at: datetime,
+                       step: int = 0) -> None:
+    session.add(ReminderRow(incident_id=incident_id, kind=kind, step=step, due_at=due_at,
+                            status=PENDING, attempts=0))
+    await session.flush()
+
+
+async def pending_reminders(session: AsyncSession, incident_id: int,
+                            kinds: tuple[str, ...] | None = None) -> list[ReminderRow]:
+    stmt = select(ReminderRow).where(ReminderRow.incident_id == incident_id,
+                                     ReminderRow.status == PENDING)
+    if kinds is not None:
+        stmt = stmt.where(ReminderRow.kind.in_(kinds))
+    return list(await session.scalars(stmt.order_by(ReminderRow.due_at)))
+
+
+async def cancel_reminders(session: AsyncSession, incident_id: int,
+                           kinds: tuple[str, ...] | None = None) -> None:
+    stmt = update(ReminderRow).where(ReminderRow.incident_id == incident_id,
+                                     ReminderRow.status == PENDING)
+    if kinds is not None:
+        stmt = stmt.where(ReminderRow.kind.in_(kinds))
+    await session.execute(stmt.values(status=CANCELLED))
+
+
+async def set_reminder(session: AsyncSession, incident_id: int, kind: str, due_at: datetime
+                       ) -> None:
+    """Make the incident's one pending `kind` reminder due at `due_at`."""
+    rows = await pending_reminders(session, incident_id, (kind,))
+    if not rows:
+        await add_reminder(session, incident_id, kind, due_at)
+        return
+    rows[0].due_at = due_at
+    for extra in rows[1:]:
+        extra.status = CANCELLED
+
+
+def _due(now: datetime) -> Any:
+    return or_(and_(ReminderRow.status == PENDING, ReminderRow.due_at <= now),
+               and_(ReminderRow.status == CLAIMED, ReminderRow.lease_until < now))
+
+
+_CLAIMED_COLUMNS = (ReminderRow.id, ReminderRow.incident_id, ReminderRow.kind,
+                    ReminderRow.step, ReminderRow.due_at, ReminderRow.attempts)
+
+
+async def claim_due(session: AsyncSession, now: datetime, owner: str, lease: timedelta,
+                    limit: int, *, broken: bool = False) -> list[Reminder]:
+    """Atomically take up to `limit` due reminders (and ones whose claim's lease ran out).
+
+    One UPDATE whose subquery, on PostgreSQL, locks the rows it picks and skips rows another
+    replica has locked (FOR UPDATE SKIP LOCKED); on SQLite the write transaction itself is
+    exclusive (BEGIN IMMEDIATE). `broken=True` is the classic mistake, select then update
+    without a lock, kept so a test can show that it sends duplicates.
+    """
+    picked = select(ReminderRow.id).where(_due(now)).order_by(ReminderRow.due_at).limit(limit)
+    values = {"status": CLAIMED, "claimed_by": owner, "lease_until": now + lease,
+              "attempts": ReminderRow.attempts + 1}
+    if broken:
+        ids = list(await session.scalars(picked))
+        await session.commit()  # let the other replica look at the same rows meanwhile
+        stmt = update(ReminderRow).where(ReminderRow.id.in_(ids))
+    else:
+        if session.bind.dialect.name == "postgresql":
+            picked = picked.with_for_update(skip_locked=True)
+        stmt = update(ReminderRow).where(ReminderRow.id.in_(picked.scalar_subquery()))
+    rows = await session.execute(stmt.values(**values).returning(*_CLAIMED_COLUMNS))
+    return [Reminder(*row) for row in rows]
+
+
+async def finish_reminder(session: AsyncSession, reminder_id: int, owner: str, status: str,
+                          at: datetime) -> bool:
+    """Close a claimed reminder (sent or skipped); False if our claim was lost meanwhile."""
+    result = await session.execute(
+        update(ReminderRow)
+        .where(ReminderRow.id == reminder_id, ReminderRow.claimed_by == owner,
+               ReminderRow.status == CLAIMED)
+        .values(status=status, sent_at=at if status == SENT else None, lease_until=None))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def release_reminder(session: AsyncSession, reminder_id: int, owner: str,
+                           retry_at: datetime) -> None:
+    """Give a claimed reminder back (sending failed): pending again, due at `retry_at`."""
+    await session.execute(
+        update(ReminderRow)
+        .where(ReminderRow.id == reminder_id, ReminderRow.claimed_by == owner,
+               ReminderRow.status == CLAIMED)
+        .values(status=PENDING, due_at=retry_at, claimed_by=None, lease_until=None))
+
+
+async def next_due(session: AsyncSession) -> datetime | None:
+    """When the dispatcher next has work: the earliest pending due time or lease expiry."""
+    pending = await session.scalar(
+        select(func.min(ReminderRow.due_at)).where(ReminderRow.status == PENDING))
+    lease = await session.scalar(
+        select(func.min(ReminderRow.lease_until)).where(ReminderRow.status == CLAIMED))
+    times = [t for t in (pending, lease) if t is not None]
+    if not times:
+        return None
+    return min(t if t.tzinfo else t.replace(tzinfo=UTC) for t in times)
 
 
 def _insert(session: AsyncSession) -> Any:

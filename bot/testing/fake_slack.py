@@ -44,6 +44,7 @@ class Message:
     bot_id: str | None = None
     edited: bool = False
     files: list[dict[str, Any]] = field(default_factory=list)
+    metadata: dict[str, Any] | None = None
 
 
 @dataclass
@@ -559,7 +560,8 @@ class FakeSlack:
         msgs = [m for m in ch.messages
                 if oldest < float(m.ts) < latest and (m.thread_ts in (None, m.ts))]
         msgs.sort(key=lambda m: float(m.ts), reverse=True)
-        return _page([_msg_json(m, ch, self) for m in msgs], args, "messages")
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        return _page([_msg_json(m, ch, self, with_metadata) for m in msgs], args, "messages")
 
     def m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
         ch = self._member_channel(args)
@@ -586,8 +588,12 @@ class FakeSlack:
             raise SlackError("msg_too_long")
         if blocks:
             self._check_blocks(blocks, MESSAGE_BLOCK_LIMIT)
+        metadata = args.get("metadata")
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
         msg = Message(ts=self._new_ts(), user=BOT_USER_ID, text=text, blocks=blocks or [],
-                      thread_ts=args.get("thread_ts"), bot_id=BOT_ID)
+                      thread_ts=args.get("thread_ts"), bot_id=BOT_ID,
+                      metadata=metadata if isinstance(metadata, dict) else None)
         ch.messages.append(msg)
         self._emit("post", ch, msg)
         return {"channel": ch.id, "ts": msg.ts, "message": _msg_json(msg, ch, self)}
@@ -779,7 +785,8 @@ def _page(items: list[Any], args: dict[str, Any], key: str) -> dict[str, Any]:
     return {key: chunk, "has_more": bool(nxt), "response_metadata": {"next_cursor": nxt}}
 
 
-def _msg_json(m: Message, ch: Channel, fake: FakeSlack) -> dict[str, Any]:
+def _msg_json(m: Message, ch: Channel, fake: FakeSlack, with_metadata: bool = False
+              ) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "message", "ts": m.ts, "user": m.user, "text": m.text,
                            "team": TEAM_ID}
     if m.blocks:
@@ -800,6 +807,8 @@ def _msg_json(m: Message, ch: Channel, fake: FakeSlack) -> dict[str, Any]:
         out["edited"] = {"user": m.user, "ts": m.ts}
     if m.ts in ch.pins:
         out["pinned_to"] = [ch.id]
+    if with_metadata and m.metadata:
+        out["metadata"] = m.metadata
     return out
 
 
