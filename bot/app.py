@@ -12,6 +12,7 @@ import errno
 import logging
 import signal
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -27,7 +28,13 @@ from bot.dispatcher import Dispatcher
 from bot.incidents.errors import ChatError
 from bot.incidents.model import Clock, utcnow
 from bot.incidents.service import IncidentService
-from bot.playbooks import Playbook, load_playbooks
+from bot.playbooks import (
+    Playbook,
+    PlaybookError,
+    active_file,
+    escalation_targets,
+    load_playbooks,
+)
 from bot.slack import actions, commands, events, guard
 from bot.slack.blocks import Presenter
 from bot.slack.catchup import catch_up
@@ -77,6 +84,12 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
         raise StartupError(f"cannot open the database {where}: {reason}") from None
     client = make_client(settings.SLACK_BOT_TOKEN, settings.SLACK_API_URL)
     gateway = SlackGateway(client)
+    try:
+        await check_escalation_targets(gateway, playbook, active_file(settings.PLAYBOOKS_DIR))
+    except PlaybookError:
+        await gateway.close()
+        await db.close()
+        raise
     presenter = Presenter(playbook, settings.tz)
     publisher = SlackPublisher(gateway, presenter, db, settings.INCIDENTS_CHANNEL)
     service = IncidentService(db, playbook, publisher, tz=settings.tz, clock=clock)
@@ -159,6 +172,26 @@ async def start_http(fh: Foghorn, port: int, *, host: str = "0.0.0.0",
         raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return runner, bound
+
+
+async def check_escalation_targets(gateway: SlackGateway, playbook: Playbook,
+                                   source: Path) -> None:
+    """Stop start-up for a target Slack says does not exist; only warn when Slack cannot
+    answer (an incident bot must start even while Slack has its own incident)."""
+    if not gateway.client.token:
+        return
+    checked: set[str] = set()
+    for path, target in escalation_targets(playbook):
+        if target in checked:
+            continue
+        checked.add(target)
+        try:
+            exists = await gateway.target_exists(target)
+        except ChatError as exc:
+            log.warning("could not check escalation targets (Slack: %s); starting anyway", exc)
+            return
+        if not exists:
+            raise PlaybookError(f"{source}: {path}: {target} does not exist in this workspace")
 
 
 async def finish_startup(fh: Foghorn) -> None:

@@ -20,6 +20,7 @@ import aiohttp
 from bot.app import build, finish_startup, shutdown, start_http
 from bot.background import Background
 from bot.config import load_settings
+from bot.incidents.timeline import ts_to_datetime
 from bot.slack import blocks
 from bot.testing.fake_slack import Channel, FakeSlack, Message
 from bot.testing.slack_requests import SlackSender
@@ -39,7 +40,7 @@ class Transcript:
         print(text, file=self.out, flush=True)
 
     def on_message(self, kind: str, ch: Channel, msg: Message, author: str) -> None:
-        stamp = datetime.fromtimestamp(float(msg.ts), UTC).strftime("%H:%M")
+        stamp = ts_to_datetime(msg.ts).strftime("%H:%M")
         lines = render_message(self.fake, msg.text, msg.blocks)
         if msg.files:
             lines[-1] += "  [file: " + ", ".join(f["name"] for f in msg.files) + "]"

@@ -329,16 +329,30 @@ def playbook_files(directory: Path) -> list[Path]:
     return files
 
 
+def active_file(directory: Path) -> Path:
+    """The playbook in use: `default.yml`, or the folder's only playbook."""
+    files = playbook_files(directory)
+    for f in files:
+        if f.name in ("default.yml", "default.yaml"):
+            return f
+    if len(files) == 1:
+        return files[0]
+    raise PlaybookError(
+        f"{directory}: several playbooks ({', '.join(f.name for f in files)}) and none is "
+        "default.yml; name the one to use default.yml"
+    )
+
+
 def load_playbooks(directory: Path) -> Playbook:
     """Validate every playbook in `directory` and return the active one."""
-    loaded = {p.name: parse_playbook(p.read_text(encoding="utf-8"), str(p))
+    loaded = {p: parse_playbook(p.read_text(encoding="utf-8"), str(p))
               for p in playbook_files(directory)}
-    for name in ("default.yml", "default.yaml"):
-        if name in loaded:
-            return loaded[name]
-    if len(loaded) == 1:
-        return next(iter(loaded.values()))
-    raise PlaybookError(
-        f"{directory}: several playbooks ({', '.join(loaded)}) and none is default.yml; "
-        "name the one to use default.yml"
-    )
+    return loaded[active_file(directory)]
+
+
+def escalation_targets(pb: Playbook) -> list[tuple[str, str]]:
+    """(path inside the playbook, target) for every escalation target."""
+    return [(f"severities[{i}].escalation[{j}].notify[{k}]", target)
+            for i, sev in enumerate(pb.severities)
+            for j, step in enumerate(sev.escalation)
+            for k, target in enumerate(step.notify)]

@@ -167,6 +167,7 @@ async def make_bot(fake: FakeSlack, sqlite_url: str) -> AsyncIterator[BotFactory
     async def start(*, database_url: str | None = None, clock: Clock | None = None,
                     schedule: bool = False, playbooks: Path | None = None, **env: Any) -> Bot:
         clock = clock or Clock()
+        fake.clock = lambda: clock().timestamp()  # Slack's message times follow the test clock
         settings = load_settings(
             SLACK_BOT_TOKEN="xoxb-test-token", SLACK_SIGNING_SECRET=SECRET,
             SLACK_API_URL=fake.url, DATABASE_URL=database_url or sqlite_url,

@@ -24,8 +24,19 @@ MESSAGE_KINDS = frozenset({"message", "file"})
 EVENT_MEMORY = timedelta(days=2)  # Slack retries within minutes; keep ids well past that
 
 
+def ts_micros(ts: str) -> int:
+    """A Slack timestamp (`"1700000000.000100"`) as exact integer microseconds.
+
+    Floats cannot hold ten digits of seconds and six of fraction exactly, so Slack timestamps
+    are compared and converted with integers. Raises ValueError for a malformed one."""
+    seconds, _, fraction = ts.partition(".")
+    if not seconds.isdigit() or (fraction and not fraction.isdigit()) or len(fraction) > 6:
+        raise ValueError(f"not a Slack timestamp: {ts!r}")
+    return int(seconds) * 1_000_000 + int(fraction.ljust(6, "0") or 0)
+
+
 def ts_to_datetime(ts: str) -> datetime:
-    return datetime.fromtimestamp(float(ts), UTC)
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ts_micros(ts))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import logging
 
 from bot.incidents.errors import ChatError
 from bot.incidents.model import Incident
-from bot.incidents.timeline import Timeline
+from bot.incidents.timeline import Timeline, ts_micros
 from bot.slack.events import chat_message
 from bot.slack.gateway import SlackGateway
 
@@ -48,6 +48,18 @@ async def _pages(gateway: SlackGateway, method: str, **args: object) -> list[dic
             return messages
 
 
+def _order_ts(ts: str) -> int:
+    try:
+        return ts_micros(ts)
+    except ValueError:
+        return 0
+
+
+def _order(message: dict) -> int:
+    ts = message.get("ts")
+    return _order_ts(ts) if isinstance(ts, str) else 0
+
+
 async def _catch_up_one(gateway: SlackGateway, timeline: Timeline, inc: Incident) -> int:
     assert inc.channel_id
     newest = await timeline.newest_ts(inc.id)
@@ -56,12 +68,12 @@ async def _catch_up_one(gateway: SlackGateway, timeline: Timeline, inc: Incident
                            oldest=oldest)
     roots = await timeline.thread_roots(inc.id)
     roots |= {m["ts"] for m in history if m.get("reply_count") and isinstance(m.get("ts"), str)}
-    for root in sorted(roots, key=float):
+    for root in sorted(roots, key=_order_ts):
         replies = await _pages(gateway, "conversations.replies", channel=inc.channel_id,
                                ts=root, oldest=oldest)
         history += [m for m in replies if m.get("ts") != root]
     stored = 0
-    for raw in sorted(history, key=lambda m: float(m.get("ts", 0))):
+    for raw in sorted(history, key=_order):
         msg = chat_message(inc.channel_id, raw)
         if msg is not None and await timeline.record(msg):
             stored += 1

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.incidents.timeline import ChatMessage, SharedFile, ts_to_datetime
+from bot.incidents.timeline import ChatMessage, SharedFile, ts_micros, ts_to_datetime
 from bot.slack.text import to_plain
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def chat_message(channel: str, m: dict[str, Any]) -> ChatMessage | None:
             or m.get("subtype") not in HUMAN_SUBTYPES):
         return None
     try:
-        float(ts)
+        ts_micros(ts)
     except ValueError:
         return None
     files = tuple(

@@ -21,6 +21,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.incidents.errors import ChannelNameTaken, ChatError
+from bot.playbooks import target_kind
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,9 @@ class SlackGateway:
             if error == "name_taken":
                 raise NameTaken(method, error) from None
             raise SlackCallError(method, error) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:  # after the retry handlers gave up
+            log.warning("slack call %s failed: %s", method, exc)
+            raise SlackCallError(method, "connection_error") from None
 
     # ----- channels ----------------------------------------------------------------------
     async def create_channel(self, name: str, *, is_private: bool) -> str:
@@ -186,6 +190,26 @@ class SlackGateway:
             self._names[user] = (profile.get("display_name") or profile.get("real_name")
                                  or data.get("user", {}).get("name") or user)
         return self._names[user]
+
+    async def target_exists(self, target: str) -> bool:
+        """Whether an escalation target (user, user group or channel) exists. Raises
+        SlackCallError when Slack cannot say (rather than answering that it does not)."""
+        kind, ref = target_kind(target), target.lstrip("@#")
+        try:
+            if kind == "user":
+                await self.call("users.info", user=ref)
+            elif kind == "usergroup":
+                groups = await self.call("usergroups.list")
+                return any(g.get("id") == ref for g in groups.get("usergroups", []))
+            elif target.startswith("#"):
+                await self.resolve_channel_id(ref)
+            else:
+                await self.call("conversations.info", channel=ref)
+        except SlackCallError as exc:
+            if exc.error in ("user_not_found", "channel_not_found", "no_such_subteam"):
+                return False
+            raise
+        return True
 
     # ----- views -------------------------------------------------------------------------
     async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:

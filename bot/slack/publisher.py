@@ -136,8 +136,8 @@ class SlackPublisher:
     async def reminder_already_posted(self, inc: Incident, reminder_id: int,
                                       since: datetime) -> bool:
         data = await self.gateway.call("conversations.history", channel=_channel(inc),
-                                       oldest=f"{since.timestamp():.6f}", limit=200,
-                                       include_all_metadata=True)
+                                       oldest=f"{since.timestamp() - 1:.6f}", inclusive=True,
+                                       limit=200, include_all_metadata=True)
         return any((m.get("metadata") or {}).get("event_type") == REMINDER_EVENT
                    and (m["metadata"].get("event_payload") or {}).get("reminder_id")
                    == reminder_id for m in data.get("messages", []))

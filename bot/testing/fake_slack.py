@@ -128,11 +128,12 @@ class FakeSlack:
         self.views: dict[str, dict[str, Any]] = {}
         self.home_views: dict[str, dict[str, Any]] = {}
         self.files: dict[str, dict[str, Any]] = {}
+        self.usergroups: dict[str, dict[str, Any]] = {}
         self.triggers: dict[str, float] = {}
         self._faults: dict[str, list[Fault]] = {}
         self._delays: dict[str, float] = {}
         self._ids = itertools.count(1)
-        self._ts = 0.0
+        self._ts_us = 0  # the last message timestamp handed out, in microseconds
         self.on_message: list[Callable[[str, Channel, Message, str], None]] = []
         self._runner: web.AppRunner | None = None
         self._socket: web.WebSocketResponse | None = None
@@ -431,8 +432,9 @@ class FakeSlack:
         return f"{prefix}{next(self._ids):08d}"
 
     def _new_ts(self) -> str:
-        self._ts = max(self.clock(), self._ts + 0.000001)
-        return f"{self._ts:.6f}"
+        """A unique, increasing Slack timestamp (exact integer arithmetic, as Slack's are)."""
+        self._ts_us = max(int(self.clock() * 1_000_000), self._ts_us + 1)
+        return f"{self._ts_us // 1_000_000}.{self._ts_us % 1_000_000:06d}"
 
     def _channel(self, args: dict[str, Any], key: str = "channel") -> Channel:
         ref = str(args.get(key) or "")
@@ -555,11 +557,14 @@ class FakeSlack:
 
     def m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
         ch = self._member_channel(args)
-        oldest = float(args.get("oldest") or 0)
-        latest = float(args.get("latest") or 9e12)
+        oldest = _us(str(args.get("oldest") or "0"))
+        latest = _us(str(args.get("latest") or "9999999999"))
+        inclusive = str(args.get("inclusive", "")).lower() in ("1", "true")
         msgs = [m for m in ch.messages
-                if oldest < float(m.ts) < latest and (m.thread_ts in (None, m.ts))]
-        msgs.sort(key=lambda m: float(m.ts), reverse=True)
+                if (oldest <= _us(m.ts) <= latest if inclusive
+                    else oldest < _us(m.ts) < latest)
+                and m.thread_ts in (None, m.ts)]
+        msgs.sort(key=lambda m: _us(m.ts), reverse=True)
         with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
         return _page([_msg_json(m, ch, self, with_metadata) for m in msgs], args, "messages")
 
@@ -568,10 +573,10 @@ class FakeSlack:
         ts = str(args.get("ts") or "")
         if ch.message(ts) is None:
             raise SlackError("thread_not_found")
-        oldest = float(args.get("oldest") or 0)
+        oldest = _us(str(args.get("oldest") or "0"))
         msgs = [m for m in ch.messages
-                if m.ts == ts or (m.thread_ts == ts and float(m.ts) > oldest)]
-        msgs.sort(key=lambda m: float(m.ts))
+                if m.ts == ts or (m.thread_ts == ts and _us(m.ts) > oldest)]
+        msgs.sort(key=lambda m: _us(m.ts))
         return _page([_msg_json(m, ch, self) for m in msgs], args, "messages")
 
     def m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -675,6 +680,10 @@ class FakeSlack:
                            "message": _msg_json(m, ch, self)}
                           for ts in ch.pins if (m := ch.message(ts))]}
 
+    def m_usergroups_list(self, _args: dict[str, Any]) -> dict[str, Any]:
+        return {"usergroups": [{"id": gid, "handle": g["handle"], "users": sorted(g["users"])}
+                               for gid, g in self.usergroups.items()]}
+
     def m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(str(args.get("user") or ""))
         if user is None:
@@ -770,6 +779,12 @@ class FakeSlack:
 
     def m_bookmarks_list(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"bookmarks": list(self._member_channel(args).bookmarks)}
+
+
+def _us(ts: str) -> int:
+    """A Slack timestamp as integer microseconds (floats lose the last digits)."""
+    seconds, _, fraction = ts.partition(".")
+    return int(seconds or 0) * 1_000_000 + int((fraction + "000000")[:6])
 
 
 def _json(data: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None

@@ -122,7 +122,7 @@ class SlackSender:
     async def click(self, *, user: str, channel: str, message_ts: str, action_id: str,
                     block_id: str | None = None, value: str | None = None) -> Reply:
         """Click the button `action_id` (in `block_id`, when several share the id)."""
-        button = _find_element(self.fake, channel, message_ts, action_id, block_id)
+        button = _find_element(self.fake, channel, message_ts, action_id, block_id, value)
         return await self.block_action(user=user, channel=channel, message_ts=message_ts,
                                        action={"type": "button", "action_id": action_id,
                                                "block_id": button["block_id"],
@@ -266,7 +266,7 @@ class SlackSender:
 
 
 def _find_element(fake: FakeSlack, channel: str, ts: str, action_id: str,
-                  block_id: str | None) -> dict[str, Any]:
+                  block_id: str | None, value: str | None = None) -> dict[str, Any]:
     msg = fake.channels[channel].message(ts)
     if msg is None:
         raise LookupError(f"no message {ts} in {channel}")
@@ -277,6 +277,7 @@ def _find_element(fake: FakeSlack, channel: str, ts: str, action_id: str,
         if block.get("accessory"):
             elements.append(block["accessory"])
         for el in elements:
-            if el.get("action_id") == action_id:
+            if el.get("action_id") == action_id and value in (None, el.get("value")):
                 return {**el, "block_id": block.get("block_id", "")}
-    raise LookupError(f"no element {action_id} (block {block_id}) on message {ts}")
+    raise LookupError(f"no element {action_id} (block {block_id}, value {value}) on "
+                      f"message {ts}")
