@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -327,3 +328,31 @@ async def test_an_escalation_target_that_does_not_exist_stops_start_up(
         await make_bot(playbooks=tmp_path)
     assert str(err.value) == (f"{tmp_path}/default.yml: severities[1].escalation[0].notify[1]: "
                               "UNOBODY does not exist in this workspace")
+
+
+async def test_real_reminders_arrive_on_time(make_bot: BotFactory, tmp_path: Path) -> None:
+    """No moved clock here: the scheduler wakes the dispatcher for real, second by second."""
+    from datetime import UTC, datetime
+
+    from bot.incidents.timeline import ts_to_datetime
+    from tests.conftest import Clock
+
+    pb = json.loads(json.dumps(DEFAULT))
+    pb["severities"][0].update(response_time="2s", update_every="4s", escalation=[])
+    (tmp_path / "default.yml").write_text(yaml.safe_dump(pb))
+
+    class RealClock(Clock):
+        def __call__(self) -> datetime:
+            return datetime.now(UTC)
+
+    bot = await make_bot(playbooks=tmp_path, clock=RealClock(), schedule=True)
+    inc, _ = await bot.declare("sev1 Fast cadence")
+    await bot.command("role ic me", user=BOB, channel=inc.channel_id)
+    for _ in range(80):
+        if said(bot, inc.channel_id, "Reminder:"):
+            break
+        await asyncio.sleep(0.1)
+    reminder = last_reminder(bot, inc.channel_id)
+    late = ts_to_datetime(reminder.ts) - (inc.declared_at + timedelta(seconds=4))
+    assert timedelta(0) <= late < timedelta(seconds=1), late
+    assert "4s since the last update" in reminder.text

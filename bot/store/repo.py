@@ -336,9 +336,8 @@ async def claim_due(session: AsyncSession, now: datetime, owner: str, lease: tim
     picked = select(ReminderRow.id).where(_due(now)).order_by(ReminderRow.due_at).limit(limit)
     values = {"status": CLAIMED, "claimed_by": owner, "lease_until": now + lease,
               "attempts": ReminderRow.attempts + 1}
-    if broken:
+    if broken:  # both replicas read the same due rows, then each claims them by id alone
         ids = list(await session.scalars(picked))
-        await session.commit()  # let the other replica look at the same rows meanwhile
         stmt = update(ReminderRow).where(ReminderRow.id.in_(ids))
     else:
         if session.bind.dialect.name == "postgresql":
