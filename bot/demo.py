@@ -17,8 +17,7 @@ from typing import TextIO
 
 import aiohttp
 
-from bot.app import build, finish_startup, shutdown, start_http
-from bot.background import Background
+from bot.app import Foghorn, build, finish_startup, shutdown, start_http
 from bot.config import load_settings
 from bot.incidents.timeline import ts_to_datetime
 from bot.slack import blocks
@@ -40,7 +39,10 @@ class Transcript:
         print(text, file=self.out, flush=True)
 
     def on_message(self, kind: str, ch: Channel, msg: Message, author: str) -> None:
-        stamp = ts_to_datetime(msg.ts).strftime("%H:%M")
+        # A message edited in place keeps its ts; show when the edit happened instead.
+        at = datetime.fromtimestamp(self.fake.clock(), UTC) if kind == "update" else (
+            ts_to_datetime(msg.ts))
+        stamp = at.strftime("%H:%M")
         lines = render_message(self.fake, msg.text, msg.blocks)
         if msg.files:
             lines[-1] += "  [file: " + ", ".join(f["name"] for f in msg.files) + "]"
@@ -90,7 +92,8 @@ async def play(out: TextIO = sys.stdout, pace: float = 0.4) -> int:
             DATABASE_URL=f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}",
             PLAYBOOKS_DIR=PLAYBOOKS,
         )
-        fh = await build(settings, clock=clock)
+        # Simulated time: the demo runs the reminder dispatcher itself after every step.
+        fh = await build(settings, clock=clock, schedule=False)
         runner, port = await start_http(fh, 0, host="127.0.0.1")
         await finish_startup(fh)
         show.line(f"Foghorn demo: bot on http://127.0.0.1:{port}, fake Slack on {fake.url}\n"
@@ -98,17 +101,20 @@ async def play(out: TextIO = sys.stdout, pace: float = 0.4) -> int:
         try:
             async with aiohttp.ClientSession() as session:
                 slack = SlackSender(f"http://127.0.0.1:{port}", secret, fake, session)
-                await _script(fake, fh.background, slack, show, clock, pace)
+                await _script(fake, fh, slack, show, clock, pace)
         finally:
             await shutdown(fh, runner)
             await fake.stop()
     return 0
 
 
-async def _script(fake: FakeSlack, background: Background, slack: SlackSender,
+async def _script(fake: FakeSlack, fh: Foghorn, slack: SlackSender,
                   show: Transcript, clock: DemoClock, pace: float) -> None:
     async def wait() -> None:
-        await background.drain(within=30)
+        """Let the bot finish, and say whatever reminders fell due by now."""
+        await fh.background.drain(within=30)
+        await fh.dispatcher.run_due()
+        await fh.background.drain(within=30)
         await asyncio.sleep(pace)
 
     async def command(minute: int, user: str, channel: str, text: str) -> None:
@@ -154,8 +160,22 @@ async def _script(fake: FakeSlack, background: Background, slack: SlackSender,
     clock.at(38)
     await slack.say(cid, "UCAROL", "Rollback done, error rate falling")
     await asyncio.sleep(pace)
-    await command(44, "UBOB", cid,
-                  "update monitoring Rolled back to v1.42; watching error rates")
+
+    clock.at(44)  # 30 minutes after the last update: the SEV1 cadence
+    show.step("(clock)", "44 minutes in, 30 since the last update")
+    await wait()
+    reminder = next(m for m in reversed(inc_channel.messages) if m.text.startswith("Reminder:"))
+    clock.at(45)
+    show.step("bob", "clicks [Post update] on the reminder, fills in the form and submits")
+    await slack.click(user="UBOB", channel=cid, message_ts=reminder.ts,
+                      action_id=blocks.REMINDER_UPDATE)
+    await wait()
+    view = fake.calls_to("views.open")[-1].args["view"]
+    await slack.submit_view(user="UBOB", view=view, values={
+        "status": {"type": "static_select", "selected_option": {"value": "monitoring"}},
+        "message": {"type": "plain_text_input",
+                    "value": "Rolled back to v1.42; watching error rates"}})
+    await wait()
     await command(71, "UBOB", cid, "resolve Rolled back v1.43; checkout healthy again")
     await command(72, "UALICE", GENERAL, "list")
     await command(75, "UBOB", cid, "postmortem")

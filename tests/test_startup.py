@@ -133,7 +133,9 @@ def test_demo_plays_a_whole_incident_offline() -> None:
                      "Severity changed from *SEV2 (Major)* to *SEV1 (Critical)*",
                      "*RESOLVED:* Checkout API returning 500s",
                      "# Incident Postmortem: Checkout API returning 500s",
-                     "- **Time to Incident Commander:**", "Demo finished."):
+                     "- **Time to Incident Commander:**", "Escalation: INC-1 (SEV1)",
+                     "Reminder: it has been 30m since the last update",
+                     "clicks [Post update] on the reminder", "Demo finished."):
         assert expected in out, expected
     assert "Traceback" not in result.stderr
     assert out.rstrip().endswith("Demo finished.")
