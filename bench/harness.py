@@ -9,7 +9,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +34,7 @@ class Running:
     slack: SlackSender
     url: str
     session: aiohttp.ClientSession
+    pid: int
 
 
 def free_port() -> int:
@@ -63,9 +64,10 @@ async def _wait_healthy(url: str, proc: asyncio.subprocess.Process,
 
 
 @asynccontextmanager
-async def running_bot(database_url: str | None = None) -> AsyncIterator[Running]:
+async def running_bot(database_url: str | None = None, fake: FakeSlack | None = None
+                      ) -> AsyncIterator[Running]:
     """Start the fake Slack here and `python -m bot run` (HTTP mode) in a subprocess."""
-    fake = FakeSlack()
+    fake = fake or FakeSlack()
     fake.add_user(USER, "bench")
     fake.add_channel("bench", channel_id=CHANNEL, members={USER})
     fake.channels[INCIDENTS_CHANNEL_ID].members.add(BOT_USER_ID)
@@ -86,7 +88,7 @@ async def running_bot(database_url: str | None = None) -> AsyncIterator[Running]
                 await _wait_healthy(url, proc, session)
                 slack = SlackSender(url, secret, fake, session)
                 await slack.command("help", user=USER, channel=CHANNEL)  # Bolt's auth.test
-                yield Running(fake, slack, url, session)
+                yield Running(fake, slack, url, session, proc.pid)
         finally:
             if proc.returncode is None:
                 proc.terminate()
@@ -94,11 +96,16 @@ async def running_bot(database_url: str | None = None) -> AsyncIterator[Running]
             await fake.stop()
 
 
+async def until(done: Callable[[], bool], seconds: float = 60, poll: float = 0.002) -> None:
+    """Wait until `done()` holds (the fake records calls; polling it is the honest way)."""
+    async with asyncio.timeout(seconds):
+        while not done():  # noqa: ASYNC110
+            await asyncio.sleep(poll)
+
+
 async def wait_for_calls(fake: FakeSlack, method: str, count: int) -> None:
     """Wait until `method` has been answered successfully `count` times."""
-    async with asyncio.timeout(60):
-        while len([c for c in fake.calls_to(method) if c.status == 200]) < count:  # noqa: ASYNC110
-            await asyncio.sleep(0.002)
+    await until(lambda: len([c for c in fake.calls_to(method) if c.status == 200]) >= count)
 
 
 def pct(values: list[float], q: float) -> float:

@@ -206,10 +206,13 @@ async def finish_startup(fh: Foghorn) -> None:
                                   commands.declare_outcome(result))
         except ChatError as exc:
             log.warning("could not tell %s about %s: %s", inc.declared_by, inc.label, exc)
-    await catch_up(fh.gateway, fh.service.timeline, await fh.service.list_open())
     await fh.service.timeline.forget_old_events()
     if fh.schedule:
         await fh.dispatcher.start()  # fires what fell due while we were down, once
+    # Catching up costs a history call per open incident: never let it hold up reminders
+    # or readiness.
+    fh.background.spawn(
+        catch_up(fh.gateway, fh.service.timeline, await fh.service.list_open()), "catch-up")
     fh.ready = True
 
 

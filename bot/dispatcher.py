@@ -61,27 +61,38 @@ class Dispatcher:
                                                    broken=self.broken_claim)
                 if not claimed:
                     return handled
-                await asyncio.gather(*(self._fire_one(r) for r in claimed))
+                results = await asyncio.gather(*(self._fire_one(r) for r in claimed))
+                await self._record(claimed, results)
                 handled += len(claimed)
 
-    async def _fire_one(self, r: Reminder) -> None:
+    async def _fire_one(self, r: Reminder) -> tuple[str, list[Planned]] | None:
+        """Say it; None if that failed (the row is then given back for a later try)."""
         async with self._slots:
             try:
-                outcome, follow = await self.fire(r)
+                return await self.fire(r)
             except Exception as exc:
                 log.warning("reminder %d (%s) failed, retrying later: %s", r.id, r.kind, exc)
-                async with self.db.write() as s:
-                    await repo.release_reminder(s, r.id, self.owner,
-                                                self.clock() + RETRY_AFTER_FAILURE)
-                return
+                return None
+
+    async def _record(self, claimed: list[Reminder],
+                      results: list[tuple[str, list[Planned]] | None]) -> None:
+        """Close a batch in one transaction: each row with the rows that follow it. A crash
+        before this commits leaves the batch claimed; its lease runs out, it is claimed
+        again, and the service finds the messages already posted instead of repeating them."""
+        now = self.clock()
         async with self.db.write() as s:
-            if not await repo.finish_reminder(s, r.id, self.owner, outcome, self.clock()):
-                log.warning("reminder %d: claim lost before it was recorded", r.id)
-                return
-            for p in follow:
-                await repo.add_reminder(s, r.incident_id, p.kind, p.due_at, p.step)
-        if outcome == repo.SENT:
-            self.sent += 1
+            for r, result in zip(claimed, results, strict=True):
+                if result is None:
+                    await repo.release_reminder(s, r.id, self.owner, now + RETRY_AFTER_FAILURE)
+                    continue
+                outcome, follow = result
+                if not await repo.finish_reminder(s, r.id, self.owner, outcome, now):
+                    log.warning("reminder %d: claim lost before it was recorded", r.id)
+                    continue
+                for p in follow:
+                    await repo.add_reminder(s, r.incident_id, p.kind, p.due_at, p.step)
+                if outcome == repo.SENT:
+                    self.sent += 1
 
     # ----- deciding when ------------------------------------------------------------------
     async def start(self) -> None:

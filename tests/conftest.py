@@ -176,6 +176,7 @@ async def make_bot(fake: FakeSlack, sqlite_url: str) -> AsyncIterator[BotFactory
         fh = await build(settings, clock=clock, schedule=schedule)
         runner, port = await start_http(fh, 0, host="127.0.0.1")
         await finish_startup(fh)
+        await fh.background.drain(within=30)  # start-up's catch-up, for tests that read it
         session = aiohttp.ClientSession()
         url = f"http://127.0.0.1:{port}"
         bot = Bot(fh, url, fake, SlackSender(url, SECRET, fake, session), clock, runner, session)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
 from bot.slack import blocks
-from tests.conftest import ALICE, BOB, CAROL, Bot
+from bot.testing.fake_slack import FakeSlack
+from tests.conftest import ALICE, BOB, CAROL, Bot, BotFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = yaml.safe_load((ROOT / "manifest.yml").read_text())
@@ -63,10 +65,22 @@ async def _full_flow(bot: Bot) -> set[str]:
     return {c.method for c in bot.fake.calls}
 
 
-async def test_bot_scopes_are_exactly_what_the_called_methods_need(bot: Bot) -> None:
+async def test_bot_scopes_are_exactly_what_the_called_methods_need(
+    make_bot: BotFactory, fake: FakeSlack, tmp_path: Path
+) -> None:
     if not METHODS.is_dir():
         pytest.skip(f"Slack's method reference is not beside this checkout ({METHODS})")
+    # A playbook whose escalation reaches a user, a user group and a channel.
+    pb = yaml.safe_load((ROOT / "playbooks" / "default.yml").read_text())
+    pb["severities"][1]["escalation"] = [
+        {"after": "10m", "notify": ["#incidents", "S0ONCALL", "UDAN"]}]
+    (tmp_path / "default.yml").write_text(yaml.safe_dump(pb))
+    fake.usergroups["S0ONCALL"] = {"handle": "oncall", "users": {CAROL}}
+    bot = await make_bot(playbooks=tmp_path)
     called = await _full_flow(bot)
+    bot.clock.now += timedelta(hours=50)  # every reminder kind falls due
+    await bot.fire_due()
+    called |= {c.method for c in bot.fake.calls}
     assert {"conversations.join", "conversations.list"} <= called  # joined #incidents
     granted = set(MANIFEST["oauth_config"]["scopes"]["bot"]) - {"commands"}
     used = {EVENT_SCOPES[e] for e in MANIFEST["settings"]["event_subscriptions"]["bot_events"]

@@ -11,6 +11,7 @@ already stored a no-op.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from bot.incidents.errors import ChatError
@@ -22,19 +23,23 @@ from bot.slack.gateway import SlackGateway
 log = logging.getLogger(__name__)
 
 PAGE = 200
+CONCURRENT_CHANNELS = 4
 
 
 async def catch_up(gateway: SlackGateway, timeline: Timeline, incidents: list[Incident]) -> int:
-    """Store missed messages of every open incident; return how many were new."""
-    stored = 0
-    for inc in incidents:
-        if not inc.channel_id:
-            continue
-        try:
-            stored += await _catch_up_one(gateway, timeline, inc)
-        except ChatError as exc:
-            log.warning("catch-up of %s stopped: %s", inc.label, exc)
-    return stored
+    """Store missed messages of every open incident (a few channels at a time, to stay
+    gentle with Slack's rate limits); return how many were new."""
+    slots = asyncio.Semaphore(CONCURRENT_CHANNELS)
+
+    async def one(inc: Incident) -> int:
+        async with slots:
+            try:
+                return await _catch_up_one(gateway, timeline, inc)
+            except ChatError as exc:
+                log.warning("catch-up of %s stopped: %s", inc.label, exc)
+                return 0
+
+    return sum(await asyncio.gather(*(one(i) for i in incidents if i.channel_id)))
 
 
 async def _pages(gateway: SlackGateway, method: str, **args: object) -> list[dict]:
