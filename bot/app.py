@@ -28,6 +28,7 @@ from bot.dispatcher import Dispatcher
 from bot.incidents.errors import ChatError
 from bot.incidents.model import Clock, utcnow
 from bot.incidents.service import IncidentService
+from bot.logs import install_redaction
 from bot.playbooks import (
     Playbook,
     PlaybookError,
@@ -67,12 +68,15 @@ class Foghorn:
     dispatcher: Dispatcher
     schedule: bool = True  # run the dispatcher's scheduler (tests drive it by hand)
     ready: bool = False
+    rejected_requests: int = 0  # unsigned, forged, stale or malformed requests refused
 
 
 async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = True
                 ) -> Foghorn:
     """Load the playbook, migrate the database and wire the app. Raises StartupError,
     PlaybookError or ConfigError with a one-line message."""
+    install_redaction([settings.SLACK_BOT_TOKEN, settings.SLACK_SIGNING_SECRET,
+                       settings.SLACK_APP_TOKEN])
     playbook = load_playbooks(settings.PLAYBOOKS_DIR)
     db = Database(settings.DATABASE_URL)
     try:
@@ -128,6 +132,9 @@ def web_app(fh: Foghorn, *, with_events: bool = True) -> web.Application:
         if verdict is not None:
             if verdict.status == 200:
                 return web.Response(status=200)
+            fh.rejected_requests += 1
+            log.warning("refused a request from %s: %s (%d so far)", request.remote,
+                        verdict.reason, fh.rejected_requests)
             return web.json_response({"error": verdict.reason}, status=verdict.status)
         bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
                                         headers=request.headers)  # type: ignore[arg-type]
@@ -148,7 +155,8 @@ def web_app(fh: Foghorn, *, with_events: bool = True) -> web.Application:
             await fh.db.ping()
         except Exception as exc:
             return web.json_response({"ok": False, "reason": f"database: {exc}"}, status=503)
-        return web.json_response({"ok": True, "playbook": fh.playbook.name})
+        return web.json_response({"ok": True, "playbook": fh.playbook.name,
+                                  "rejected_requests": fh.rejected_requests})
 
     if with_events:
         app.router.add_post("/slack/events", slack_events)

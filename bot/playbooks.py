@@ -192,12 +192,29 @@ class Templates(_Strict):
         return self
 
 
+PERMISSION_ACTIONS = ("resolve", "severity", "update", "role")
+
+
 class Playbook(_Strict):
     name: str = Field(min_length=1, max_length=80)
     severities: tuple[Severity, ...] = Field(min_length=1)
     roles: tuple[Role, ...] = Field(min_length=1, max_length=10)
     statuses: tuple[Status, ...] = Field(min_length=2)
     templates: Templates
+    # Who may do what, e.g. {resolve: [ic, declarer]}: role ids, `declarer` or `anyone`.
+    # An action not listed is open to anyone in the incident channel.
+    permissions: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+    @field_validator("permissions")
+    @classmethod
+    def _permissions(cls, v: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for action, who in v.items():
+            if action not in PERMISSION_ACTIONS:
+                raise ValueError(f"unknown action {action!r}; use one of "
+                                 f"{', '.join(PERMISSION_ACTIONS)}")
+            if not who:
+                raise ValueError(f"{action}: list who may do it (or `anyone`)")
+        return v
 
     @model_validator(mode="after")
     def _consistent(self) -> Playbook:
@@ -214,6 +231,12 @@ class Playbook(_Strict):
             raise ValueError("statuses: a status with id `resolved` is required")
         if self.statuses[0].id == "resolved":
             raise ValueError("statuses: the first status is the initial one and cannot be resolved")
+        known = {r.id for r in self.roles} | {"declarer", "anyone"}
+        for action, who in self.permissions.items():
+            for w in who:
+                if w not in known:
+                    raise ValueError(f"permissions.{action}: {w!r} is not a role id, "
+                                     "`declarer` or `anyone`")
         return self
 
     # Lookups used by the command parser and the service.

@@ -34,7 +34,8 @@ async def test_stale_timestamp_is_refused(bot: Bot) -> None:
 async def test_healthz_reports_ready(bot: Bot) -> None:
     async with bot.slack.session.get(f"{bot.url}/healthz") as resp:
         assert resp.status == 200
-        assert (await resp.json()) == {"ok": True, "playbook": "Default"}
+        assert (await resp.json()) == {"ok": True, "playbook": "Default",
+                                       "rejected_requests": 0}
     bot.fh.ready = False
     async with bot.slack.session.get(f"{bot.url}/healthz") as resp:
         assert resp.status == 503

@@ -258,6 +258,26 @@ class IncidentService:
         return DeclareResult(replace(inc, setup_done=True), warnings=tuple(warnings))
 
     # ----- changes ------------------------------------------------------------------------
+    def _require_allowed(self, inc: Incident, action: str, user: str) -> None:
+        """The playbook's `permissions` say who may `action`; anyone when it says nothing."""
+        allowed = self.playbook.permissions.get(action)
+        if not allowed or "anyone" in allowed:
+            return
+        if ("declarer" in allowed and user == inc.declared_by) or any(
+                inc.roles.get(role) == user for role in allowed):
+            return
+        names = []
+        for who in allowed:
+            role = self.playbook.role(who)
+            holder = inc.roles.get(who)
+            if role is not None:
+                names.append(f"the {role.name}" + (f" (<@{holder}>)" if holder else ""))
+            elif who == "declarer":
+                names.append(f"the declarer (<@{inc.declared_by}>)")
+        verb = {"resolve": "resolve", "severity": "change the severity of",
+                "update": "post updates to", "role": "assign roles in"}[action]
+        raise UserError(f"Sorry, only {' or '.join(names)} may {verb} {inc.label}.")
+
     def _require_open(self, inc: Incident | None) -> Incident:
         if inc is None:
             raise UserError("That incident no longer exists.")
@@ -273,6 +293,8 @@ class IncidentService:
         now = self.clock()
         async with self.db.write() as s:
             inc = self._require_open(await repo.get_incident(s, incident_id))
+            if user != by:  # taking a role yourself is always allowed
+                self._require_allowed(inc, "role", by)
             if inc.roles.get(role.id) == user:
                 raise UserError(f"<@{user}> is already the {role.name} for {inc.label}.")
             previous = await repo.set_role(s, inc.id, role.id, user, by, now)
@@ -292,6 +314,7 @@ class IncidentService:
             raise UserError(f"Unknown severity `{severity_text}`. Use one of: "
                             f"{self.severity_names()}.")
         inc = self._require_open(await self.in_channel(channel_id, "severity"))
+        self._require_allowed(inc, "severity", by)
         if inc.severity == severity.id:
             raise UserError(f"{inc.label} is already {severity.id}.")
         now = self.clock()
@@ -323,6 +346,7 @@ class IncidentService:
             raise UserError("Add what you know, e.g. `/incident update identified Bad deploy, "
                             "rolling back`.")
         inc = self._require_open(await self.in_channel(channel_id, "update"))
+        self._require_allowed(inc, "update", by)
         now = self.clock()
         async with self.db.write() as s:
             current = self._require_open(await repo.get_incident(s, inc.id))
@@ -344,6 +368,7 @@ class IncidentService:
         now = self.clock()
         async with self.db.write() as s:
             current = self._require_open(await repo.get_incident(s, inc.id))
+            self._require_allowed(current, "resolve", by)
             summary = summary.strip()
             await repo.update_incident(s, inc.id, status=RESOLVED, resolved_at=now,
                                        resolved_by=by, summary=summary or None,
