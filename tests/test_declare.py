@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 
@@ -144,12 +145,38 @@ async def test_modal_with_empty_title_answers_with_a_field_error(bot: Bot) -> No
 
 async def test_same_declare_twice_makes_one_incident(bot: Bot) -> None:
     await bot.command("declare sev1 Checkout down")
-    await bot.command("declare SEV-1 checkout   DOWN")
+    second = await bot.command("declare SEV-1 checkout   DOWN")
     incidents = await bot.open_incidents()
     assert len(incidents) == 1
     assert len(bot.fake.calls_to("conversations.create")) == 1
-    assert "You declared this a moment ago" in bot.fake.responses[-1]["text"]
-    assert f"<#{incidents[0].channel_id}>" in bot.fake.responses[-1]["text"]
+    assert "You declared this a moment ago" in second
+    assert f"<#{incidents[0].channel_id}>" in second
+
+
+async def test_the_same_form_submitted_twice_makes_one_incident(bot: Bot) -> None:
+    view = bot.fh.presenter.declare_modal(GENERAL)
+    values = {"title": {"type": "plain_text_input", "value": "Twice submitted"},
+              "severity": {"type": "static_select", "selected_option": {"value": "SEV2"}}}
+    first, second = await asyncio.gather(
+        bot.slack.submit_view(user=BOB, view=view, values=values),
+        bot.slack.submit_view(user=BOB, view=view, values=values))
+    assert first.status == second.status == 200
+    await bot.settle()
+    [inc] = await bot.open_incidents()
+    assert len(bot.fake.calls_to("conversations.create")) == 1
+    told = sorted(bot.ephemerals_for(BOB), key=lambda t: "moment ago" in t)
+    assert len(told) == 2
+    assert f"<#{inc.channel_id}>" in told[0]
+    assert "You declared this a moment ago" in told[1] and inc.label in told[1]
+
+
+async def test_an_acknowledged_declare_is_stored_before_the_ack(bot: Bot) -> None:
+    reply = await bot.slack.command("declare sev1 Stored first", user=ALICE, channel=GENERAL)
+    assert "Declaring" in reply.text
+    async with bot.fh.db.read() as s:  # no settling: the row exists when the ack arrives
+        pending = await repo.list_unfinished_setup(s) + await repo.list_open(s)
+    assert [i.title for i in pending] == ["Stored first"]
+    await bot.settle()
 
 
 async def test_mentions_in_a_title_never_ping(bot: Bot) -> None:

@@ -52,3 +52,23 @@ async def test_crash_before_the_channel_is_finished_on_restart(
     [inc] = await restarted.open_incidents()
     assert inc.title == "Half made" and inc.channel_id and inc.card_ts
     assert bot.fake.channels[inc.channel_id].pins == [inc.card_ts]
+
+
+async def test_a_channel_created_just_before_a_crash_is_adopted_not_doubled(
+    make_bot: BotFactory, sqlite_url: str
+) -> None:
+    """The process died after conversations.create but before storing the channel's ID."""
+    bot: Bot = await make_bot()
+    now = bot.clock()
+    async with bot.fh.db.write() as s:
+        await repo.insert_incident(s, title="Orphan risk", severity="SEV2",
+                                   status="investigating", is_private=False, setup_done=False,
+                                   declared_by="UALICE", declared_at=now, last_update_at=now)
+    name = f"incident-{now:%Y%m%d}-orphan-risk"
+    left_behind = bot.fake.m_conversations_create({"name": name})["channel"]["id"]
+    bot.fake.add_channel(f"incident-{now:%Y%m%d}-unrelated")  # made by a person: not ours
+    await bot.stop()
+    restarted = await make_bot(database_url=sqlite_url, clock=bot.clock)
+    [inc] = await restarted.open_incidents()
+    assert inc.channel_id == left_behind and inc.channel_name == name
+    assert [c.name for c in bot.fake.channels.values() if "orphan" in c.name] == [name]

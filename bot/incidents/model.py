@@ -40,6 +40,7 @@ class Incident:
     postmortem_at: datetime | None = None
     team_id: str = ""
     roles: dict[str, str] = field(default_factory=dict)
+    setup_interrupted: bool = False  # being completed after a crash (not stored)
 
     @property
     def label(self) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 # The same person declaring the same title within this window gets the first incident back.
 DUPLICATE_WINDOW = timedelta(seconds=120)
 MAX_NAME_ATTEMPTS = 50
+# How far before the declaration an adopted channel may have been created (clock skew).
+ADOPT_MARGIN = timedelta(seconds=5)
 # A second click of the same Snooze button (a minute later, say) changes nothing.
 SNOOZE_SLACK = timedelta(minutes=5)
 
@@ -39,6 +41,8 @@ class ChatPort(Protocol):
     """What the service needs from the chat platform (implemented by slack.publisher)."""
 
     async def create_channel(self, name: str, *, is_private: bool) -> str: ...
+    async def own_channel(self, name: str, since: datetime) -> str | None: ...
+    async def find_posted(self, inc: Incident, what: str) -> str | None: ...
     async def post_card(self, inc: Incident) -> str: ...
     async def pin_card(self, inc: Incident) -> None: ...
     async def invite(self, inc: Incident, users: list[str]) -> None: ...
@@ -131,12 +135,14 @@ class IncidentService:
 
     # ----- declaring ----------------------------------------------------------------------
     async def declare(self, req: DeclareRequest) -> DeclareResult:
-        """Create the incident row, then its channel, card, pin, topic and announcement.
+        """`register` then `complete` in one go."""
+        result = await self.register(req)
+        return result if result.duplicate else await self.complete(result.incident)
 
-        Idempotent per (person, title) for DUPLICATE_WINDOW: a double submit returns the first
-        incident. Each Slack result is stored as soon as it exists, so `resume_unfinished`
-        can complete a declare interrupted by a crash.
-        """
+    async def register(self, req: DeclareRequest) -> DeclareResult:
+        """Store the incident (before Slack is answered: an acknowledged declare survives a
+        crash). Idempotent per (person, title) for DUPLICATE_WINDOW: a double submit gets the
+        first incident back, marked duplicate."""
         title = req.title.strip()
         if not title:
             raise UserError("An incident needs a title, e.g. `/incident declare sev2 Checkout "
@@ -173,6 +179,12 @@ class IncidentService:
         self.reminders_changed()
         inc = await self.get(incident_id)
         assert inc is not None
+        return DeclareResult(inc)
+
+    async def complete(self, inc: Incident) -> DeclareResult:
+        """Create the channel, card, pin, topic and announcement of a registered incident.
+        Each Slack result is stored as soon as it exists, so `resume_unfinished` can finish
+        a declare a crash interrupted without repeating any of it."""
         return await self._complete_setup(inc)
 
     async def resume_unfinished(self) -> list[DeclareResult]:
@@ -182,7 +194,7 @@ class IncidentService:
         results = []
         for inc in pending:
             try:
-                results.append(await self._complete_setup(inc))
+                results.append(await self._complete_setup(replace(inc, setup_interrupted=True)))
             except (UserError, ChatError) as exc:
                 log.warning("could not finish declaring %s: %s", inc.label, exc)
         return results
@@ -194,7 +206,10 @@ class IncidentService:
             try:
                 channel_id = await self.chat.create_channel(name, is_private=inc.is_private)
             except ChannelNameTaken:
-                continue
+                adopted = await self._adopt(inc, name)
+                if adopted is None:
+                    continue
+                channel_id = adopted
             except ChatError as exc:
                 # Nothing half-made: no channel exists, so the incident row goes too.
                 async with self.db.write() as s:
@@ -211,6 +226,27 @@ class IncidentService:
             await repo.delete_incident(s, inc.id)
         raise UserError("Every channel name for this title is taken; try a more specific title.")
 
+    async def _post_once(self, inc: Incident, what: str,
+                         post: Callable[[Incident], Awaitable[str]]) -> str:
+        """Post the card or the announcement, unless a crash interrupted this declare after
+        it was posted but before its ts was stored: then find it and use it."""
+        if not inc.setup_interrupted:
+            return await post(inc)
+        found = await self.chat.find_posted(inc, what)
+        return found if found is not None else await post(inc)
+
+    async def _adopt(self, inc: Incident, name: str) -> str | None:
+        """A crash between creating the channel and storing its ID leaves a channel of ours
+        behind: use it rather than make a second one for the same declare."""
+        channel_id = await self.chat.own_channel(name, inc.declared_at - ADOPT_MARGIN)
+        if channel_id is None:
+            return None
+        async with self.db.read() as s:
+            if await repo.get_by_channel(s, channel_id) is not None:
+                return None  # another incident's channel that happens to share the name
+        log.info("%s: adopting #%s, created before an interruption", inc.label, name)
+        return channel_id
+
     async def _complete_setup(self, inc: Incident) -> DeclareResult:
         if inc.channel_id is None:
             inc = await self._create_channel(inc)
@@ -221,9 +257,9 @@ class IncidentService:
             "topic": self.chat.set_topic(inc),
         }
         if inc.card_ts is None:
-            jobs["card"] = self.chat.post_card(inc)
+            jobs["card"] = self._post_once(inc, "card", self.chat.post_card)
         if not inc.is_private and inc.announcement_ts is None:
-            jobs["announce"] = self.chat.announce_declared(inc)
+            jobs["announce"] = self._post_once(inc, "announcement", self.chat.announce_declared)
         done = dict(zip(jobs, await asyncio.gather(*jobs.values(), return_exceptions=True),
                         strict=True))
         warnings = []

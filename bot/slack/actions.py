@@ -141,7 +141,6 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
         if severity and fh.playbook.find_severity(severity) is None:
             await ack(response_action="errors", errors={"severity": "Pick a severity."})
             return
-        await ack()
         checked = _state(values, "private").get("selected_options") or []
         try:
             origin = json.loads(view.get("private_metadata") or "{}").get("origin")
@@ -158,8 +157,14 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
             team_id=(body.get("team") or {}).get("id", ""),
         )
 
+        # Stored before the ack, as for the slash command; a second submit of the same form
+        # finds the first incident.
+        registered = await fh.service.register(request)
+        await ack()
+
         async def declare() -> None:
-            result = await fh.service.declare(request)
+            result = registered if registered.duplicate else (
+                await fh.service.complete(registered.incident))
             await fh.gateway.tell(origin, user, declare_outcome(result))
 
         async def tell(text: str, **_: Any) -> None:

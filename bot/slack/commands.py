@@ -79,15 +79,22 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                     report_errors(respond, fh.gateway.open_view(body["trigger_id"], view)),
                     "open-declare-modal")
             case parsing.Declare(title=title, severity=severity, is_private=private):
+                # Stored before the ack: an acknowledged declare survives a crash.
+                try:
+                    registered = await service.register(DeclareRequest(
+                        title=title, by=user, severity=severity, is_private=private,
+                        origin_channel=channel, team_id=body.get("team_id", "")))
+                except UserError as exc:
+                    await ack(response_type="ephemeral", text=str(exc))
+                    return
+                if registered.duplicate:
+                    await ack(response_type="ephemeral", text=declare_outcome(registered))
+                    return
                 await ack(response_type="ephemeral",
                           text=f":hourglass_flowing_sand: Declaring *{escape(title[:200])}*…")
-                request = DeclareRequest(
-                    title=title, by=user, severity=severity, is_private=private,
-                    origin_channel=channel, team_id=body.get("team_id", ""),
-                )
 
                 async def declare() -> None:
-                    result = await service.declare(request)
+                    result = await service.complete(registered.incident)
                     await respond(text=declare_outcome(result), response_type="ephemeral",
                                   replace_original=True)
 

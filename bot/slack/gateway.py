@@ -57,6 +57,7 @@ class SlackGateway:
         self.client = client
         self._channel_ids: dict[str, str] = {}
         self._names: dict[str, str] = {}
+        self._bot_user: str | None = None
 
     async def close(self) -> None:
         if self.client.session is not None:
@@ -131,16 +132,17 @@ class SlackGateway:
         return str(data["ts"])
 
     async def post_to_channel_ref(self, ref: str, text: str,
-                                  blocks: list[dict[str, Any]] | None = None) -> str:
+                                  blocks: list[dict[str, Any]] | None = None,
+                                  **extra: Any) -> str:
         """Post to a channel named in configuration; join it first if Slack asks us to."""
         try:
-            return await self.post(ref, text, blocks)
+            return await self.post(ref, text, blocks, **extra)
         except SlackCallError as exc:
             if exc.error != "not_in_channel":
                 raise
         channel_id = await self.resolve_channel_id(ref)
         await self.call("conversations.join", channel=channel_id)
-        return await self.post(channel_id, text, blocks)
+        return await self.post(channel_id, text, blocks, **extra)
 
     async def update(self, channel: str, ts: str, text: str,
                      blocks: list[dict[str, Any]] | None = None) -> None:
@@ -190,6 +192,24 @@ class SlackGateway:
             self._names[user] = (profile.get("display_name") or profile.get("real_name")
                                  or data.get("user", {}).get("name") or user)
         return self._names[user]
+
+    async def bot_user_id(self) -> str:
+        if self._bot_user is None:
+            self._bot_user = str((await self.call("auth.test")).get("user_id", ""))
+        return self._bot_user
+
+    async def find_channel(self, name: str) -> dict[str, Any] | None:
+        """The channel (public, or private with the bot in it) called `name`, or None."""
+        cursor = ""
+        while True:
+            data = await self.call("conversations.list", types="public_channel,private_channel",
+                                   limit=1000, cursor=cursor)
+            for ch in data.get("channels", []):
+                if ch.get("name") == name:
+                    return dict(ch)
+            cursor = (data.get("response_metadata") or {}).get("next_cursor") or ""
+            if not cursor:
+                return None
 
     async def target_exists(self, target: str) -> bool:
         """Whether an escalation target (user, user group or channel) exists. Raises

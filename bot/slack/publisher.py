@@ -39,9 +39,30 @@ class SlackPublisher:
     async def create_channel(self, name: str, *, is_private: bool) -> str:
         return await self.gateway.create_channel(name, is_private=is_private)
 
+    async def own_channel(self, name: str, since: datetime) -> str | None:
+        """A channel called `name` that this bot created at or after `since` (one a crash
+        left behind mid-declare), or None."""
+        ch = await self.gateway.find_channel(name)
+        if ch is None or ch.get("creator") != await self.gateway.bot_user_id():
+            return None
+        return str(ch["id"]) if int(ch.get("created", 0)) >= int(since.timestamp()) else None
+
     async def post_card(self, inc: Incident) -> str:
         text, blocks = self.present.card(inc)
-        return await self.gateway.post(_channel(inc), text, blocks)
+        return await self.gateway.post(_channel(inc), text, blocks,
+                                       metadata=_tag("card", inc))
+
+    async def find_posted(self, inc: Incident, what: str) -> str | None:
+        """The ts of this incident's card or announcement if it was already posted."""
+        channel = _channel(inc) if what == "card" else await self.gateway.resolve_channel_id(
+            self.incidents_channel)
+        data = await self.gateway.call("conversations.history", channel=channel,
+                                       oldest=f"{inc.declared_at.timestamp() - 60:.6f}",
+                                       limit=200, include_all_metadata=True)
+        for m in data.get("messages", []):
+            if (m.get("metadata") or {}) == _tag(what, inc):
+                return str(m["ts"])
+        return None
 
     async def pin_card(self, inc: Incident) -> None:
         if inc.card_ts:
@@ -55,8 +76,8 @@ class SlackPublisher:
 
     async def announce_declared(self, inc: Incident) -> str:
         return await self.gateway.post_to_channel_ref(
-            self.incidents_channel, self.present.announcement(inc)
-        )
+            self.incidents_channel, self.present.announcement(inc),
+            metadata=_tag("announcement", inc))
 
     async def refresh_card(self, inc: Incident) -> None:
         lock = self._card_locks.get(inc.id)
@@ -171,6 +192,11 @@ class SlackPublisher:
     async def snoozed(self, inc: Incident, by: str, until: datetime) -> None:
         await self._say(inc, f":zzz: <@{by}> snoozed update reminders until "
                              f"{self.present.when(until)}.")
+
+
+def _tag(what: str, inc: Incident) -> dict:
+    """Message metadata naming what a message is, so a resumed declare can find it."""
+    return {"event_type": f"foghorn_{what}", "event_payload": {"incident_id": inc.id}}
 
 
 def _channel(inc: Incident) -> str:

@@ -52,7 +52,7 @@ class Channel:
     id: str
     name: str
     is_private: bool = False
-    creator: str = BOT_USER_ID
+    creator: str = "USLACKBOT"
     members: set[str] = field(default_factory=set)
     topic: str = ""
     purpose: str = ""
@@ -60,7 +60,7 @@ class Channel:
     messages: list[Message] = field(default_factory=list)
     pins: list[str] = field(default_factory=list)
     bookmarks: list[dict[str, Any]] = field(default_factory=list)
-    created: int = field(default_factory=lambda: int(time.time()))
+    created: int = 0
 
     def info(self) -> dict[str, Any]:
         return {
@@ -164,7 +164,8 @@ class FakeSlack:
         members: set[str] | None = None,
     ) -> Channel:
         cid = channel_id or self._new_id("G" if is_private else "C")
-        ch = Channel(id=cid, name=name, is_private=is_private, members=set(members or set()))
+        ch = Channel(id=cid, name=name, is_private=is_private, members=set(members or set()),
+                     created=int(self.clock()))
         self.channels[cid] = ch
         return ch
 
@@ -492,6 +493,7 @@ class FakeSlack:
             raise SlackError("name_taken")
         private = str(args.get("is_private", "")).lower() in ("1", "true")
         ch = self.add_channel(name, is_private=private, members={BOT_USER_ID})
+        ch.creator = BOT_USER_ID
         return {"channel": ch.info()}
 
     def m_conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
