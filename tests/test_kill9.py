@@ -18,11 +18,12 @@ from tests.conftest import ALICE, BOB, GENERAL, ROOT, SECRET
 from tests.test_startup import _free_port
 
 
-async def _start(fake: FakeSlack, db_url: str, port: int) -> asyncio.subprocess.Process:
+async def _start(fake: FakeSlack, db_url: str, port: int, playbooks: Path | None = None
+                 ) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     env |= {"SLACK_BOT_TOKEN": "xoxb-k", "SLACK_SIGNING_SECRET": SECRET,
             "SLACK_API_URL": fake.url, "DATABASE_URL": db_url, "PORT": str(port),
-            "PLAYBOOKS_DIR": str(ROOT / "playbooks")}
+            "PLAYBOOKS_DIR": str(playbooks or ROOT / "playbooks")}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", cwd=ROOT, env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
@@ -66,3 +67,87 @@ async def test_sigkill_right_after_acks_loses_no_event(fake: FakeSlack, tmp_path
         stored = [e.slack_ts for e in await repo.list_entries(s, inc.id) if e.slack_ts]
     await db.close()
     assert stored == acked
+
+
+async def test_kill9_loop_during_a_scripted_incident(fake: FakeSlack, tmp_path: Path) -> None:
+    """Twenty SIGKILLs at random points while people declare, talk and get reminded."""
+    import json
+    import random
+    from collections import Counter
+
+    import yaml
+
+    pb = yaml.safe_load((ROOT / "playbooks" / "default.yml").read_text())
+    pb["severities"][0].update(response_time="2s", update_every="3s",
+                               escalation=[{"after": "4s", "notify": ["#incidents"]}])
+    (tmp_path / "playbooks").mkdir()
+    (tmp_path / "playbooks" / "default.yml").write_text(yaml.safe_dump(pb))
+    db_url = f"sqlite+aiosqlite:///{tmp_path / 'loop.db'}"
+    rng = random.Random(20261123)
+    acked: list[str] = []
+    declared: list[str] = []
+    kills = 0
+
+    async def script(slack: SlackSender, cycle: int) -> None:
+        title = f"Kill loop {cycle}"
+        reply = await slack.command(f"declare sev1 {title}", user=ALICE, channel=GENERAL)
+        if reply.status == 200 and "Declaring" in reply.text:
+            declared.append(title)
+        for i in range(40):
+            channels = [c for c in fake.channels.values() if c.name.startswith("incident-")]
+            if channels:
+                msg, reply = await slack.say(channels[i % len(channels)].id, BOB,
+                                             f"cycle {cycle} message {i}")
+                if reply.status == 200:
+                    acked.append(msg.ts)
+            await asyncio.sleep(0.02)
+
+    for cycle in range(20):
+        port = _free_port()
+        proc = await _start(fake, db_url, port, playbooks=tmp_path / "playbooks")
+        async with aiohttp.ClientSession() as session:
+            slack = SlackSender(f"http://127.0.0.1:{port}", SECRET, fake, session)
+            task = asyncio.create_task(script(slack, cycle))
+            await asyncio.sleep(rng.uniform(0.05, 1.5))
+            proc.send_signal(signal.SIGKILL)
+            await proc.wait()
+            kills += 1
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    # A last, undisturbed run finishes whatever the kills interrupted.
+    port = _free_port()
+    proc = await _start(fake, db_url, port, playbooks=tmp_path / "playbooks")
+    db = Database(db_url)
+    for _ in range(100):
+        async with db.read() as s:
+            if not await repo.list_unfinished_setup(s):
+                break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    assert await proc.wait() == 0
+
+    async with db.read() as s:
+        incidents = await repo.list_open(s)
+        unfinished = await repo.list_unfinished_setup(s)
+        stored = {e.slack_ts for inc in incidents for e in await repo.list_entries(s, inc.id)}
+    await db.close()
+    assert kills == 20 and unfinished == []
+    assert set(acked) <= stored, "an acknowledged event was lost"
+    titles = Counter(i.title for i in incidents)
+    assert set(declared) <= set(titles) and max(titles.values()) == 1
+    assert all(i.channel_id and i.card_ts for i in incidents)
+    channels = [c for c in fake.channels.values() if c.name.startswith("incident-")]
+    assert sorted(c.id for c in channels) == sorted(i.channel_id for i in incidents)
+
+    def tagged(kind: str) -> Counter:
+        return Counter(json.dumps(m.metadata["event_payload"], sort_keys=True)
+                       for c in fake.channels.values() for m in c.messages
+                       if m.metadata and m.metadata.get("event_type") == kind)
+
+    cards, announcements = tagged("foghorn_card"), tagged("foghorn_announcement")
+    reminders = tagged("foghorn_reminder")
+    assert len(cards) == len(incidents) and set(cards.values()) == {1}
+    assert set(announcements.values()) == {1}
+    assert reminders and set(reminders.values()) == {1}, "a reminder was posted twice"

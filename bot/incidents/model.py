@@ -38,6 +38,7 @@ class Incident:
     resolved_by: str | None = None
     summary: str | None = None
     postmortem_at: datetime | None = None
+    history_synced_ts: str | None = None
     team_id: str = ""
     roles: dict[str, str] = field(default_factory=dict)
     setup_interrupted: bool = False  # being completed after a crash (not stored)

@@ -175,9 +175,10 @@ class Timeline:
         async with self.db.read() as s:
             return await repo.list_entries(s, incident_id)
 
-    async def newest_ts(self, incident_id: int) -> str | None:
-        async with self.db.read() as s:
-            return await repo.newest_message_ts(s, incident_id)
+    async def synced(self, incident_id: int, ts: str) -> None:
+        """Channel history up to `ts` is stored (after a complete catch-up)."""
+        async with self.db.write() as s:
+            await repo.update_incident(s, incident_id, history_synced_ts=ts)
 
     async def thread_roots(self, incident_id: int, recent: int = 20) -> set[str]:
         async with self.db.read() as s:

@@ -67,8 +67,10 @@ def _order(message: dict) -> int:
 
 async def _catch_up_one(gateway: SlackGateway, timeline: Timeline, inc: Incident) -> int:
     assert inc.channel_id
-    newest = await timeline.newest_ts(inc.id)
-    oldest = newest or f"{inc.declared_at.timestamp():.6f}"
+    # From where history was last known complete, not from the newest stored message: a
+    # message can be acknowledged but not stored while its channel is not yet linked to the
+    # incident (a crash mid-declare), and later messages must not hide that gap.
+    oldest = inc.history_synced_ts or f"{inc.declared_at.timestamp() - 60:.6f}"
     history = await _pages(gateway, "conversations.history", channel=inc.channel_id,
                            oldest=oldest)
     roots = await timeline.thread_roots(inc.id)
@@ -82,6 +84,9 @@ async def _catch_up_one(gateway: SlackGateway, timeline: Timeline, inc: Incident
         msg = chat_message(inc.channel_id, raw)
         if msg is not None and await timeline.record(msg):
             stored += 1
+    stamps = [m["ts"] for m in history if isinstance(m.get("ts"), str)]
+    if stamps:
+        await timeline.synced(inc.id, max(stamps, key=_order_ts))
     if stored:
         log.info("caught up %d message(s) in %s", stored, inc.label)
     return stored

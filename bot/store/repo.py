@@ -43,6 +43,7 @@ def _to_incident(row: IncidentRow, roles: dict[str, str]) -> Incident:
         resolved_by=row.resolved_by,
         summary=row.summary,
         postmortem_at=row.postmortem_at,
+        history_synced_ts=row.history_synced_ts,
         team_id=row.team_id,
         roles=roles,
     )
@@ -248,15 +249,6 @@ async def claim_event(session: AsyncSession, event_id: str, at: datetime) -> boo
 
 async def forget_events_before(session: AsyncSession, cutoff: datetime) -> None:
     await session.execute(delete(ProcessedEventRow).where(ProcessedEventRow.received_at < cutoff))
-
-
-async def newest_message_ts(session: AsyncSession, incident_id: int) -> str | None:
-    """The newest Slack ts stored for the incident (message entries' time is their ts)."""
-    return await session.scalar(
-        select(TimelineEntryRow.slack_ts)
-        .where(TimelineEntryRow.incident_id == incident_id,
-               TimelineEntryRow.slack_ts.is_not(None))
-        .order_by(TimelineEntryRow.occurred_at.desc()).limit(1))
 
 
 async def thread_roots(session: AsyncSession, incident_id: int, recent: int) -> set[str]:

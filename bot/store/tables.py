@@ -73,6 +73,9 @@ class IncidentRow(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(32))
     summary: Mapped[str | None] = mapped_column(Text)
     postmortem_at: Mapped[datetime | None]
+    # Channel history up to this Slack ts is stored (advanced only by a finished catch-up;
+    # live events may leave gaps before it, e.g. when the channel was not yet linked).
+    history_synced_ts: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (Index("ix_incidents_status", "status"),)
 
