@@ -46,7 +46,8 @@ from bot.store.db import Database
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; anything bigger is refused (413).
-SHUTDOWN_GRACE = 8.0
+SHUTDOWN_BUDGET = 9.0  # seconds from SIGTERM to exit: in-flight requests, then background work
+HTTP_GRACE = 3.0  # acks are fast; what remains of the budget goes to the background work
 
 
 class StartupError(Exception):
@@ -168,7 +169,7 @@ async def start_http(fh: Foghorn, port: int, *, host: str = "0.0.0.0",
                      with_events: bool = True) -> tuple[web.AppRunner, int]:
     """Start serving; return the runner and the bound port (useful with port 0)."""
     runner = web.AppRunner(web_app(fh, with_events=with_events), access_log=None,
-                           shutdown_timeout=SHUTDOWN_GRACE)
+                           shutdown_timeout=HTTP_GRACE)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:
@@ -225,12 +226,15 @@ async def finish_startup(fh: Foghorn) -> None:
 
 
 async def shutdown(fh: Foghorn, runner: web.AppRunner | None) -> None:
-    """Stop taking requests, let in-flight work finish, close the database."""
+    """Stop taking requests, let in-flight work finish (within SHUTDOWN_BUDGET), close the
+    database."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SHUTDOWN_BUDGET
     fh.ready = False
     if runner is not None:
         await runner.cleanup()
     await fh.dispatcher.stop()
-    if not await fh.background.drain(SHUTDOWN_GRACE):
+    if not await fh.background.drain(max(0.5, deadline - loop.time())):
         log.warning("shutting down with %d task(s) unfinished", fh.background.pending)
     await fh.gateway.close()
     await fh.db.close()

@@ -6,12 +6,15 @@ import asyncio
 import os
 import signal
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
+from sqlalchemy import func, select
 
 from bot.store import repo
 from bot.store.db import Database
+from bot.store.tables import ReminderRow
 from bot.testing.fake_slack import FakeSlack
 from bot.testing.slack_requests import SlackSender
 from tests.conftest import ALICE, BOB, GENERAL, ROOT, SECRET
@@ -128,11 +131,16 @@ async def test_kill9_loop_during_a_scripted_incident(fake: FakeSlack, tmp_path: 
     proc.send_signal(signal.SIGTERM)
     assert await proc.wait() == 0
 
+    stopped_at = datetime.now(UTC)
     async with db.read() as s:
         incidents = await repo.list_open(s)
         unfinished = await repo.list_unfinished_setup(s)
         stored = {e.slack_ts for inc in incidents for e in await repo.list_entries(s, inc.id)}
+        overdue = (await s.execute(select(func.count()).select_from(ReminderRow).where(
+            ReminderRow.status == "pending",
+            ReminderRow.due_at < stopped_at - timedelta(seconds=6)))).scalar()
     await db.close()
+    assert overdue == 0, "a due reminder was never sent"
     assert kills == 20 and unfinished == []
     assert set(acked) <= stored, "an acknowledged event was lost"
     titles = Counter(i.title for i in incidents)
@@ -151,3 +159,21 @@ async def test_kill9_loop_during_a_scripted_incident(fake: FakeSlack, tmp_path: 
     assert len(cards) == len(incidents) and set(cards.values()) == {1}
     assert set(announcements.values()) == {1}
     assert reminders and set(reminders.values()) == {1}, "a reminder was posted twice"
+
+
+async def test_sigterm_lets_in_flight_work_finish_then_exits(fake: FakeSlack, tmp_path: Path
+                                                            ) -> None:
+    db_url = f"sqlite+aiosqlite:///{tmp_path / 't.db'}"
+    port = _free_port()
+    proc = await _start(fake, db_url, port)
+    fake.delay("conversations.create", 2.0)  # the declare is mid-way when SIGTERM arrives
+    async with aiohttp.ClientSession() as session:
+        slack = SlackSender(f"http://127.0.0.1:{port}", SECRET, fake, session)
+        reply = await slack.command("declare sev1 Shutting down", user=ALICE, channel=GENERAL)
+        assert "Declaring" in reply.text
+    started = asyncio.get_running_loop().time()
+    proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(proc.wait(), 10) == 0
+    assert asyncio.get_running_loop().time() - started < 10
+    [channel] = [c for c in fake.channels.values() if c.name.endswith("shutting-down")]
+    assert channel.pins, "the declare in flight was finished before exit"

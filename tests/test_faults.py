@@ -1,0 +1,43 @@
+"""Slack misbehaving: 5xx and 429 on any method, slow replies, failures past the retries."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import BOB, Bot
+
+
+async def _whole_incident(bot: Bot, title: str) -> None:
+    inc, channel = await bot.declare(f"sev1 {title}")
+    await bot.command("role ic me", user=BOB, channel=inc.channel_id)
+    await bot.command("update identified found it", user=BOB, channel=inc.channel_id)
+    await bot.command("resolve fixed", user=BOB, channel=inc.channel_id)
+    stored = await bot.incident(inc.id)
+    assert stored.is_resolved and stored.roles == {"ic": BOB}
+    assert channel.pins == [inc.card_ts]
+    texts = [m.text for m in channel.messages]
+    assert sum("*UPDATE:*" in t for t in texts) == 1
+    assert sum("*RESOLVED:*" in t for t in texts) == 1
+
+
+@pytest.mark.parametrize("status", [500, 503, 429])
+async def test_every_method_failing_a_few_times_is_survived(bot: Bot, status: int) -> None:
+    await bot.command("help")  # Bolt's auth.test first
+    bot.fake.fail("*", status=status, times=3, retry_after=1)
+    await _whole_incident(bot, f"Flaky {status}")
+    assert len([c for c in bot.fake.calls if c.status == status]) == 3
+
+
+async def test_slow_slack_everywhere(bot: Bot) -> None:
+    await bot.command("help")
+    bot.fake.delay("*", 2.0)
+    await _whole_incident(bot, "Slow Slack")
+
+
+async def test_a_failure_past_the_retries_keeps_the_record_and_says_so(bot: Bot) -> None:
+    inc, _ = await bot.declare("sev1 Stubborn")
+    bot.fake.fail("chat.postMessage", status=500, times=4, when=lambda a: "blocks" not in a)
+    await bot.command("update identified still digging", user=BOB, channel=inc.channel_id)
+    assert "Saved, but Slack refused part of it" in bot.fake.responses[-1]["text"]
+    stored = await bot.incident(inc.id)
+    assert stored.status == "identified"  # the update is recorded all the same
