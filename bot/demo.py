@@ -46,7 +46,10 @@ class Transcript:
         lines = render_message(self.fake, msg.text, msg.blocks)
         if msg.files:
             lines[-1] += "  [file: " + ", ".join(f["name"] for f in msg.files) + "]"
-        if kind == "update":  # the card changed in place: show what it says now, briefly
+        if kind == "update" and any(b.get("block_id", "").startswith("cl|")
+                                    for b in msg.blocks):
+            lines = ["(checklist updated) " + lines[0], *lines[1:]]
+        elif kind == "update":  # the card changed in place: show what it says now, briefly
             roles = [x.strip() for x in lines if x.startswith("*") and ":" in x][1:]
             lines = [f"(card updated) {lines[1]}", *roles[:4]]
         self.line(f"[{stamp}] #{ch.name}  {author}: {lines[0]}")
@@ -140,6 +143,15 @@ async def _script(fake: FakeSlack, fh: Foghorn, slack: SlackSender,
     await wait()
 
     clock.at(3)
+    show.step("bob", "ticks two items of the Initial assessment checklist")
+    checklist = next(m for m in inc_channel.messages
+                     if any(b.get("block_id", "").startswith("cl|") for b in m.blocks))
+    boxes = next(b for b in checklist.blocks if b["type"] == "actions")
+    await slack.block_action(user="UBOB", channel=cid, message_ts=checklist.ts, action={
+        "type": "checkboxes", "action_id": blocks.CHECKLIST_TICK, "block_id": boxes["block_id"],
+        "selected_options": boxes["elements"][0]["options"][:2]})
+    await wait()
+
     show.step("bob", "picks carol in the Tech Lead picker")
     await slack.pick_user(user="UBOB", channel=cid, message_ts=card_ts,
                           action_id=blocks.ROLE_PICK, block_id=blocks.role_block_id(1, "tl"),

@@ -192,6 +192,23 @@ class Templates(_Strict):
         return self
 
 
+class ChecklistItem(_Strict):
+    text: str = Field(min_length=1, max_length=150)
+    link: str | None = Field(default=None, pattern=r"^https?://\S+$", max_length=500)
+
+
+class Checklist(_Strict):
+    """A list posted in the incident channel `when` something happens: `declare`, a status
+    id (`identified`, `resolved`…) or `demand` (only with `/incident checklist <id>`)."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")
+    title: str = Field(min_length=1, max_length=100)
+    when: str = "demand"
+    severities: tuple[str, ...] = ()  # empty: every severity
+    owner: str | None = None  # a role id
+    items: tuple[ChecklistItem, ...] = Field(min_length=1, max_length=40)
+
+
 PERMISSION_ACTIONS = ("resolve", "severity", "update", "role")
 
 
@@ -204,6 +221,7 @@ class Playbook(_Strict):
     # Who may do what, e.g. {resolve: [ic, declarer]}: role ids, `declarer` or `anyone`.
     # An action not listed is open to anyone in the incident channel.
     permissions: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    checklists: tuple[Checklist, ...] = ()
 
     @field_validator("permissions")
     @classmethod
@@ -231,6 +249,17 @@ class Playbook(_Strict):
             raise ValueError("statuses: a status with id `resolved` is required")
         if self.statuses[0].id == "resolved":
             raise ValueError("statuses: the first status is the initial one and cannot be resolved")
+        _unique("checklists", [(c.id, {c.id}) for c in self.checklists])
+        statuses, severities = {s.id for s in self.statuses}, {s.id for s in self.severities}
+        for i, cl in enumerate(self.checklists):
+            if cl.when not in statuses | {"declare", "demand"}:
+                raise ValueError(f"checklists[{i}].when: {cl.when!r} is not `declare`, "
+                                 f"`demand` or a status ({', '.join(sorted(statuses))})")
+            if cl.owner is not None and self.role(cl.owner) is None:
+                raise ValueError(f"checklists[{i}].owner: {cl.owner!r} is not a role id")
+            for sev in cl.severities:
+                if sev not in severities:
+                    raise ValueError(f"checklists[{i}].severities: unknown severity {sev!r}")
         known = {r.id for r in self.roles} | {"declarer", "anyone"}
         for action, who in self.permissions.items():
             for w in who:
@@ -268,6 +297,13 @@ class Playbook(_Strict):
     def find_role(self, text: str) -> Role | None:
         key = normalize_key(text)
         return next((r for r in self.roles if key in r.match_keys()), None)
+
+    def checklist(self, checklist_id: str) -> Checklist | None:
+        return next((c for c in self.checklists if c.id == checklist_id), None)
+
+    def checklists_for(self, when: str, severity: str) -> list[Checklist]:
+        return [c for c in self.checklists
+                if c.when == when and (not c.severities or severity in c.severities)]
 
     def role(self, role_id: str) -> Role | None:
         return next((r for r in self.roles if r.id == role_id), None)

@@ -9,13 +9,18 @@ from bot.store import repo
 from tests.conftest import BOB, GENERAL, Bot
 
 
+def _last(channel, marker: str) -> str:
+    """The newest message containing `marker` (checklists may follow it)."""
+    return next(m.text for m in reversed(channel.messages) if marker in m.text)
+
+
 async def test_update_posts_the_seed_message_and_updates_card_and_topic(bot: Bot) -> None:
     inc, channel = await bot.declare("sev1 Checkout down")
     bot.clock.now += timedelta(minutes=7)
     ack = await bot.command("update identified Bad deploy v1.43, rolling back", user=BOB,
                             channel=inc.channel_id)
     assert ack == ""
-    update = channel.messages[-1].text
+    update = _last(channel, "*UPDATE:*")
     assert "*UPDATE:* Checkout down" in update
     assert "*Status:* :bulb: Identified" in update
     assert "*What we know:* Bad deploy v1.43, rolling back" in update
@@ -51,7 +56,7 @@ async def test_update_text_is_never_live(bot: Bot) -> None:
     inc, channel = await bot.declare()
     await bot.command("update identified <!everyone> ask <@UBOB|bob> &lt;script&gt;",
                       channel=inc.channel_id)
-    text = channel.messages[-1].text
+    text = _last(channel, "*UPDATE:*")
     assert "<!everyone>" not in text and "<@UBOB" not in text
     assert "@everyone ask @bob &lt;script&gt;" in text
 
@@ -82,7 +87,7 @@ async def test_resolve_posts_resolution_marks_card_and_announces(bot: Bot) -> No
     stored = await bot.incident(inc.id)
     assert stored.is_resolved and stored.resolved_by == BOB
     assert stored.summary == "Rolled back to v1.42"
-    resolution = channel.messages[-1].text
+    resolution = _last(channel, "*RESOLVED:*")
     for part in ("*RESOLVED:* Checkout down", "*Duration:* 1h 25m",
                  "*Summary:* Rolled back to v1.42", "required for this severity"):
         assert part in resolution

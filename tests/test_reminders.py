@@ -157,7 +157,7 @@ async def test_post_update_button_opens_a_modal_that_posts_the_update(bot: Bot) 
         "status": {"type": "static_select", "selected_option": {"value": "identified"}},
         "message": {"type": "plain_text_input", "value": "Cache node replaced"}})
     await bot.settle()
-    assert "*What we know:* Cache node replaced" in channel.messages[-1].text
+    assert any("*What we know:* Cache node replaced" in m.text for m in channel.messages)
     assert (await bot.incident(inc.id)).status == "identified"
     await at(bot, inc, 59)  # the update moved the next reminder to 30 + 30
     assert len(said(bot, inc.channel_id, "Reminder:")) == 1

@@ -135,7 +135,8 @@ def test_demo_plays_a_whole_incident_offline() -> None:
                      "# Incident Postmortem: Checkout API returning 500s",
                      "- **Time to Incident Commander:**", "Escalation: INC-1 (SEV1)",
                      "Reminder: it has been 30m since the last update",
-                     "clicks [Post update] on the reminder", "Demo finished."):
+                     "clicks [Post update] on the reminder", "(checklist updated)",
+                     "☑ Check monitoring alerts", "Demo finished."):
         assert expected in out, expected
     assert "Traceback" not in result.stderr
     assert out.rstrip().endswith("Demo finished.")

@@ -22,7 +22,7 @@ from bot.incidents.errors import ChannelNameTaken, ChatError, UserError
 from bot.incidents.model import RESOLVED, Clock, Incident, Reminder, TimelineEntry, utcnow
 from bot.incidents.postmortem import PostmortemWriter
 from bot.incidents.timeline import Timeline
-from bot.playbooks import EscalationStep, Playbook, normalize_key
+from bot.playbooks import Checklist, EscalationStep, Playbook, normalize_key
 from bot.store import repo
 from bot.store.db import Database
 
@@ -66,6 +66,9 @@ class ChatPort(Protocol):
     async def reminder_already_posted(self, inc: Incident, reminder_id: int,
                                       since: datetime) -> bool: ...
     async def snoozed(self, inc: Incident, by: str, until: datetime) -> None: ...
+    async def post_checklist(self, inc: Incident, checklist: Checklist, ticked: set[int]
+                             ) -> str: ...
+    async def refresh_checklist(self, inc: Incident, checklist: Checklist) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -289,6 +292,10 @@ class IncidentService:
             await self.chat.pin_card(inc)
         except ChatError as exc:
             warnings.append(_warning("pin", exc))
+        try:
+            await self.post_checklists(inc, "declare")
+        except ChatError as exc:
+            warnings.append(_warning("checklist", exc))
         async with self.db.write() as s:
             await repo.update_incident(s, inc.id, setup_done=True)
         return DeclareResult(replace(inc, setup_done=True), warnings=tuple(warnings))
@@ -397,6 +404,8 @@ class IncidentService:
         self.reminders_changed()
         updated = replace(current, status=status.id, last_update_at=now)
         await self.chat.status_updated(updated, message, by)
+        if status.id != current.status:
+            await self.post_checklists(updated, status.id)
         return updated
 
     async def resolve(self, channel_id: str, summary: str, by: str) -> Incident:
@@ -418,7 +427,69 @@ class IncidentService:
         updated = replace(current, status=RESOLVED, resolved_at=now, resolved_by=by,
                           summary=summary or None, last_update_at=now)
         await self.chat.resolved(updated)
+        await self.post_checklists(updated, RESOLVED)
         return updated
+
+    # ----- checklists ---------------------------------------------------------------------
+    async def post_checklists(self, inc: Incident, when: str) -> None:
+        """Post the playbook's checklists for this moment (each once per incident)."""
+        for checklist in self.playbook.checklists_for(when, inc.severity):
+            async with self.db.read() as s:
+                posted = await repo.checklist_post(s, inc.id, checklist.id)
+            if posted is None or posted.message_ts is None:
+                await self._post_checklist(inc, checklist)
+
+    async def _post_checklist(self, inc: Incident, checklist: Checklist) -> None:
+        async with self.db.write() as s:
+            ticked = set((await repo.claim_checklist_post(s, inc.id, checklist.id)).ticked)
+        ts = await self.chat.post_checklist(inc, checklist, ticked)
+        async with self.db.write() as s:
+            row = await repo.claim_checklist_post(s, inc.id, checklist.id)
+            row.message_ts = ts
+
+    async def checklist_on_demand(self, channel_id: str, checklist_id: str) -> None:
+        """`/incident checklist <id>`: post it (again, with its ticks, if it was posted)."""
+        inc = await self.in_channel(channel_id, "checklist")
+        checklist = self.playbook.checklist(checklist_id)
+        if checklist is None:
+            raise UserError(f"That checklist is not in the playbook. {self.checklist_names()}")
+        await self._post_checklist(inc, checklist)
+
+    def checklist_names(self) -> str:
+        if not self.playbook.checklists:
+            return "This playbook has no checklists."
+        return "Checklists: " + ", ".join(
+            f"`{c.id}` ({c.title}, {'on demand' if c.when == 'demand' else 'on ' + c.when})"
+            for c in self.playbook.checklists) + "."
+
+    async def tick(self, incident_id: int, checklist_id: str, selected: set[int],
+                   seen: set[int], by: str) -> set[int]:
+        """Apply what this person changed (their selection against what their copy of the
+        message showed), so two people ticking at once both end up seeing both ticks.
+        Recorded in the timeline, even on a resolved incident."""
+        checklist = self.playbook.checklist(checklist_id)
+        if checklist is None:
+            raise UserError("That checklist is no longer in the playbook.")
+        valid = set(range(len(checklist.items)))
+        added, removed = (selected - seen) & valid, (seen - selected) & valid
+        now = self.clock()
+        async with self.db.write() as s:
+            inc = await repo.get_incident(s, incident_id)
+            if inc is None:
+                raise UserError("That incident no longer exists.")
+            row = await repo.claim_checklist_post(s, incident_id, checklist_id)
+            before = set(row.ticked)
+            after = (before | added) - removed
+            for index in sorted(after ^ before):
+                done = index in after
+                await repo.add_entry(
+                    s, incident_id, "checklist", now, by,
+                    f"{checklist.title}: {'ticked' if done else 'unticked'} "
+                    f"\u201c{checklist.items[index].text}\u201d",
+                    {"checklist": checklist_id, "item": index, "ticked": done})
+            row.ticked = sorted(after)
+        await self.chat.refresh_checklist(inc, checklist)
+        return after
 
     # ----- timeline and postmortem -------------------------------------------------------
     async def add_note(self, channel_id: str, text: str, by: str) -> TimelineEntry:
@@ -556,5 +627,6 @@ def _warning(step: str, exc: BaseException) -> str:
         "topic": "set the channel topic",
         "announce": "announce it in the incidents channel",
         "pin": "pin the incident card",
+        "checklist": "post the declare checklist",
     }.get(step, step)
     return f"Could not {what} ({error})."

@@ -52,6 +52,24 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
         value = str(action.get("value", "")).split("|")[0]
         return int(value) if value.isdigit() else None
 
+    @app.action(blocks.CHECKLIST_TICK)
+    async def tick(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                   respond: AsyncRespond) -> None:
+        await ack()
+        target = blocks.parse_checklist_block_id(action.get("block_id", ""))
+        if target is None:
+            return
+        incident_id, checklist_id = target
+        selected = {int(o["value"]) for o in action.get("selected_options") or []
+                    if str(o.get("value", "")).isdigit()}
+        # What this person's copy of the message showed: their change is the difference.
+        shown = next((b for b in (body.get("message") or {}).get("blocks", [])
+                      if b.get("block_id") == action.get("block_id")), {})
+        seen = {int(o["value"]) for e in shown.get("elements", [])
+                for o in e.get("initial_options") or [] if str(o.get("value", "")).isdigit()}
+        fh.background.spawn(report_errors(respond, fh.service.tick(
+            incident_id, checklist_id, selected, seen, body["user"]["id"])), "tick")
+
     @app.action(blocks.REMINDER_UPDATE)
     async def open_update(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
                           respond: AsyncRespond) -> None:

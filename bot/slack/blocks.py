@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from bot.durations import format_duration
 from bot.incidents.model import Incident, TimelineEntry
 from bot.incidents.postmortem import Style, describe
-from bot.playbooks import EscalationStep, Playbook, target_kind
+from bot.playbooks import Checklist, EscalationStep, Playbook, target_kind
 from bot.slack.text import escape, mention, truncate
 
 Blocks = list[dict[str, Any]]
@@ -38,6 +38,19 @@ UPDATE_MODAL = "update_modal"
 POSTMORTEM_BUILD = "postmortem_build"
 POSTMORTEM_DONE = "postmortem_done"
 SNOOZE_MINUTES = (30, 60)
+CHECKLIST_TICK = "checklist_tick"
+CHECKBOXES_PER_ELEMENT = 10  # Block Kit's limit for one checkboxes element
+
+
+def checklist_block_id(incident_id: int, checklist_id: str, chunk: int) -> str:
+    return f"cl|{incident_id}|{checklist_id}|{chunk}"
+
+
+def parse_checklist_block_id(block_id: str) -> tuple[int, str] | None:
+    parts = block_id.split("|")
+    if len(parts) != 4 or parts[0] != "cl" or not parts[1].isdigit():
+        return None
+    return int(parts[1]), parts[2]
 
 
 def role_block_id(incident_id: int, role_id: str) -> str:
@@ -226,6 +239,37 @@ class Presenter:
         text = f"{inc.label} {sev.id} {self.playbook.status(inc.status).name}: {inc.title}"
         return escape(truncate(text, 300)), blocks
 
+    # ----- checklists ---------------------------------------------------------------------
+    def checklist(self, inc: Incident, cl: Checklist, ticked: set[int]) -> tuple[str, Blocks]:
+        owner = ""
+        if cl.owner:
+            role = self.playbook.role(cl.owner)
+            holder = inc.roles.get(cl.owner)
+            name = role.name if role else cl.owner
+            owner = f" · for <@{holder}> ({name})" if holder else f" · for the {name}"
+        title = f":clipboard: *{escape(cl.title)}* ({inc.label}){owner}"
+        blocks: Blocks = [_section(title)]
+        for chunk in range(0, len(cl.items), CHECKBOXES_PER_ELEMENT):
+            options = []
+            for index, item in enumerate(cl.items[chunk:chunk + CHECKBOXES_PER_ELEMENT], chunk):
+                text = escape(truncate(item.text, 75))
+                option: dict[str, Any] = {"text": _md(text), "value": str(index)}
+                if item.link:
+                    option["description"] = _md(f"<{item.link}|{escape(truncate(item.link, 60))}>")
+                options.append(option)
+            element: dict[str, Any] = {"type": "checkboxes", "action_id": CHECKLIST_TICK,
+                                       "options": options}
+            chosen = [o for o in options if int(o["value"]) in ticked]
+            if chosen:
+                element["initial_options"] = chosen
+            blocks.append({"type": "actions", "elements": [element],
+                           "block_id": checklist_block_id(inc.id, cl.id,
+                                                          chunk // CHECKBOXES_PER_ELEMENT)})
+        done = len([i for i in ticked if i < len(cl.items)])
+        blocks.append(_context(f"{done} of {len(cl.items)} done · every tick is recorded in the "
+                               "timeline"))
+        return f"{cl.title} ({inc.label}): {done} of {len(cl.items)} done", blocks
+
     # ----- reminders ----------------------------------------------------------------------
     def _button(self, action_id: str, label: str, value: str, style: str | None = None
                 ) -> dict[str, Any]:
@@ -372,6 +416,7 @@ class Presenter:
             "`/incident note Decided to fail over to eu-west-2`",
             "• `/incident timeline`: the newest 50 timeline entries (only you see them)",
             "• `/incident postmortem`: build the postmortem draft and upload it to the channel",
+            "• `/incident checklist [id]`: post one of the playbook's checklists, or list them",
             "• `/incident list`: open incidents",
             "• `/incident help`: this list",
             f"Severities: {sevs}. Roles: {roles}. Statuses: {statuses}.",

@@ -136,6 +136,13 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                 fh.background.spawn(
                     report_errors(respond, service.publish_postmortem(channel, user)),
                     "postmortem")
+            case parsing.PostChecklist(checklist=""):
+                await ack(response_type="ephemeral", text=service.checklist_names()
+                          + " Post one with `/incident checklist <id>` in an incident channel.")
+            case parsing.PostChecklist(checklist=checklist_id):
+                await ack()
+                fh.background.spawn(report_errors(respond, service.checklist_on_demand(
+                    channel, checklist_id)), "checklist")
             case parsing.Resolve(summary=summary):
                 await ack()
                 fh.background.spawn(

@@ -75,6 +75,11 @@ class Postmortem:
 
 
 @dataclass(frozen=True)
+class PostChecklist:
+    checklist: str  # '' lists the available ones
+
+
+@dataclass(frozen=True)
 class Usage:
     """The input was wrong: `message` tells the person what to type instead."""
 
@@ -83,7 +88,7 @@ class Usage:
 
 
 Command = (Help | Declare | DeclareModal | AssignRole | ChangeSeverity | PostUpdate | Resolve
-           | ListOpen | AddNote | ShowTimeline | Postmortem | Usage)
+           | ListOpen | AddNote | ShowTimeline | Postmortem | PostChecklist | Usage)
 
 _ALIASES = {
     "declare": "declare", "new": "declare", "open": "declare", "start": "declare",
@@ -94,6 +99,7 @@ _ALIASES = {
     "list": "list", "ls": "list",
     "note": "note", "timeline": "timeline", "log": "timeline",
     "postmortem": "postmortem", "pm": "postmortem",
+    "checklist": "checklist", "checklists": "checklist",
     "help": "help", "?": "help",
 }
 
@@ -144,6 +150,12 @@ def parse(text: str, user: str, pb: Playbook) -> Command:
         return ShowTimeline()
     if sub == "postmortem":
         return Postmortem()
+    if sub == "checklist":
+        word = _split(rest)[0]
+        if word and pb.checklist(word.lower()) is None:
+            known = ", ".join(f"`{c.id}`" for c in pb.checklists) or "none"
+            return Usage(f"No checklist `{_echo(word)}`. Checklists: {known}.")
+        return PostChecklist(word.lower())
     return Resolve(summary=to_plain(rest).strip())
 
 

@@ -14,7 +14,7 @@ from weakref import WeakValueDictionary
 
 from bot.incidents.errors import ChatError
 from bot.incidents.model import Incident
-from bot.playbooks import EscalationStep, target_kind
+from bot.playbooks import Checklist, EscalationStep, target_kind
 from bot.slack.blocks import Presenter
 from bot.slack.gateway import SlackGateway
 from bot.slack.text import escape
@@ -34,6 +34,7 @@ class SlackPublisher:
         self.db = db
         self.incidents_channel = incidents_channel
         self._card_locks: WeakValueDictionary[int, asyncio.Lock] = WeakValueDictionary()
+        self._checklist_locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
 
     # ----- declaring ----------------------------------------------------------------------
     async def create_channel(self, name: str, *, is_private: bool) -> str:
@@ -145,6 +146,27 @@ class SlackPublisher:
             comment=":page_facing_up: Postmortem draft: fill in the _italic_ prompts, then "
                     "share it. The timeline and figures are filled in from this channel.")
 
+
+    # ----- checklists ---------------------------------------------------------------------
+    async def post_checklist(self, inc: Incident, checklist: Checklist, ticked: set[int]
+                             ) -> str:
+        text, blocks = self.present.checklist(inc, checklist, ticked)
+        return await self.gateway.post(_channel(inc), text, blocks)
+
+    async def refresh_checklist(self, inc: Incident, checklist: Checklist) -> None:
+        """Re-render from the stored ticks, one update at a time per checklist, so the
+        message always ends in the stored (final) state."""
+        key = f"{inc.id}|{checklist.id}"
+        lock = self._checklist_locks.get(key)
+        if lock is None:
+            lock = self._checklist_locks[key] = asyncio.Lock()
+        async with lock:
+            async with self.db.read() as s:
+                row = await repo.checklist_post(s, inc.id, checklist.id)
+            if row is None or row.message_ts is None:
+                return
+            text, blocks = self.present.checklist(inc, checklist, set(row.ticked))
+            await self.gateway.update(_channel(inc), row.message_ts, text, blocks)
 
     # ----- reminders ----------------------------------------------------------------------
     async def _post_reminder(self, inc: Incident, reminder_id: int, text: str,

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.incidents.model import RESOLVED, Incident, Reminder, TimelineEntry
 from bot.store.tables import (
+    ChecklistPostRow,
     IncidentRow,
     ProcessedEventRow,
     ReminderRow,
@@ -264,6 +265,30 @@ async def thread_roots(session: AsyncSession, incident_id: int, recent: int) -> 
                TimelineEntryRow.slack_ts.is_not(None), TimelineEntryRow.thread_ts.is_(None))
         .order_by(TimelineEntryRow.occurred_at.desc()).limit(recent))
     return {ts for ts in [*known, *latest] if ts}
+
+
+# ----- checklists ---------------------------------------------------------------------------
+async def checklist_post(session: AsyncSession, incident_id: int, checklist_id: str
+                         ) -> ChecklistPostRow | None:
+    return await session.scalar(select(ChecklistPostRow).where(
+        ChecklistPostRow.incident_id == incident_id,
+        ChecklistPostRow.checklist_id == checklist_id))
+
+
+async def claim_checklist_post(session: AsyncSession, incident_id: int, checklist_id: str
+                               ) -> ChecklistPostRow:
+    """The incident's row for this checklist, created (unticked) if new."""
+    row = await checklist_post(session, incident_id, checklist_id)
+    if row is None:
+        row = ChecklistPostRow(incident_id=incident_id, checklist_id=checklist_id, ticked=[])
+        session.add(row)
+        await session.flush()
+    return row
+
+
+async def checklist_posts(session: AsyncSession, incident_id: int) -> list[ChecklistPostRow]:
+    return list(await session.scalars(select(ChecklistPostRow).where(
+        ChecklistPostRow.incident_id == incident_id).order_by(ChecklistPostRow.id)))
 
 
 # ----- reminders ----------------------------------------------------------------------------

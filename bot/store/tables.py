@@ -43,7 +43,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {
-        datetime: UTCDateTime, dict[str, Any]: JSON
+        datetime: UTCDateTime, dict[str, Any]: JSON, list[int]: JSON
     }
 
 
@@ -150,3 +150,19 @@ class ReminderRow(Base):
     sent_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_reminders_status_due", "status", "due_at"),)
+
+
+class ChecklistPostRow(Base):
+    """A checklist posted in an incident channel, and which of its items are ticked."""
+
+    __tablename__ = "checklist_posts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    checklist_id: Mapped[str] = mapped_column(String(40))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    ticked: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+    __table_args__ = (
+        Index("uq_checklist_posts", "incident_id", "checklist_id", unique=True),
+    )

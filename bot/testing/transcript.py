@@ -46,7 +46,12 @@ def render_blocks(fake: FakeSlack, blocks: list[dict[str, Any]]) -> list[str]:
                 lines.append("  |  ".join(f["text"].replace("\n", ": ") for f in b["fields"]))
             if b.get("accessory"):
                 lines[-1] += "  " + _element(b["accessory"])
-        elif t == "actions" or t == "context":
+        elif t == "actions" and any(e.get("type") == "checkboxes" for e in b["elements"]):
+            for e in b["elements"]:
+                chosen = {o["value"] for o in e.get("initial_options", [])}
+                lines += [f"   {'☑' if o['value'] in chosen else '☐'} {o['text']['text']}"
+                          for o in e.get("options", [])]
+        elif t in ("actions", "context"):
             lines.append("   " + " ".join(_element(e) for e in b["elements"]))
         elif t == "divider":
             lines.append("   " + "-" * 40)
