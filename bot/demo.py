@@ -189,6 +189,16 @@ async def _script(fake: FakeSlack, fh: Foghorn, slack: SlackSender,
                     "value": "Rolled back to v1.42; watching error rates"}})
     await wait()
     await command(71, "UBOB", cid, "resolve Rolled back v1.43; checkout healthy again")
+    ask = fake.responses[-1]
+    show.step("bob", "reads the open validation items and clicks [Resolve anyway]")
+    button = ask["blocks"][1]["elements"][0]
+    await slack.interaction({
+        "type": "block_actions", "user": {"id": "UBOB", "name": "bob"},
+        "team": {"id": "T0FOGHORN"}, "channel": {"id": cid},
+        "container": {"type": "message", "channel_id": cid, "is_ephemeral": True},
+        "response_url": fake.response_url(), "trigger_id": fake.new_trigger_id(),
+        "actions": [{**button, "block_id": "confirm", "action_ts": "1"}]})
+    await wait()
     await command(72, "UALICE", GENERAL, "list")
     await command(75, "UBOB", cid, "postmortem")
     [draft] = [f for f in fake.files.values() if f["name"].startswith("postmortem-")]

@@ -38,7 +38,7 @@ TEMPLATE_FIELDS: dict[str, frozenset[str]] = {
     "postmortem": frozenset(
         {"title", "incident_id", "severity", "severity_name", "severity_history", "status",
          "channel", "started", "ended", "duration", "impact", "summary", "roles", "figures",
-         "key_events", "timeline", "timezone", "generated"}
+         "key_events", "timeline", "timezone", "generated", "checklists"}
     ),
 }
 
@@ -206,6 +206,8 @@ class Checklist(_Strict):
     when: str = "demand"
     severities: tuple[str, ...] = ()  # empty: every severity
     owner: str | None = None  # a role id
+    # Resolving while this list (once posted) has unticked items asks for confirmation.
+    before_resolve: bool = False
     items: tuple[ChecklistItem, ...] = Field(min_length=1, max_length=40)
 
 

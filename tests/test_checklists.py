@@ -61,6 +61,8 @@ async def test_checklists_are_posted_on_declare_status_and_resolve(bot: Bot) -> 
     posted = checklists_in(bot, inc.channel_id)
     assert list(posted) == ["initial-assessment", "mitigation", "validation"]
     assert f"for <@{CAROL}> (Tech Lead)" in posted["mitigation"].blocks[0]["text"]["text"]
+    await tick(bot, CAROL, inc, "validation", {0, 1, 2, 3, 4})  # nothing left open
+    await bot.settle()
     await bot.command("resolve done", channel=inc.channel_id)
     assert list(checklists_in(bot, inc.channel_id))[-2:] == ["resolution", "follow-up"]
 
@@ -128,3 +130,38 @@ def test_bad_checklists_stop_start_up(mutate, expected: str) -> None:
     with pytest.raises(PlaybookError) as err:
         parse_playbook(yaml.safe_dump(pb), "pb.yml")
     assert str(err.value).startswith("pb.yml: ") and expected in str(err.value)
+
+
+async def test_resolve_asks_first_while_validation_items_are_open(bot: Bot) -> None:
+    inc, _ = await bot.declare("sev1 Careful now")
+    await bot.command("update monitoring rolled back", channel=inc.channel_id)
+    await tick(bot, BOB, inc, "validation", {0, 1, 2})
+    await bot.settle()
+    await bot.command("resolve Rolled back v1.43", user=BOB, channel=inc.channel_id)
+    ask = bot.fake.responses[-1]
+    assert "still open" in ask["text"] and "No data corruption" in ask["text"]
+    assert "Primary functionality restored" not in ask["text"]  # ticked
+    assert not (await bot.incident(inc.id)).is_resolved
+
+    # The button in the private answer resolves, with the summary that was typed.
+    button = ask["blocks"][1]["elements"][0]
+    await bot.slack.interaction({
+        "type": "block_actions", "user": {"id": BOB, "name": "bob"},
+        "api_app_id": "A0FOGHORN", "team": {"id": "T0FOGHORN"},
+        "container": {"type": "message", "channel_id": inc.channel_id, "is_ephemeral": True},
+        "channel": {"id": inc.channel_id}, "response_url": bot.fake.response_url(),
+        "trigger_id": bot.fake.new_trigger_id(),
+        "actions": [{**button, "block_id": "confirm", "action_ts": "1"}]})
+    await bot.settle()
+    stored = await bot.incident(inc.id)
+    assert stored.is_resolved and stored.summary == "Rolled back v1.43"
+    await bot.command("postmortem", channel=inc.channel_id)
+    doc = next(iter(bot.fake.files.values()))["content"].decode()
+    assert "**Validation** (3 of 5 done)" in doc
+    assert "- [x] Primary functionality restored" in doc and "- [ ] No data corruption" in doc
+
+
+async def test_resolve_does_not_ask_when_nothing_is_open(bot: Bot) -> None:
+    inc, _ = await bot.declare("sev1 All ticked")
+    await bot.command("resolve quick", channel=inc.channel_id)  # validation never posted
+    assert (await bot.incident(inc.id)).is_resolved

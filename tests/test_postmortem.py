@@ -25,7 +25,9 @@ async def _scripted_incident(bot: Bot) -> tuple:
     await bot.command("update monitoring Rolled back", user=BOB, channel=inc.channel_id)
     bot.clock.now = start + timedelta(hours=1, minutes=5)
     await bot.command(f"role ic <@{CAROL}>", user=BOB, channel=inc.channel_id)
-    await bot.command("resolve Rolled back to v1.42", user=CAROL, channel=inc.channel_id)
+    # The validation checklist (posted at monitoring) is unticked: confirm resolving anyway.
+    await bot.fh.service.resolve(inc.channel_id, "Rolled back to v1.42", CAROL, confirmed=True)
+    await bot.settle()
     return inc, key
 
 

@@ -112,7 +112,7 @@ class PostmortemWriter:
         return body.replace("\n", "\n  ")
 
     def build(self, inc: Incident, entries: list[TimelineEntry], names: Mapping[str, str],
-              now: datetime) -> str:
+              now: datetime, checklists: Mapping[str, set[int]] | None = None) -> str:
         sev = self.playbook.severity(inc.severity)
         figures = compute_figures(inc, entries, now)
         values = {
@@ -136,6 +136,7 @@ class PostmortemWriter:
             "timeline": "\n".join(self._line(e, names) for e in entries) or "_Empty._",
             "timezone": str(self.tz),
             "generated": self.when(now),
+            "checklists": self._checklists(checklists or {}),
         }
         return string.Formatter().vformat(self.playbook.templates.postmortem, (), values)
 
@@ -162,6 +163,17 @@ class PostmortemWriter:
                                    f"(from {self.when(e.occurred_at)})" for e in held)
             lines.append(f"- **{role.name}:** {chain}")
         return "\n".join(lines)
+
+    def _checklists(self, state: Mapping[str, set[int]]) -> str:
+        parts = []
+        for cl in self.playbook.checklists:
+            if cl.id not in state:
+                continue
+            lines = [f"- [{'x' if i in state[cl.id] else ' '}] {item.text}"
+                     for i, item in enumerate(cl.items)]
+            parts.append(f"**{cl.title}** ({len(state[cl.id])} of {len(cl.items)} done)\n"
+                         + "\n".join(lines))
+        return "\n\n".join(parts) or "_No checklists were posted._"
 
     def _figures(self, f: Figures) -> str:
         def show(d: timedelta | None, missing: str) -> str:

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from bot.incidents import naming
 from bot.incidents import reminders as plan
-from bot.incidents.errors import ChannelNameTaken, ChatError, UserError
+from bot.incidents.errors import ChannelNameTaken, ChatError, NeedsConfirmation, UserError
 from bot.incidents.model import RESOLVED, Clock, Incident, Reminder, TimelineEntry, utcnow
 from bot.incidents.postmortem import PostmortemWriter
 from bot.incidents.timeline import Timeline
@@ -408,8 +408,14 @@ class IncidentService:
             await self.post_checklists(updated, status.id)
         return updated
 
-    async def resolve(self, channel_id: str, summary: str, by: str) -> Incident:
+    async def resolve(self, channel_id: str, summary: str, by: str, *,
+                      confirmed: bool = False) -> Incident:
         inc = await self.in_channel(channel_id, "resolve")
+        if not confirmed and not inc.is_resolved:
+            self._require_allowed(inc, "resolve", by)
+            open_items = await self._open_before_resolve(inc)
+            if open_items:
+                raise NeedsConfirmation(inc.id, open_items)
         now = self.clock()
         async with self.db.write() as s:
             current = self._require_open(await repo.get_incident(s, inc.id))
@@ -431,6 +437,18 @@ class IncidentService:
         return updated
 
     # ----- checklists ---------------------------------------------------------------------
+    async def checklist_state(self, incident_id: int) -> dict[str, set[int]]:
+        """Ticked items of every checklist posted for the incident."""
+        async with self.db.read() as s:
+            return {r.checklist_id: set(r.ticked)
+                    for r in await repo.checklist_posts(s, incident_id) if r.message_ts}
+
+    async def _open_before_resolve(self, inc: Incident) -> list[str]:
+        state = await self.checklist_state(inc.id)
+        return [f"{c.title}: {item.text}" for c in self.playbook.checklists
+                if c.before_resolve and c.id in state
+                for i, item in enumerate(c.items) if i not in state[c.id]]
+
     async def post_checklists(self, inc: Incident, when: str) -> None:
         """Post the playbook's checklists for this moment (each once per incident)."""
         for checklist in self.playbook.checklists_for(when, inc.severity):
@@ -505,7 +523,8 @@ class IncidentService:
         people |= {str(e.data[k]) for e in entries for k in ("user", "previous")
                    if e.kind == "role_assigned" and e.data.get(k)}
         names = await self.chat.display_names(people)
-        return self.postmortems.build(inc, entries, names, self.clock())
+        return self.postmortems.build(inc, entries, names, self.clock(),
+                                      await self.checklist_state(inc.id))
 
     async def publish_postmortem(self, channel_id: str, by: str) -> Incident:
         """Build the draft, upload it to the incident channel and remember that it exists."""

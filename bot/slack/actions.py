@@ -70,6 +70,23 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
         fh.background.spawn(report_errors(respond, fh.service.tick(
             incident_id, checklist_id, selected, seen, body["user"]["id"])), "tick")
 
+    @app.action(blocks.RESOLVE_CONFIRM)
+    async def resolve_anyway(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                             respond: AsyncRespond) -> None:
+        await ack()
+        channel = (body.get("channel") or {}).get("id") or (
+            body.get("container") or {}).get("channel_id", "")
+        try:
+            summary = str(json.loads(action.get("value") or "{}").get("summary", ""))
+        except (json.JSONDecodeError, AttributeError):
+            summary = ""
+
+        async def resolve() -> None:
+            await fh.service.resolve(channel, summary, body["user"]["id"], confirmed=True)
+            await respond(delete_original=True)
+
+        fh.background.spawn(report_errors(respond, resolve()), "resolve-anyway")
+
     @app.action(blocks.REMINDER_UPDATE)
     async def open_update(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
                           respond: AsyncRespond) -> None:

@@ -39,6 +39,7 @@ POSTMORTEM_BUILD = "postmortem_build"
 POSTMORTEM_DONE = "postmortem_done"
 SNOOZE_MINUTES = (30, 60)
 CHECKLIST_TICK = "checklist_tick"
+RESOLVE_CONFIRM = "resolve_confirm"
 CHECKBOXES_PER_ELEMENT = 10  # Block Kit's limit for one checkboxes element
 
 
@@ -269,6 +270,16 @@ class Presenter:
         blocks.append(_context(f"{done} of {len(cl.items)} done · every tick is recorded in the "
                                "timeline"))
         return f"{cl.title} ({inc.label}): {done} of {len(cl.items)} done", blocks
+
+    def confirm_resolve(self, open_items: list[str], summary: str) -> tuple[str, Blocks]:
+        listed = "\n".join(f"• {escape(truncate(item, 200))}" for item in open_items[:30])
+        text = f"These checklist items are still open:\n{listed}"
+        return text + "\nResolve anyway?", [
+            _section(f":warning: {text}"),
+            {"type": "actions", "elements": [self._button(
+                RESOLVE_CONFIRM, "Resolve anyway", json.dumps({"summary": summary[:1800]}),
+                "danger")]},
+        ]
 
     # ----- reminders ----------------------------------------------------------------------
     def _button(self, action_id: str, label: str, value: str, style: str | None = None

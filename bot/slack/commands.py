@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.incidents.errors import ChatError, UserError
+from bot.incidents.errors import ChatError, NeedsConfirmation, UserError
 from bot.incidents.service import DeclareRequest, DeclareResult
 from bot.slack import parsing
 from bot.slack.text import escape
@@ -145,5 +145,13 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                     channel, checklist_id)), "checklist")
             case parsing.Resolve(summary=summary):
                 await ack()
-                fh.background.spawn(
-                    report_errors(respond, service.resolve(channel, summary, user)), "resolve")
+
+                async def resolve() -> None:
+                    try:
+                        await service.resolve(channel, summary, user)
+                    except NeedsConfirmation as ask:
+                        text, blocks = fh.presenter.confirm_resolve(ask.open_items, summary)
+                        await respond(text=text, blocks=blocks, response_type="ephemeral",
+                                      replace_original=False)
+
+                fh.background.spawn(report_errors(respond, resolve()), "resolve")
