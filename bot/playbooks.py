@@ -75,6 +75,15 @@ class _Strict(BaseModel):
 _TARGET = re.compile(r"^(@?[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|[CG][A-Z0-9]{2,}|#[a-z0-9_-]{1,80})$")
 
 
+def _check_targets(targets: tuple[str, ...]) -> tuple[str, ...]:
+    for target in targets:
+        if not _TARGET.match(target):
+            raise ValueError(
+                f"{target!r} is not a target: use a user ID (U…), a user group ID (S…), "
+                "a channel ID (C…) or #channel-name")
+    return targets
+
+
 class EscalationStep(_Strict):
     """Notify `notify` when the incident is still open `after` its declaration."""
 
@@ -90,12 +99,7 @@ class EscalationStep(_Strict):
     @field_validator("notify")
     @classmethod
     def _targets(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        for target in v:
-            if not _TARGET.match(target):
-                raise ValueError(
-                    f"{target!r} is not a target: use a user ID (U…), a user group ID (S…), "
-                    "a channel ID (C…) or #channel-name")
-        return v
+        return _check_targets(v)
 
 
 def target_kind(target: str) -> str:
@@ -118,6 +122,8 @@ class Severity(_Strict):
     postmortem_required: bool = False
     postmortem_due_after: timedelta = timedelta(hours=48)
     escalation: tuple[EscalationStep, ...] = ()
+    # Told at declare: users are invited, user groups mentioned, channels sent a notice.
+    notify: tuple[str, ...] = ()
     default: bool = False
 
     @field_validator("response_time", mode="before")
@@ -134,6 +140,11 @@ class Severity(_Strict):
     @classmethod
     def _postmortem_due(cls, v: Any) -> timedelta | None:
         return _duration(v, allow_none=False)
+
+    @field_validator("notify")
+    @classmethod
+    def _notify(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return _check_targets(v)
 
     @model_validator(mode="after")
     def _sensible(self) -> Severity:
@@ -192,6 +203,15 @@ class Templates(_Strict):
         return self
 
 
+class Link(_Strict):
+    """A link added to incident channels as a bookmark (and listed on the card)."""
+
+    title: str = Field(min_length=1, max_length=60)
+    url: str = Field(pattern=r"^https?://\S+$", max_length=500)
+    severities: tuple[str, ...] = ()  # empty: every severity
+    war_room: bool = False  # also posted in the channel at declare: "Join the war room"
+
+
 class ChecklistItem(_Strict):
     text: str = Field(min_length=1, max_length=150)
     link: str | None = Field(default=None, pattern=r"^https?://\S+$", max_length=500)
@@ -224,6 +244,7 @@ class Playbook(_Strict):
     # An action not listed is open to anyone in the incident channel.
     permissions: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     checklists: tuple[Checklist, ...] = ()
+    links: tuple[Link, ...] = ()
 
     @field_validator("permissions")
     @classmethod
@@ -262,6 +283,10 @@ class Playbook(_Strict):
             for sev in cl.severities:
                 if sev not in severities:
                     raise ValueError(f"checklists[{i}].severities: unknown severity {sev!r}")
+        for i, link in enumerate(self.links):
+            for sev in link.severities:
+                if sev not in severities:
+                    raise ValueError(f"links[{i}].severities: unknown severity {sev!r}")
         known = {r.id for r in self.roles} | {"declarer", "anyone"}
         for action, who in self.permissions.items():
             for w in who:
@@ -299,6 +324,9 @@ class Playbook(_Strict):
     def find_role(self, text: str) -> Role | None:
         key = normalize_key(text)
         return next((r for r in self.roles if key in r.match_keys()), None)
+
+    def links_for(self, severity: str) -> list[Link]:
+        return [k for k in self.links if not k.severities or severity in k.severities]
 
     def checklist(self, checklist_id: str) -> Checklist | None:
         return next((c for c in self.checklists if c.id == checklist_id), None)
@@ -416,4 +444,6 @@ def escalation_targets(pb: Playbook) -> list[tuple[str, str]]:
     return [(f"severities[{i}].escalation[{j}].notify[{k}]", target)
             for i, sev in enumerate(pb.severities)
             for j, step in enumerate(sev.escalation)
-            for k, target in enumerate(step.notify)]
+            for k, target in enumerate(step.notify)] + [
+        (f"severities[{i}].notify[{k}]", target)
+        for i, sev in enumerate(pb.severities) for k, target in enumerate(sev.notify)]

@@ -165,3 +165,47 @@ async def test_resolve_does_not_ask_when_nothing_is_open(bot: Bot) -> None:
     inc, _ = await bot.declare("sev1 All ticked")
     await bot.command("resolve quick", channel=inc.channel_id)  # validation never posted
     assert (await bot.incident(inc.id)).is_resolved
+
+
+async def test_links_war_room_and_who_to_tell_at_declare(make_bot, fake, tmp_path) -> None:
+    from bot.testing.fake_slack import BOT_USER_ID
+
+    pb = json.loads(json.dumps(DEFAULT))
+    pb["links"] = [
+        {"title": "War room", "url": "https://meet.example.com/bridge",
+         "severities": ["SEV1", "SEV2"], "war_room": True},
+        {"title": "Status page", "url": "https://status.example.com"}]
+    pb["severities"][0]["notify"] = ["S0LEADS", "#engineering", "UDAN"]
+    (tmp_path / "default.yml").write_text(yaml.safe_dump(pb))
+    fake.usergroups["S0LEADS"] = {"handle": "eng-leads", "users": {CAROL}}
+    eng = fake.add_channel("engineering", members={BOT_USER_ID})
+    bot = await make_bot(playbooks=tmp_path)
+
+    inc, channel = await bot.declare("sev1 Big one")
+    assert [b["title"] for b in channel.bookmarks] == ["War room", "Status page"]
+    texts = [m.text for m in channel.messages]
+    assert any("War room for INC-1: <https://meet.example.com/bridge|War room>" in t
+               for t in texts)
+    assert any(t.startswith("<!subteam^S0LEADS>: SEV1 declared") for t in texts)
+    assert "UDAN" in channel.members
+    assert [m.text for m in eng.messages if f"<#{inc.channel_id}>" in m.text]
+    card = channel.message(inc.card_ts)
+    assert "<https://status.example.com|Status page>" in json.dumps(card.blocks)
+
+    small, small_channel = await bot.declare("sev3 Small one")
+    assert [b["title"] for b in small_channel.bookmarks] == ["Status page"]
+    assert not any("War room" in m.text for m in small_channel.messages)
+    assert "UDAN" not in small_channel.members and small.severity == "SEV3"
+
+
+@pytest.mark.parametrize(("links", "expected"), [
+    ([{"title": "x", "url": "ftp://x"}], "links[0].url"),
+    ([{"title": "x", "url": "https://x", "severities": ["SEV7"]}],
+     "links[0].severities: unknown severity 'SEV7'"),
+])
+def test_bad_links_stop_start_up(links, expected: str) -> None:
+    pb = json.loads(json.dumps(DEFAULT))
+    pb["links"] = links
+    with pytest.raises(PlaybookError) as err:
+        parse_playbook(yaml.safe_dump(pb), "pb.yml")
+    assert expected in str(err.value)

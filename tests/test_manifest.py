@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from bot.slack import blocks
+from bot.store import repo
 from bot.testing.fake_slack import FakeSlack
 from tests.conftest import ALICE, BOB, CAROL, Bot, BotFactory
 
@@ -74,10 +75,18 @@ async def test_bot_scopes_are_exactly_what_the_called_methods_need(
     pb = yaml.safe_load((ROOT / "playbooks" / "default.yml").read_text())
     pb["severities"][1]["escalation"] = [
         {"after": "10m", "notify": ["#incidents", "S0ONCALL", "UDAN"]}]
+    pb["links"] = [{"title": "Status page", "url": "https://status.example.com"}]
     (tmp_path / "default.yml").write_text(yaml.safe_dump(pb))
     fake.usergroups["S0ONCALL"] = {"handle": "oncall", "users": {CAROL}}
     bot = await make_bot(playbooks=tmp_path)
     called = await _full_flow(bot)
+    # A declare finished after a restart checks the bookmarks it may already have added.
+    now = bot.clock()
+    async with bot.fh.db.write() as s:
+        await repo.insert_incident(s, title="Resumed", severity="SEV2", status="investigating",
+                                   is_private=False, setup_done=False, declared_by=ALICE,
+                                   declared_at=now, last_update_at=now)
+    await bot.fh.service.resume_unfinished()
     bot.clock.now += timedelta(hours=50)  # every reminder kind falls due
     await bot.fire_due()
     called |= {c.method for c in bot.fake.calls}

@@ -43,6 +43,7 @@ class ChatPort(Protocol):
     async def create_channel(self, name: str, *, is_private: bool) -> str: ...
     async def own_channel(self, name: str, since: datetime) -> str | None: ...
     async def find_posted(self, inc: Incident, what: str) -> str | None: ...
+    async def links_and_notices(self, inc: Incident, *, resumed: bool) -> None: ...
     async def post_card(self, inc: Incident) -> str: ...
     async def pin_card(self, inc: Incident) -> None: ...
     async def invite(self, inc: Incident, users: list[str]) -> None: ...
@@ -296,6 +297,10 @@ class IncidentService:
             await self.post_checklists(inc, "declare")
         except ChatError as exc:
             warnings.append(_warning("checklist", exc))
+        try:
+            await self.chat.links_and_notices(inc, resumed=inc.setup_interrupted)
+        except ChatError as exc:
+            warnings.append(_warning("links", exc))
         async with self.db.write() as s:
             await repo.update_incident(s, inc.id, setup_done=True)
         return DeclareResult(replace(inc, setup_done=True), warnings=tuple(warnings))
@@ -647,5 +652,6 @@ def _warning(step: str, exc: BaseException) -> str:
         "announce": "announce it in the incidents channel",
         "pin": "pin the incident card",
         "checklist": "post the declare checklist",
+        "links": "add the playbook's links or notify everyone the severity names",
     }.get(step, step)
     return f"Could not {what} ({error})."

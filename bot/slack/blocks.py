@@ -206,6 +206,10 @@ class Presenter:
             blocks.append(_section(f"*Impact:* {escape(inc.description)}"))
         if inc.summary:
             blocks.append(_section(f"*Resolution:* {escape(inc.summary)}"))
+        links = self.playbook.links_for(inc.severity)
+        if links:
+            blocks.append(_context(" · ".join(
+                f"<{k.url}|{escape(k.title)}>" for k in links)))
         blocks.append({"type": "divider"})
         if inc.is_resolved:
             blocks.append({"type": "section", "fields": [
@@ -316,6 +320,10 @@ class Presenter:
         note = f" {escape(step.note)}" if step.note else ""
         return (f":rotating_light: Escalation: {inc.label} ({inc.severity}) is still open after "
                 f"{format_duration(waited)}. Notifying {targets}.{note}")
+
+    def declared_notice(self, inc: Incident) -> str:
+        return (f":rotating_light: {inc.label} {inc.severity} declared: "
+                f"\u201c{escape(truncate(inc.title, 200))}\u201d in {self.channel_link(inc)}")
 
     def escalation_notice(self, inc: Incident, step: EscalationStep, waited: timedelta) -> str:
         note = f"\n{escape(step.note)}" if step.note else ""

@@ -147,6 +147,37 @@ class SlackPublisher:
                     "share it. The timeline and figures are filled in from this channel.")
 
 
+    async def links_and_notices(self, inc: Incident, *, resumed: bool) -> None:
+        """Bookmark the playbook's links (and post the war room), and tell whoever the
+        severity names. A resumed declare skips bookmarks that already exist."""
+        channel = _channel(inc)
+        links = self.present.playbook.links_for(inc.severity)
+        existing: set[str] = set()
+        if resumed and links:
+            listed = await self.gateway.call("bookmarks.list", channel_id=channel)
+            existing = {b.get("link", "") for b in listed.get("bookmarks", [])}
+        jobs = [self.gateway.call("bookmarks.add", channel_id=channel, title=link.title,
+                                  type="link", link=link.url)
+                for link in links if link.url not in existing]
+        for link in links:
+            if link.war_room and not resumed:
+                jobs.append(self._say(inc, f":telephone_receiver: War room for {inc.label}: "
+                                           f"<{link.url}|{escape(link.title)}>"))
+        notice = self.present.declared_notice(inc)
+        groups = []
+        for target in self.present.playbook.severity(inc.severity).notify:
+            kind = target_kind(target)
+            if kind == "user":
+                jobs.append(self.gateway.invite(channel, [target.lstrip("@")]))
+            elif kind == "usergroup":
+                groups.append(self.present.target(target))
+            else:
+                jobs.append(self.gateway.post_to_channel_ref(target.lstrip("#"), notice))
+        if groups and not resumed:
+            jobs.append(self._say(inc, f"{' '.join(groups)}: {inc.severity} declared, "
+                                       "you are asked to join."))
+        await _all(jobs)
+
     # ----- checklists ---------------------------------------------------------------------
     async def post_checklist(self, inc: Incident, checklist: Checklist, ticked: set[int]
                              ) -> str:

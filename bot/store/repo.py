@@ -3,6 +3,7 @@ transaction, so a service method can change several rows atomically."""
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -355,6 +356,7 @@ async def claim_due(session: AsyncSession, now: datetime, owner: str, lease: tim
               "attempts": ReminderRow.attempts + 1}
     if broken:  # both replicas read the same due rows, then each claims them by id alone
         ids = list(await session.scalars(picked))
+        await asyncio.sleep(0.1)  # the window in which the other replica reads them too
         stmt = update(ReminderRow).where(ReminderRow.id.in_(ids))
     else:
         if session.bind.dialect.name == "postgresql":

@@ -771,7 +771,7 @@ class FakeSlack:
         return {"files": done}
 
     def m_bookmarks_add(self, args: dict[str, Any]) -> dict[str, Any]:
-        ch = self._member_channel(args)
+        ch = self._member_channel({"channel": args.get("channel_id")})
         if not args.get("title") or args.get("type") != "link" or not args.get("link"):
             raise SlackError("invalid_arguments")
         bm = {"id": self._new_id("Bk"), "channel_id": ch.id, "title": args["title"],
@@ -780,7 +780,8 @@ class FakeSlack:
         return {"bookmark": bm}
 
     def m_bookmarks_list(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"bookmarks": list(self._member_channel(args).bookmarks)}
+        return {"bookmarks": list(self._member_channel({"channel": args.get("channel_id")})
+                                  .bookmarks)}
 
 
 def _us(ts: str) -> int:
