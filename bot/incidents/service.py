@@ -120,6 +120,10 @@ class IncidentService:
         async with self.db.read() as s:
             return await repo.get_incident(s, incident_id)
 
+    async def get_open(self, incident_id: int | None) -> Incident:
+        """The incident, or a UserError saying it is gone or already resolved."""
+        return self._require_open(await self.get(incident_id) if incident_id else None)
+
     async def in_channel(self, channel_id: str, command: str) -> Incident:
         async with self.db.read() as s:
             inc = await repo.get_by_channel(s, channel_id)

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.incidents.errors import UserError
 from bot.incidents.service import DeclareRequest
 from bot.slack import blocks
 from bot.slack.commands import declare_outcome, report_errors
@@ -94,10 +93,7 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
         incident_id = _incident_id(action)
 
         async def open_modal() -> None:
-            inc = await fh.service.get(incident_id) if incident_id else None
-            if inc is None or inc.is_resolved:
-                raise UserError(f"{inc.label} is already resolved." if inc
-                                else "That incident no longer exists.")
+            inc = await fh.service.get_open(incident_id)
             await fh.gateway.open_view(body["trigger_id"], fh.presenter.update_modal(inc))
 
         fh.background.spawn(report_errors(respond, open_modal()), "open-update-modal")

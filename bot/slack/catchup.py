@@ -43,14 +43,7 @@ async def catch_up(gateway: SlackGateway, timeline: Timeline, incidents: list[In
 
 
 async def _pages(gateway: SlackGateway, method: str, **args: object) -> list[dict]:
-    messages: list[dict] = []
-    cursor = ""
-    while True:
-        data = await gateway.call(method, limit=PAGE, cursor=cursor, **args)
-        messages += [m for m in data.get("messages", []) if isinstance(m, dict)]
-        cursor = (data.get("response_metadata") or {}).get("next_cursor") or ""
-        if not cursor:
-            return messages
+    return [m async for m in gateway.pages(method, "messages", limit=PAGE, **args)]
 
 
 def _order_ts(ts: str) -> int:

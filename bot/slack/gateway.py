@@ -9,6 +9,7 @@ act on, and treats the harmless ones (`already_in_channel`, `already_pinned`) as
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -85,6 +86,19 @@ class SlackGateway:
             raise SlackCallError(method, "connection_error") from None
 
     # ----- channels ----------------------------------------------------------------------
+    async def pages(self, method: str, key: str, **args: Any) -> AsyncIterator[dict[str, Any]]:
+        """Every item under `key` across a cursor-paginated method's pages (stop early by
+        breaking out)."""
+        cursor = ""
+        while True:
+            data = await self.call(method, cursor=cursor, **args)
+            for item in data.get(key, []):
+                if isinstance(item, dict):
+                    yield item
+            cursor = (data.get("response_metadata") or {}).get("next_cursor") or ""
+            if not cursor:
+                return
+
     async def create_channel(self, name: str, *, is_private: bool) -> str:
         data = await self.call("conversations.create", name=name, is_private=is_private)
         return str(data["channel"]["id"])
@@ -109,14 +123,10 @@ class SlackGateway:
             return ref
         if ref in self._channel_ids:
             return self._channel_ids[ref]
-        cursor = ""
-        while True:
-            data = await self.call("conversations.list", types="public_channel",
-                                   exclude_archived=True, limit=1000, cursor=cursor)
-            for ch in data.get("channels", []):
-                self._channel_ids[ch["name"]] = ch["id"]
-            cursor = (data.get("response_metadata") or {}).get("next_cursor") or ""
-            if ref in self._channel_ids or not cursor:
+        async for ch in self.pages("conversations.list", "channels", types="public_channel",
+                                   exclude_archived=True, limit=1000):
+            self._channel_ids[ch["name"]] = ch["id"]
+            if ch["name"] == ref:
                 break
         if ref not in self._channel_ids:
             raise SlackCallError("conversations.list", "channel_not_found")
@@ -200,16 +210,11 @@ class SlackGateway:
 
     async def find_channel(self, name: str) -> dict[str, Any] | None:
         """The channel (public, or private with the bot in it) called `name`, or None."""
-        cursor = ""
-        while True:
-            data = await self.call("conversations.list", types="public_channel,private_channel",
-                                   limit=1000, cursor=cursor)
-            for ch in data.get("channels", []):
-                if ch.get("name") == name:
-                    return dict(ch)
-            cursor = (data.get("response_metadata") or {}).get("next_cursor") or ""
-            if not cursor:
-                return None
+        async for ch in self.pages("conversations.list", "channels",
+                                   types="public_channel,private_channel", limit=1000):
+            if ch.get("name") == name:
+                return dict(ch)
+        return None
 
     async def target_exists(self, target: str) -> bool:
         """Whether an escalation target (user, user group or channel) exists. Raises
