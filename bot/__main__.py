@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # APScheduler logs two INFO lines per job run: one pair per reminder look is noise.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     command = args.command or "run"
     try:
         if command == "check-playbooks":

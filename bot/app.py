@@ -110,9 +110,11 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
     service.reminders_changed = dispatcher.poke
     fh = Foghorn(settings, playbook, db, gateway, presenter, service, Background(), bolt,
                  dispatcher, schedule)
+    # Bolt tries listeners in the order they were added, and each try costs; message events
+    # are most of an incident's traffic, so their listeners go first.
+    events.register(bolt, fh)
     commands.register(bolt, fh)
     actions.register(bolt, fh)
-    events.register(bolt, fh)
 
     @bolt.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -10,15 +10,37 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-class Background:
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[Any]] = set()
+RUNNING_LIMIT = 16
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "work") -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
+
+class Background:
+    """At most RUNNING_LIMIT jobs run at once and the others wait their turn: a burst of
+    declares must not fill the event loop with hundreds of half-done jobs, each step of which
+    queues in front of the next request's ack. Jobs that cannot wait (opening a modal: the
+    trigger_id expires after 3 s) pass `urgent=True` and start at once."""
+
+    def __init__(self, limit: int = RUNNING_LIMIT) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._slots = asyncio.Semaphore(limit)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "work", *,
+              urgent: bool = False) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(
+            coro if urgent else self._in_turn(coro), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task
+
+    async def _in_turn(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        try:
+            await self._slots.acquire()
+        except BaseException:
+            coro.close()  # cancelled while waiting: it never started
+            raise
+        try:
+            return await coro
+        finally:
+            self._slots.release()
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)

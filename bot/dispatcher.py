@@ -49,6 +49,7 @@ class Dispatcher:
         self._run_lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self._scheduler: AsyncIOScheduler | None = None
+        self._poked = False  # a look is already on its way
 
     # ----- doing the work -----------------------------------------------------------------
     async def run_due(self) -> int:
@@ -111,11 +112,15 @@ class Dispatcher:
             pass
 
     def poke(self) -> None:
-        """Reminder rows changed: look again at once (and re-plan the next wake-up)."""
-        if self._scheduler is not None:
+        """Reminder rows changed: look again at once (and re-plan the next wake-up). Pokes
+        that arrive before that look has started are one poke: a burst of declares costs
+        one look, not one each."""
+        if self._scheduler is not None and not self._poked:
+            self._poked = True
             self._wake_at(datetime.now(UTC))
 
     async def _tick(self) -> None:
+        self._poked = False  # changes from here on need a look of their own
         try:
             await self.run_due()
             async with self.db.read() as s:
@@ -123,7 +128,9 @@ class Dispatcher:
         except Exception:
             log.exception("reminder dispatch failed; trying again on the next tick")
             return
-        if nxt is not None:
+        if self._poked:  # rows changed during this run: the poke's wake-up must stand
+            self._wake_at(datetime.now(UTC))
+        elif nxt is not None:
             # Due times are on the injected clock; wake-ups on the real one.
             self._wake_at(datetime.now(UTC) + max(nxt - self.clock(), timedelta(0)))
 

@@ -24,6 +24,7 @@ from bot.incidents.postmortem import PostmortemWriter
 from bot.incidents.timeline import Timeline
 from bot.playbooks import Checklist, EscalationStep, Playbook, normalize_key
 from bot.store import repo
+from bot.store.batch import GroupWriter
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,10 @@ class IncidentService:
         self.clock = clock
         self.timeline = Timeline(db, clock=clock)
         self.postmortems = PostmortemWriter(playbook, tz)
+        # Declares arriving together are stored in one transaction (Slack waits for each).
+        self._registrations: GroupWriter[dict[str, Any], int | Incident] = GroupWriter(
+            db, lambda s, items: [repo.register_incident(s, **i) for i in items],
+            name="declare")
         # Called after reminder rows change, so the dispatcher can wake in time.
         self.reminders_changed: Callable[[], None] = lambda: None
 
@@ -158,36 +163,24 @@ class IncidentService:
         severity = self.playbook.severity(req.severity or self.playbook.default_severity.id)
         now = self.clock()
         key = dedup_key(req.team_id, req.by, title)
-        async with self.db.write() as s:
-            await repo.lock_key(s, key)
-            existing = await repo.find_recent_by_key(s, key, now - DUPLICATE_WINDOW)
-            if existing is not None:
-                return DeclareResult(existing, duplicate=True)
-            incident_id = await repo.insert_incident(
-                s,
-                team_id=req.team_id,
-                title=title,
-                description=req.description.strip(),
-                severity=severity.id,
-                status=self.playbook.initial_status.id,
-                is_private=req.is_private,
-                setup_done=False,
-                declared_by=req.by,
-                declared_at=now,
-                last_update_at=now,
-                origin_channel_id=req.origin_channel,
-                dedup_key=key,
-            )
-            await repo.add_entry(
-                s, incident_id, "declared", now, req.by, title,
-                {"severity": severity.id, "private": req.is_private},
-            )
-            for p in plan.on_declare(severity, now):
-                await repo.add_reminder(s, incident_id, p.kind, p.due_at, p.step)
+        fields = {"team_id": req.team_id, "title": title,
+                  "description": req.description.strip(), "severity": severity.id,
+                  "status": self.playbook.initial_status.id, "is_private": req.is_private,
+                  "setup_done": False, "declared_by": req.by, "declared_at": now,
+                  "last_update_at": now, "origin_channel_id": req.origin_channel,
+                  "dedup_key": key}
+        declared = {"kind": "declared", "occurred_at": now, "actor": req.by, "text": title,
+                    "data": {"severity": severity.id, "private": req.is_private}}
+        reminders = [(p.kind, p.due_at, p.step) for p in plan.on_declare(severity, now)]
+        stored = await self._registrations.submit(
+            {"since": now - DUPLICATE_WINDOW, "fields": fields, "declared": declared,
+             "reminders": reminders})
+        if isinstance(stored, int):  # declared moments ago by the same person
+            found = await self.get(stored)
+            assert found is not None
+            return DeclareResult(found, duplicate=True)
         self.reminders_changed()
-        inc = await self.get(incident_id)
-        assert inc is not None
-        return DeclareResult(inc)
+        return DeclareResult(stored)
 
     async def complete(self, inc: Incident) -> DeclareResult:
         """Create the channel, card, pin, topic and announcement of a registered incident.

@@ -2,8 +2,9 @@
 
 Plain values in (no Slack types): a message's own Slack timestamp keys its entry, so a
 retried or repeated delivery never makes a second one, and an Events API `event_id` seen
-before is dropped whole. Every change is one short write transaction, so the caller can
-acknowledge Slack only after it is stored.
+before is dropped whole. Every change is stored before the caller returns, so it can
+acknowledge Slack only after it is stored; new messages arriving together share one
+transaction (group commit), which is what lets one SQLite file take hundreds a second.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from bot.incidents.errors import UserError
 from bot.incidents.model import Clock, Incident, TimelineEntry, utcnow
 from bot.store import repo
+from bot.store.batch import GroupWriter
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -57,10 +61,22 @@ class ChatMessage:
     files: tuple[SharedFile, ...] = field(default=())
 
 
+def _message_row(incident_id: int, msg: ChatMessage) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    if msg.files:
+        data["files"] = [{"name": f.name, "permalink": f.permalink} for f in msg.files]
+    return {"incident_id": incident_id, "kind": "file" if msg.files else "message",
+            "occurred_at": ts_to_datetime(msg.ts), "actor": msg.user, "text": msg.text,
+            "slack_ts": msg.ts,
+            "thread_ts": msg.thread_ts if msg.thread_ts and msg.thread_ts != msg.ts else None,
+            "data": data}
+
+
 class Timeline:
     def __init__(self, db: Database, *, clock: Clock = utcnow) -> None:
         self.db = db
         self.clock = clock
+        self._messages = GroupWriter(db, self._store, name="timeline")
         # Incident channels never change hands, so a found mapping can be kept for good.
         self._incident_by_channel: dict[str, int] = {}
 
@@ -78,24 +94,40 @@ class Timeline:
 
     # ----- capture ------------------------------------------------------------------------
     async def record(self, msg: ChatMessage, *, event_id: str | None = None) -> bool:
-        """Store a message of an incident channel; False if it was not new or not ours."""
-        async with self.db.write() as s:
-            incident_id = await self._incident_id(s, msg.channel)
-            if incident_id is None or not await self._fresh_event(s, event_id):
-                return False
-            data: dict[str, Any] = {}
-            if msg.files:
-                data["files"] = [{"name": f.name, "permalink": f.permalink} for f in msg.files]
-            thread = msg.thread_ts if msg.thread_ts and msg.thread_ts != msg.ts else None
-            return await repo.insert_message(
-                s, incident_id, kind="file" if msg.files else "message",
-                at=ts_to_datetime(msg.ts), actor=msg.user, text_=msg.text, slack_ts=msg.ts,
-                thread_ts=thread, data=data)
+        """Store a message of an incident channel; False if it was not new or not ours.
+        Messages arriving together share a transaction (see GroupWriter)."""
+        return await self._messages.submit((msg, event_id))
+
+    def _store(self, s: Session, items: list[tuple[ChatMessage, str | None]]) -> list[bool]:
+        """Many messages in one transaction: claim their event ids, insert the new ones, and
+        say for each whether it was stored."""
+        known = self._incident_by_channel  # incident channels never change hands
+        unknown = [c for c in dict.fromkeys(m.channel for m, _ in items) if c not in known]
+        if unknown:
+            known.update(repo.incident_ids_by_channel(s, unknown))
+        fresh = repo.claim_events(s, [e for m, e in items if e and m.channel in known],
+                                  self.clock())
+        keys: list[tuple[int, str] | None] = []
+        rows = []
+        for msg, event_id in items:
+            incident_id = known.get(msg.channel)
+            if incident_id is None or (event_id is not None and event_id not in fresh):
+                keys.append(None)
+                continue
+            fresh.discard(event_id or "")  # a second copy of one delivery is a retry
+            keys.append((incident_id, msg.ts))
+            rows.append(_message_row(incident_id, msg))
+        inserted = repo.insert_messages(s, rows)
+        results = []
+        for key in keys:  # each new entry is reported once, to its first sender
+            results.append(key in inserted)
+            inserted.discard(key)  # type: ignore[arg-type]
+        return results
 
     async def edit(self, msg: ChatMessage, *, edited_at: datetime,
                    event_id: str | None = None) -> bool:
         """A message was edited: keep its previous text in the entry's history."""
-        async with self.db.write() as s:
+        async with self.db.write(urgent=True) as s:
             incident_id = await self._incident_id(s, msg.channel)
             if incident_id is None or not await self._fresh_event(s, event_id):
                 return False
@@ -120,7 +152,7 @@ class Timeline:
     async def delete(self, channel: str, ts: str, user: str | None, *,
                      event_id: str | None = None) -> bool:
         """A message was deleted: drop its text everywhere; keep who and when."""
-        async with self.db.write() as s:
+        async with self.db.write(urgent=True) as s:
             incident_id = await self._incident_id(s, channel)
             if incident_id is None or not await self._fresh_event(s, event_id):
                 return False
@@ -139,7 +171,7 @@ class Timeline:
                    event_id: str | None = None) -> bool:
         """Add or remove a key-event mark (a 📌 by someone, or a pin); the entry is a key
         event while any mark remains."""
-        async with self.db.write() as s:
+        async with self.db.write(urgent=True) as s:
             incident_id = await self._incident_id(s, channel)
             if incident_id is None or not await self._fresh_event(s, event_id):
                 return False
@@ -158,7 +190,7 @@ class Timeline:
             raise UserError("Add the note's text, e.g. `/incident note Decided to fail over "
                             "to eu-west-2`.")
         now = self.clock()
-        async with self.db.write() as s:
+        async with self.db.write(urgent=True) as s:
             entry_id = await repo.add_entry(s, inc.id, "note", now, user, text)
         return TimelineEntry(entry_id, inc.id, "note", now, user, text, {})
 

@@ -96,7 +96,7 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
             inc = await fh.service.get_open(incident_id)
             await fh.gateway.open_view(body["trigger_id"], fh.presenter.update_modal(inc))
 
-        fh.background.spawn(report_errors(respond, open_modal()), "open-update-modal")
+        fh.background.spawn(report_errors(respond, open_modal()), "open-update-modal", urgent=True)
 
     @app.action(blocks.REMINDER_SNOOZE)
     async def snooze(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
@@ -156,7 +156,7 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
         view = fh.presenter.declare_modal(None)
         fh.background.spawn(
             report_errors(respond, fh.gateway.open_view(body["trigger_id"], view)),
-            "open-declare-modal")
+            "open-declare-modal", urgent=True)
 
     @app.view(blocks.DECLARE_MODAL)
     async def declare_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]

@@ -77,7 +77,7 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                 view = fh.presenter.declare_modal(channel, severity)
                 fh.background.spawn(
                     report_errors(respond, fh.gateway.open_view(body["trigger_id"], view)),
-                    "open-declare-modal")
+                    "open-declare-modal", urgent=True)
             case parsing.Declare(title=title, severity=severity, is_private=private):
                 # Stored before the ack: an acknowledged declare survives a crash.
                 try:

@@ -12,6 +12,7 @@ from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.incidents.model import RESOLVED, Incident, Reminder, TimelineEntry
 from bot.store.tables import (
@@ -68,23 +69,39 @@ async def _many(session: AsyncSession, stmt: Any) -> list[Incident]:
     return [_to_incident(r, roles[r.id]) for r in rows]
 
 
-async def lock_key(session: AsyncSession, key: str) -> None:
-    """Serialise writers on `key` for the rest of the transaction.
-
-    SQLite write transactions are already serial (BEGIN IMMEDIATE); PostgreSQL needs an
-    advisory lock so two replicas cannot both pass a check-then-insert.
-    """
-    if session.bind.dialect.name == "postgresql":
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(key.encode())}
-        )
-
-
 async def insert_incident(session: AsyncSession, **fields: Any) -> int:
     row = IncidentRow(**fields)
     session.add(row)
     await session.flush()
     return row.id
+
+
+def register_incident(session: Session, *, since: datetime, fields: dict[str, Any],
+                      declared: dict[str, Any], reminders: list[tuple[str, datetime, int]]
+                      ) -> int | Incident:
+    """Insert a declared incident with its `declared` timeline entry and first reminders,
+    unless one with the same `dedup_key` was declared after `since`. Returns the new
+    incident, or the existing one's id. Synchronous: runs inside `Database.write_sync`.
+
+    SQLite write transactions are already serial (BEGIN IMMEDIATE); on PostgreSQL an
+    advisory lock on the key stops two replicas both passing the check before the insert."""
+    key = fields["dedup_key"]
+    if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                        {"k": zlib.crc32(key.encode())})
+    existing = session.scalar(
+        select(IncidentRow.id)
+        .where(IncidentRow.dedup_key == key, IncidentRow.declared_at >= since)
+        .order_by(IncidentRow.id.desc()).limit(1))
+    if existing is not None:
+        return int(existing)
+    row = IncidentRow(**fields)
+    session.add(row)
+    session.flush()
+    session.add(TimelineEntryRow(incident_id=row.id, **declared))
+    session.add_all(ReminderRow(incident_id=row.id, kind=kind, step=step, due_at=due_at,
+                                status=PENDING, attempts=0) for kind, due_at, step in reminders)
+    return _to_incident(row, {})
 
 
 async def get_incident(session: AsyncSession, incident_id: int) -> Incident | None:
@@ -97,21 +114,15 @@ async def get_by_channel(session: AsyncSession, channel_id: str) -> Incident | N
     return found[0] if found else None
 
 
+def incident_ids_by_channel(session: Session, channel_ids: list[str]) -> dict[str, int]:
+    """The incidents that own these channels, as channel id → incident id. Synchronous."""
+    rows = session.execute(select(IncidentRow.channel_id, IncidentRow.id)
+                           .where(IncidentRow.channel_id.in_(channel_ids)))
+    return {str(channel): int(incident) for channel, incident in rows.all()}
+
+
 async def get_by_channel_name(session: AsyncSession, name: str) -> Incident | None:
     found = await _many(session, select(IncidentRow).where(IncidentRow.channel_name == name))
-    return found[0] if found else None
-
-
-async def find_recent_by_key(
-    session: AsyncSession, dedup_key: str, since: datetime
-) -> Incident | None:
-    found = await _many(
-        session,
-        select(IncidentRow)
-        .where(IncidentRow.dedup_key == dedup_key, IncidentRow.declared_at >= since)
-        .order_by(IncidentRow.id.desc())
-        .limit(1),
-    )
     return found[0] if found else None
 
 
@@ -234,6 +245,19 @@ async def insert_message(session: AsyncSession, incident_id: int, *, kind: str, 
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def insert_messages(session: Session, rows: list[dict[str, Any]]) -> set[tuple[int, str]]:
+    """Store many channel messages (each once); returns the (incident_id, slack_ts) of those
+    that were new. Synchronous: runs inside `Database.write_sync`."""
+    if not rows:
+        return set()
+    values = [{"key_event": False, "deleted": False, **r} for r in rows]
+    stmt = (_insert(session)(TimelineEntryRow)
+            .on_conflict_do_nothing(index_elements=["incident_id", "slack_ts"])
+            .returning(TimelineEntryRow.incident_id, TimelineEntryRow.slack_ts))
+    # executemany form: the statement compiles once and is cached, whatever the batch size
+    return {(i, str(ts)) for i, ts in session.execute(stmt, values).all()}
+
+
 async def entry_by_ts(session: AsyncSession, incident_id: int, slack_ts: str
                       ) -> TimelineEntryRow | None:
     """The row itself (for the caller's transaction to change), or None."""
@@ -247,6 +271,18 @@ async def claim_event(session: AsyncSession, event_id: str, at: datetime) -> boo
     stmt = _insert(session)(ProcessedEventRow).values(event_id=event_id, received_at=at)
     result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["event_id"]))
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def claim_events(session: Session, event_ids: list[str], at: datetime) -> set[str]:
+    """Record many Events API deliveries at once; returns the ids not handled before.
+    Synchronous: runs inside `Database.write_sync`."""
+    if not event_ids:
+        return set()
+    stmt = (_insert(session)(ProcessedEventRow)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(ProcessedEventRow.event_id))
+    values = [{"event_id": e, "received_at": at} for e in dict.fromkeys(event_ids)]
+    return set(session.scalars(stmt, values).all())
 
 
 async def forget_events_before(session: AsyncSession, cutoff: datetime) -> None:
@@ -399,6 +435,6 @@ async def next_due(session: AsyncSession) -> datetime | None:
     return min(t if t.tzinfo else t.replace(tzinfo=UTC) for t in times)
 
 
-def _insert(session: AsyncSession) -> Any:
+def _insert(session: AsyncSession | Session) -> Any:
     """INSERT with ON CONFLICT support for the session's dialect."""
     return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
