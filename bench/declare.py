@@ -32,7 +32,8 @@ def depth(calls: list[Call], target: Call) -> int:
     def d(c: Call) -> int:
         key = id(c)
         if key not in memo:
-            before = [p for p in calls if p.ended <= c.started]
+            # only answered calls (ended is 0 while one is still in flight)
+            before = [p for p in calls if p is not c and 0 < p.ended <= c.started]
             memo[key] = 1 + max((d(p) for p in before), default=0)
         return memo[key]
 
