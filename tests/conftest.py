@@ -23,6 +23,7 @@ from bot.app import Foghorn, build, finish_startup, shutdown, start_http
 from bot.config import load_settings
 from bot.incidents.model import Incident
 from bot.store import repo
+from bot.store.db import Database
 from bot.testing.fake_slack import INCIDENTS_CHANNEL_ID, Channel, FakeSlack
 from bot.testing.slack_requests import SlackSender
 
@@ -90,6 +91,15 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     else:
         async with fresh_pg_database() as url:
             yield url
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    """A migrated database on each backend."""
+    database = Database(db_url)
+    await database.migrate()
+    yield database
+    await database.close()
 
 
 @dataclass

@@ -14,14 +14,6 @@ from bot.store.db import Database
 from bot.store.tables import Base
 
 
-@pytest.fixture
-async def db(db_url: str):
-    database = Database(db_url)
-    await database.migrate()
-    yield database
-    await database.close()
-
-
 def _incident_fields(now: datetime, **over: object) -> dict[str, object]:
     return {"title": "DB down", "severity": "SEV1", "status": "investigating",
             "is_private": False, "setup_done": True, "declared_by": "U1", "declared_at": now,

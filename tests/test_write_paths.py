@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -16,14 +15,6 @@ from bot.store import repo
 from bot.store.batch import GroupWriter
 from bot.store.db import Database, WriteTurn
 from bot.store.tables import ProcessedEventRow, TimelineEntryRow
-
-
-@pytest.fixture
-async def db(db_url: str):
-    database = Database(db_url)
-    await database.migrate()
-    yield database
-    await database.close()
 
 
 async def _incident(db: Database, channel: str) -> int:
