@@ -26,6 +26,7 @@ try:
     import aiohttp
 
     from bot.testing.fake_slack import BOT_USER_ID, INCIDENTS_CHANNEL_ID, FakeSlack
+    from bot.testing.postgres import PostgresUnavailable, fresh_database
     from bot.testing.slack_requests import Reply, SlackSender
 except ImportError as exc:  # pragma: no cover - depends on the environment
     sys.exit(f"bench: missing dependency ({exc.name}); run `make setup` first")
@@ -89,20 +90,19 @@ def port_or_free(port: int | None) -> int:
 
 @asynccontextmanager
 async def running_bot(database_url: str | None = None, fake: FakeSlack | None = None,
-                      port: int | None = None, secret: str | None = None,
-                      env: dict[str, str] | None = None) -> AsyncIterator[Running]:
+                      port: int | None = None) -> AsyncIterator[Running]:
     """Start the fake Slack here and `python -m bot run` (HTTP mode) in a subprocess."""
     fake = fake or FakeSlack()
     fake.add_user(USER, "bench")
     fake.add_channel("bench", channel_id=CHANNEL, members={USER})
     fake.channels[INCIDENTS_CHANNEL_ID].members.add(BOT_USER_ID)
     await fake.start()
-    port, secret = port_or_free(port), secret or secrets.token_hex(16)
+    port, secret = port_or_free(port), secrets.token_hex(16)
     with tempfile.TemporaryDirectory() as tmp:
         bot_env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": secret,
                    "SLACK_API_URL": fake.url, "PORT": str(port),
                    "DATABASE_URL": database_url or f"sqlite+aiosqlite:///{tmp}/bench.db",
-                   "PLAYBOOKS_DIR": str(ROOT / "playbooks"), **(env or {})}
+                   "PLAYBOOKS_DIR": str(ROOT / "playbooks")}
         bot_env.pop("SLACK_APP_TOKEN", None)
         stderr = Path(tmp) / "bot.log"
         with stderr.open("wb") as log:
@@ -175,22 +175,10 @@ async def fresh_postgres() -> AsyncIterator[str]:
     """A new, empty PostgreSQL database for one run (dropped afterwards); a one-line exit when
     the server cannot be reached. Set FOGHORN_BENCH_PG to use another server."""
     try:
-        import asyncpg
-    except ImportError:
-        sys.exit("bench: missing dependency (asyncpg); run `make setup` first")
-    try:
-        admin = await asyncpg.connect(PG_ADMIN, timeout=5)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        sys.exit(f"bench: PostgreSQL is not reachable at {PG_ADMIN} ({exc}); start it or set "
-                 "FOGHORN_BENCH_PG")
-    name = f"foghorn_bench_{secrets.token_hex(4)}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    server = PG_ADMIN.split("://", 1)[1].rsplit("/", 1)[0]
-    try:
-        yield f"postgresql+asyncpg://{server}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        async with fresh_database(PG_ADMIN, "foghorn_bench") as url:
+            yield url
+    except PostgresUnavailable as exc:
+        sys.exit(f"bench: {exc}; start it or set FOGHORN_BENCH_PG")
 
 
 @asynccontextmanager
@@ -264,7 +252,6 @@ def need(module: str, extra: str = "bench") -> Any:
     except ImportError:
         sys.exit(f"bench: missing dependency ({module}); run "
                  f"`.venv/bin/pip install -e '.[{extra}]'`")
-
 
 
 async def stored_messages(database_url: str) -> int:

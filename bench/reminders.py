@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 
-from harness import machine, pct, running_bot, until
+from harness import cpu_seconds, machine, pct, running_bot, until
 from sqlalchemy import select
 
 from bot.store import repo
@@ -33,7 +32,6 @@ from bot.testing.fake_slack import BOT_USER_ID, FakeSlack
 
 START_DELAY = 130.0  # seconds from set-up to the first timed reminder (after catch-up)
 SPACING = 0.05  # seconds between timed reminders
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 async def prepare(url: str, fake: FakeSlack, n_open: int, timed: int, burst: int,
@@ -62,12 +60,6 @@ async def prepare(url: str, fake: FakeSlack, n_open: int, timed: int, burst: int
         by_reminder = {rid: due[iid] for rid, iid in rows if due[iid] < t0 + timedelta(hours=1)}
     await db.close()
     return by_reminder
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def posted(fake: FakeSlack) -> dict[int, float]:

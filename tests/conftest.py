@@ -7,7 +7,6 @@ database is a real SQLite file, or a fresh PostgreSQL database where the server 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 import pytest
 
 from bot.app import Foghorn, build, finish_startup, shutdown, start_http
@@ -25,6 +23,7 @@ from bot.incidents.model import Incident
 from bot.store import repo
 from bot.store.db import Database
 from bot.testing.fake_slack import INCIDENTS_CHANNEL_ID, Channel, FakeSlack
+from bot.testing.postgres import PostgresUnavailable, fresh_database
 from bot.testing.slack_requests import SlackSender
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,17 +63,10 @@ def sqlite_url(tmp_path: Path) -> str:
 async def fresh_pg_database() -> AsyncIterator[str]:
     """A new, empty PostgreSQL database (dropped afterwards); skips if the server is away."""
     try:
-        admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_DSN}: {exc}")
-    name = f"foghorn_test_{uuid.uuid4().hex[:12]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    server = PG_ADMIN_DSN.rsplit("/", 1)[0].removeprefix("postgresql://")
-    try:
-        yield f"postgresql+asyncpg://{server}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        async with fresh_database(PG_ADMIN_DSN, "foghorn_test") as url:
+            yield url
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.fixture
