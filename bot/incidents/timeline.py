@@ -83,11 +83,9 @@ class Timeline:
     async def _incident_id(self, session: Any, channel: str) -> int | None:
         if channel in self._incident_by_channel:
             return self._incident_by_channel[channel]
-        inc = await repo.get_by_channel(session, channel)
-        if inc is None:
-            return None
-        self._incident_by_channel[channel] = inc.id
-        return inc.id
+        self._incident_by_channel.update(
+            await session.run_sync(repo.incident_ids_by_channel, [channel]))
+        return self._incident_by_channel.get(channel)
 
     async def _fresh_event(self, session: Any, event_id: str | None) -> bool:
         return event_id is None or await repo.claim_event(session, event_id, self.clock())

@@ -99,8 +99,7 @@ def register_incident(session: Session, *, since: datetime, fields: dict[str, An
     session.add(row)
     session.flush()
     session.add(TimelineEntryRow(incident_id=row.id, **declared))
-    session.add_all(ReminderRow(incident_id=row.id, kind=kind, step=step, due_at=due_at,
-                                status=PENDING, attempts=0) for kind, due_at, step in reminders)
+    session.add_all(_reminder_row(row.id, kind, due_at, step) for kind, due_at, step in reminders)
     return _to_incident(row, {})
 
 
@@ -236,13 +235,9 @@ async def insert_message(session: AsyncSession, incident_id: int, *, kind: str, 
                          actor: str | None, text_: str, slack_ts: str, thread_ts: str | None,
                          data: dict[str, Any]) -> bool:
     """Store a channel message once; False when an entry for its ts already exists."""
-    values = {"incident_id": incident_id, "kind": kind, "occurred_at": at, "actor": actor,
-              "text": text_, "slack_ts": slack_ts, "thread_ts": thread_ts, "data": data,
-              "key_event": False, "deleted": False}
-    stmt = _insert(session)(TimelineEntryRow).values(**values).on_conflict_do_nothing(
-        index_elements=["incident_id", "slack_ts"])
-    result = await session.execute(stmt)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    row = {"incident_id": incident_id, "kind": kind, "occurred_at": at, "actor": actor,
+           "text": text_, "slack_ts": slack_ts, "thread_ts": thread_ts, "data": data}
+    return bool(await session.run_sync(insert_messages, [row]))
 
 
 def insert_messages(session: Session, rows: list[dict[str, Any]]) -> set[tuple[int, str]]:
@@ -268,9 +263,7 @@ async def entry_by_ts(session: AsyncSession, incident_id: int, slack_ts: str
 
 async def claim_event(session: AsyncSession, event_id: str, at: datetime) -> bool:
     """Record an Events API delivery; False if this event_id was handled before."""
-    stmt = _insert(session)(ProcessedEventRow).values(event_id=event_id, received_at=at)
-    result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["event_id"]))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return event_id in await session.run_sync(claim_events, [event_id], at)
 
 
 def claim_events(session: Session, event_ids: list[str], at: datetime) -> set[str]:
@@ -334,9 +327,13 @@ PENDING, CLAIMED, SENT, SKIPPED, CANCELLED = "pending", "claimed", "sent", "skip
 
 async def add_reminder(session: AsyncSession, incident_id: int, kind: str, due_at: datetime,
                        step: int = 0) -> None:
-    session.add(ReminderRow(incident_id=incident_id, kind=kind, step=step, due_at=due_at,
-                            status=PENDING, attempts=0))
+    session.add(_reminder_row(incident_id, kind, due_at, step))
     await session.flush()
+
+
+def _reminder_row(incident_id: int, kind: str, due_at: datetime, step: int) -> ReminderRow:
+    return ReminderRow(incident_id=incident_id, kind=kind, step=step, due_at=due_at,
+                       status=PENDING, attempts=0)
 
 
 async def pending_reminders(session: AsyncSession, incident_id: int,
