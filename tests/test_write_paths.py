@@ -122,3 +122,19 @@ async def test_background_runs_a_bounded_number_at_once_and_urgent_work_skips_th
     gate.set()
     assert await background.drain(within=5)
     assert peak == 3 and running == 0 and background.pending == 0
+
+
+async def test_a_broken_group_write_answers_its_callers_instead_of_leaving_them_waiting(
+        db: Database) -> None:
+    calls = 0
+
+    def write_many(s: Session, items: list[int]) -> list[int]:
+        nonlocal calls
+        calls += 1
+        return [] if calls == 1 else list(items)  # the first batch answers for nobody
+
+    writer: GroupWriter[int, int] = GroupWriter(db, write_many, name="test")
+    first = await asyncio.wait_for(asyncio.gather(writer.submit(1), writer.submit(2),
+                                                  return_exceptions=True), 5)
+    assert all(isinstance(o, RuntimeError) for o in first)
+    assert await asyncio.wait_for(writer.submit(3), 5) == 3  # and the writer still works

@@ -55,22 +55,31 @@ class GroupWriter(Generic[Item, Result]):
         while self._queue:
             batch, self._queue = self._queue[:self.limit], self._queue[self.limit:]
             try:
-                results = await self._write([q.item for q in batch])
-            except Exception as exc:
-                if len(batch) == 1:
-                    _settle(batch[0].done, exc)
-                    continue
-                # One bad item must not fail the others: write them one by one.
-                log.warning("%s: writing %d together failed (%s); one at a time", self.name,
-                            len(batch), exc)
+                await self._write_batch(batch)
+            except Exception:
+                log.exception("%s: a group write went wrong", self.name)
+            finally:  # whatever stopped this batch, nobody is left waiting for it
                 for q in batch:
-                    try:
-                        _settle(q.done, (await self._write([q.item]))[0])
-                    except Exception as one_exc:
-                        _settle(q.done, one_exc)
-                continue
-            for q, result in zip(batch, results, strict=True):
-                _settle(q.done, result)
+                    _settle(q.done, RuntimeError(f"{self.name}: the group write stopped"))
+
+    async def _write_batch(self, batch: list[_Queued[Item, Result]]) -> None:
+        try:
+            results = await self._write([q.item for q in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch[0].done, exc)
+                return
+            # One bad item must not fail the others: write them one by one.
+            log.warning("%s: writing %d together failed (%s); one at a time", self.name,
+                        len(batch), exc)
+            for q in batch:
+                try:
+                    _settle(q.done, (await self._write([q.item]))[0])
+                except Exception as one_exc:
+                    _settle(q.done, one_exc)
+            return
+        for q, result in zip(batch, results, strict=True):
+            _settle(q.done, result)
 
     async def _write(self, items: list[Item]) -> list[Result]:
         return await self.db.write_sync(lambda s: self.write_many(s, items), urgent=True)
