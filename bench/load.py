@@ -15,25 +15,19 @@ latency in milliseconds (send → full answer), its status, and the seconds the 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 try:
     import aiohttp
+
+    from bot.testing.slack_requests import sign
 except ImportError as exc:  # pragma: no cover - depends on the environment
     sys.exit(f"bench: missing dependency ({exc.name}); run `make setup` first")
-
-
-def _headers(secret: str, body: bytes, content_type: str) -> dict[str, str]:
-    ts = str(int(time.time()))
-    digest = hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + body,
-                      hashlib.sha256).hexdigest()
-    return {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": f"v0={digest}"}
 
 
 async def run_job(session: aiohttp.ClientSession, job: dict[str, Any]) -> dict[str, Any]:
@@ -44,7 +38,7 @@ async def run_job(session: aiohttp.ClientSession, job: dict[str, Any]) -> dict[s
 
     async def send(i: int) -> None:
         body, content_type = requests[i]
-        headers = _headers(secret, body, content_type)
+        headers = {"Content-Type": content_type, **sign(secret, body)}
         t0 = time.perf_counter()
         try:
             async with session.post(url, data=body, headers=headers) as resp:
