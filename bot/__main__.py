@@ -29,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="print an incident's postmortem draft or timeline")
     export.add_argument("incident", help="channel ID, channel name or INC-n")
     export.add_argument("--format", choices=("md", "json"), default="md")
+    report = sub.add_parser("stats", help="incident metrics: MTTA, MTTR, cadence, postmortems")
+    report.add_argument("period", nargs="?", default="30d", help="7d, 30d (default) or 90d")
+    report.add_argument("--team", help="only this workspace's incidents (a team ID, T...)")
     return p
 
 
@@ -64,6 +67,16 @@ def main(argv: list[str] | None = None) -> int:
             from bot.export import export
 
             return asyncio.run(export(load_settings(), args.incident, args.format))
+        if command == "stats":
+            from bot.incidents.stats import PERIODS, parse_period
+            from bot.report import print_stats
+
+            period = parse_period(args.period)
+            if period is None:
+                print(f"foghorn: unknown period {args.period!r}: use one of "
+                      f"{', '.join(PERIODS)}", file=sys.stderr)
+                return 2
+            return asyncio.run(print_stats(load_settings(), period, args.team))
         if command == "demo":
             from bot.demo import play
 

@@ -71,6 +71,12 @@ class Foghorn:
     ready: bool = False
     rejected_requests: int = 0  # unsigned, forged, stale or malformed requests refused
 
+    def scope(self, team_id: str | None) -> str | None:
+        """The workspace a request's reads are limited to: its own when Foghorn serves
+        several (OAuth installs); none in token mode, where there is one workspace (and, on
+        Enterprise Grid, requests may carry the team of each person's own workspace)."""
+        return (team_id or "") if self.settings.multi_workspace else None
+
 
 async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = True
                 ) -> Foghorn:

@@ -44,6 +44,13 @@ class Settings(BaseSettings):
         default="incidents", description="a channel name or ID, e.g. incidents or C0123ABCD"
     )
     TIMEZONE: str = Field(default="UTC", description="an IANA time zone such as Europe/London")
+    SLACK_CLIENT_ID: str | None = Field(
+        default=None, description="the app's Client ID (Basic Information), for OAuth installs"
+    )
+    SLACK_CLIENT_SECRET: str | None = Field(
+        default=None, description="the app's Client Secret (Basic Information), for OAuth installs"
+    )
+    LOG_FORMAT: str = Field(default="text", description="text or json")
 
     @field_validator("SLACK_BOT_TOKEN")
     @classmethod
@@ -90,6 +97,24 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {v!r}") from None
         return v
 
+    @field_validator("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
+    @classmethod
+    def _blank_is_unset(cls, v: str | None) -> str | None:
+        return (v or "").strip() or None
+
+    @field_validator("LOG_FORMAT")
+    @classmethod
+    def _log_format(cls, v: str) -> str:
+        v = v.strip().lower()
+        if v not in ("text", "json"):
+            raise ValueError("must be text or json")
+        return v
+
+    @property
+    def multi_workspace(self) -> bool:
+        """OAuth installs into any number of workspaces, instead of one bot token."""
+        return self.SLACK_CLIENT_ID is not None
+
     @property
     def socket_mode(self) -> bool:
         return self.SLACK_APP_TOKEN is not None
@@ -100,6 +125,17 @@ class Settings(BaseSettings):
 
     def require_slack(self) -> None:
         """Check what `foghorn run` needs on top of the defaults."""
+        if bool(self.SLACK_CLIENT_ID) != bool(self.SLACK_CLIENT_SECRET):
+            missing = "SLACK_CLIENT_SECRET" if self.SLACK_CLIENT_ID else "SLACK_CLIENT_ID"
+            raise ConfigError(_missing(missing) + " (OAuth installs need both the client ID "
+                              "and the client secret)")
+        if self.multi_workspace:
+            if not self.SLACK_SIGNING_SECRET:
+                raise ConfigError(_missing("SLACK_SIGNING_SECRET") + " (OAuth installs)")
+            if self.socket_mode:
+                raise ConfigError("SLACK_APP_TOKEN is set together with SLACK_CLIENT_ID: "
+                                  "OAuth installs need HTTP mode (unset SLACK_APP_TOKEN)")
+            return
         if not self.SLACK_BOT_TOKEN:
             raise ConfigError(_missing("SLACK_BOT_TOKEN"))
         if not self.socket_mode and not self.SLACK_SIGNING_SECRET:

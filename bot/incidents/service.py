@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.incidents import naming
+from bot.incidents import naming, stats
 from bot.incidents import reminders as plan
 from bot.incidents.errors import ChannelNameTaken, ChatError, NeedsConfirmation, UserError
 from bot.incidents.model import RESOLVED, Clock, Incident, Reminder, TimelineEntry, utcnow
@@ -139,12 +139,25 @@ class IncidentService:
             )
         return inc
 
-    async def list_open(self, viewer: str | None = None) -> list[Incident]:
-        """Open incidents; private ones only for the people involved in them."""
+    async def list_open(self, viewer: str | None = None, team_id: str | None = None
+                        ) -> list[Incident]:
+        """Open incidents (of one workspace when `team_id` is given); private ones only for
+        the people involved in them."""
         async with self.db.read() as s:
-            found = await repo.list_open(s)
-        return [i for i in found
-                if not i.is_private or viewer in {i.declared_by, *i.roles.values()}]
+            found = await repo.list_open(s, team_id)
+        return [i for i in found if visible_to(i, viewer)]
+
+    async def recently_resolved(self, viewer: str | None, team_id: str | None, limit: int
+                                ) -> list[Incident]:
+        """The newest resolved incidents this person may see."""
+        async with self.db.read() as s:
+            # Private ones are filtered afterwards: read a few more so `limit` remain.
+            found = await repo.list_resolved(s, limit * 4, team_id)
+        return [i for i in found if visible_to(i, viewer)][:limit]
+
+    async def stats(self, period: str, team_id: str | None = None) -> stats.Stats:
+        """Incident metrics for the `period` (a key of stats.PERIODS) up to now."""
+        return await load_stats(self.db, self.playbook, period, self.clock(), team_id)
 
     # ----- declaring ----------------------------------------------------------------------
     async def declare(self, req: DeclareRequest) -> DeclareResult:
@@ -639,6 +652,20 @@ class IncidentService:
 
     def status_names(self) -> str:
         return ", ".join(f"`{s.id}`" for s in self.playbook.open_statuses)
+
+
+async def load_stats(db: Database, playbook: Playbook, period: str, now: datetime,
+                     team_id: str | None = None) -> stats.Stats:
+    """Read what the figures need and compute them (also used by `foghorn stats`)."""
+    async with db.read() as s:
+        found = await repo.list_declared_since(s, now - stats.PERIODS[period], team_id)
+        entries = await repo.entries_of_kinds(s, [i.id for i in found], stats.KINDS)
+    return stats.compute(found, entries, playbook, period, now)
+
+
+def visible_to(inc: Incident, viewer: str | None) -> bool:
+    """Private incidents are shown only to the people involved in them."""
+    return not inc.is_private or viewer in {inc.declared_by, *inc.roles.values()}
 
 
 def _warning(step: str, exc: BaseException) -> str:

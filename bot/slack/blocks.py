@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.durations import format_duration
+from bot.incidents import stats
 from bot.incidents.model import Incident, TimelineEntry
 from bot.incidents.postmortem import Style, describe
 from bot.playbooks import Checklist, EscalationStep, Playbook, target_kind
@@ -416,6 +417,19 @@ class Presenter:
             lines.append(f"_…and {len(ordered) - limit} more._")
         return "\n".join(lines)
 
+    def stats(self, st: stats.Stats) -> tuple[str, Blocks]:
+        days = (st.until - st.since).days
+        head = (f"Incident metrics, last {days} days "
+                f"({st.since.astimezone(self.tz):%Y-%m-%d} to {self.when(st.until)})")
+        lines = [f"*{label}:* {value}" for label, value in stats.rows(st, self.playbook)]
+        return head, [
+            {"type": "header", "text": _plain(truncate(head, HEADER_LIMIT))},
+            _section("\n".join(lines)),
+            _context("Periods: `/incident stats 7d`, `30d` or `90d`. MTTA: declared to first "
+                     "Incident Commander; MTTR: declared to resolved; p90: 9 in 10 were "
+                     "faster. Counts incidents declared in the period."),
+        ]
+
     def help(self) -> str:
         sevs = ", ".join(f"`{s.id}`" for s in self.playbook.severities)
         roles = ", ".join(f"`{r.id}` ({escape(r.name)})" for r in self.playbook.roles)
@@ -437,11 +451,13 @@ class Presenter:
             "• `/incident postmortem`: build the postmortem draft and upload it to the channel",
             "• `/incident checklist [id]`: post one of the playbook's checklists, or list them",
             "• `/incident list`: open incidents",
+            "• `/incident stats [7d|30d|90d]`: MTTA, MTTR, update cadence and postmortems "
+            "(only you see them)",
             "• `/incident help`: this list",
             f"Severities: {sevs}. Roles: {roles}. Statuses: {statuses}.",
-            "Everything but `declare`, `list` and `help` works inside an incident channel. "
-            "Every message there goes into the timeline; react with :pushpin: or pin a "
-            "message to make it a key event.",
+            "Everything but `declare`, `list`, `stats` and `help` works inside an incident "
+            "channel. Every message there goes into the timeline; react with :pushpin: or pin "
+            "a message to make it a key event.",
         ])
 
     # ----- modal --------------------------------------------------------------------------

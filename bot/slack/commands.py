@@ -69,7 +69,7 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
             case parsing.Help():
                 await ack(response_type="ephemeral", text=fh.presenter.help())
             case parsing.ListOpen():
-                incidents = await service.list_open(viewer=user)
+                incidents = await service.list_open(user, fh.scope(body.get("team_id")))
                 await ack(response_type="ephemeral",
                           text=fh.presenter.incident_list(incidents, service.clock()))
             case parsing.DeclareModal(severity=severity):
@@ -130,6 +130,16 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                 entries, total = await service.timeline.recent(inc.id, TIMELINE_SHOWN)
                 text, blocks = fh.presenter.timeline(inc, entries, total)
                 await ack(response_type="ephemeral", text=text, blocks=blocks)
+            case parsing.ShowStats(period=period):
+                await ack()
+                team = fh.scope(body.get("team_id"))
+
+                async def report() -> None:
+                    text, blocks = fh.presenter.stats(await service.stats(period, team))
+                    await respond(text=text, blocks=blocks, response_type="ephemeral",
+                                  replace_original=False)
+
+                fh.background.spawn(report_errors(respond, report()), "stats")
             case parsing.Postmortem():
                 await ack(response_type="ephemeral",
                           text=":hourglass_flowing_sand: Building the postmortem draft…")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.incidents import stats
 from bot.playbooks import Playbook
 from bot.slack.text import escape, parse_user_mention, to_plain
 
@@ -80,6 +81,11 @@ class PostChecklist:
 
 
 @dataclass(frozen=True)
+class ShowStats:
+    period: str  # a key of stats.PERIODS
+
+
+@dataclass(frozen=True)
 class Usage:
     """The input was wrong: `message` tells the person what to type instead."""
 
@@ -88,7 +94,7 @@ class Usage:
 
 
 Command = (Help | Declare | DeclareModal | AssignRole | ChangeSeverity | PostUpdate | Resolve
-           | ListOpen | AddNote | ShowTimeline | Postmortem | PostChecklist | Usage)
+           | ListOpen | AddNote | ShowTimeline | Postmortem | PostChecklist | ShowStats | Usage)
 
 _ALIASES = {
     "declare": "declare", "new": "declare", "open": "declare", "start": "declare",
@@ -100,6 +106,7 @@ _ALIASES = {
     "note": "note", "timeline": "timeline", "log": "timeline",
     "postmortem": "postmortem", "pm": "postmortem",
     "checklist": "checklist", "checklists": "checklist",
+    "stats": "stats", "metrics": "stats",
     "help": "help", "?": "help",
 }
 
@@ -148,6 +155,14 @@ def parse(text: str, user: str, pb: Playbook) -> Command:
         return AddNote(note)
     if sub == "timeline":
         return ShowTimeline()
+    if sub == "stats":
+        word = _split(rest)[0]
+        period = stats.parse_period(word)
+        if period is None:
+            periods = ", ".join(f"`{p}`" for p in stats.PERIODS)
+            return Usage(f"Unknown period `{_echo(word)}`. Use one of: {periods} "
+                         f"(default `{stats.DEFAULT_PERIOD}`), e.g. `/incident stats 7d`.")
+        return ShowStats(period)
     if sub == "postmortem":
         return Postmortem()
     if sub == "checklist":

@@ -133,13 +133,39 @@ async def delete_incident(session: AsyncSession, incident_id: int) -> None:
     await session.execute(delete(IncidentRow).where(IncidentRow.id == incident_id))
 
 
-async def list_open(session: AsyncSession) -> list[Incident]:
-    return await _many(
-        session,
-        select(IncidentRow)
-        .where(IncidentRow.status != RESOLVED, IncidentRow.setup_done.is_(True))
-        .order_by(IncidentRow.declared_at),
-    )
+async def list_open(session: AsyncSession, team_id: str | None = None) -> list[Incident]:
+    """Open incidents whose declare has finished (of one workspace when `team_id` is given)."""
+    stmt = select(IncidentRow).where(IncidentRow.status != RESOLVED,
+                                     IncidentRow.setup_done.is_(True))
+    return await _many(session, _in_team(stmt, team_id).order_by(IncidentRow.declared_at))
+
+
+async def list_declared_since(session: AsyncSession, since: datetime,
+                              team_id: str | None = None) -> list[Incident]:
+    """Incidents declared at or after `since` (of one workspace when `team_id` is given)."""
+    stmt = select(IncidentRow).where(IncidentRow.declared_at >= since)
+    return await _many(session, _in_team(stmt, team_id).order_by(IncidentRow.declared_at))
+
+
+async def list_resolved(session: AsyncSession, limit: int, team_id: str | None = None
+                        ) -> list[Incident]:
+    """The most recently resolved incidents, newest first."""
+    stmt = select(IncidentRow).where(IncidentRow.status == RESOLVED)
+    return await _many(session, _in_team(stmt, team_id)
+                       .order_by(IncidentRow.resolved_at.desc(), IncidentRow.id.desc())
+                       .limit(limit))
+
+
+async def open_counts(session: AsyncSession) -> dict[str, int]:
+    """Open incidents per severity, across workspaces (for /metrics)."""
+    rows = await session.execute(
+        select(IncidentRow.severity, func.count()).where(IncidentRow.status != RESOLVED)
+        .group_by(IncidentRow.severity))
+    return {str(sev): int(n) for sev, n in rows.all()}
+
+
+def _in_team(stmt: Any, team_id: str | None) -> Any:
+    return stmt if team_id is None else stmt.where(IncidentRow.team_id == team_id)
 
 
 async def list_unfinished_setup(session: AsyncSession) -> list[Incident]:
@@ -189,6 +215,18 @@ async def add_entry(
     session.add(row)
     await session.flush()
     return row.id
+
+
+async def entries_of_kinds(session: AsyncSession, incident_ids: list[int],
+                           kinds: tuple[str, ...]) -> list[TimelineEntry]:
+    """These incidents' timeline entries of these kinds, oldest first."""
+    if not incident_ids:
+        return []
+    rows = await session.scalars(
+        select(TimelineEntryRow)
+        .where(TimelineEntryRow.incident_id.in_(incident_ids), TimelineEntryRow.kind.in_(kinds))
+        .order_by(TimelineEntryRow.occurred_at, TimelineEntryRow.id))
+    return [_to_entry(r) for r in rows]
 
 
 def _to_entry(r: TimelineEntryRow) -> TimelineEntry:
