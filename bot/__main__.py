@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
 from bot.config import ConfigError, load_settings
+from bot.logs import configure as configure_logging
 from bot.playbooks import (
     TEMPLATE_FIELDS,
     PlaybookError,
@@ -53,8 +55,8 @@ def check_playbooks(directory: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    fmt = os.environ.get("LOG_FORMAT", "text").strip().lower()
+    configure_logging("json" if fmt == "json" else "text")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # APScheduler logs two INFO lines per job run: one pair per reminder look is noise.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)

@@ -11,6 +11,7 @@ import asyncio
 import errno
 import logging
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,10 @@ from bot.dispatcher import Dispatcher
 from bot.incidents.errors import ChatError
 from bot.incidents.model import Clock, utcnow
 from bot.incidents.service import IncidentService
-from bot.logs import install_redaction
+from bot.logs import bind, install_redaction, unbind_all
+from bot.logs import context as log_context
+from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from bot.metrics import Metrics
 from bot.playbooks import (
     Playbook,
     PlaybookError,
@@ -41,10 +45,13 @@ from bot.slack.blocks import Presenter
 from bot.slack.catchup import catch_up
 from bot.slack.gateway import SlackGateway, make_client
 from bot.slack.publisher import SlackPublisher
+from bot.store import repo
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
 
+# Refused requests, counted by reason in foghorn_rejected_requests_total.
+_REJECTION = {401: "signature", 413: "too_large"}
 MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; anything bigger is refused (413).
 SHUTDOWN_BUDGET = 9.0  # seconds from SIGTERM to exit: in-flight requests, then background work
 HTTP_GRACE = 3.0  # acks are fast; what remains of the budget goes to the background work
@@ -67,6 +74,7 @@ class Foghorn:
     background: Background
     bolt: AsyncApp
     dispatcher: Dispatcher
+    metrics: Metrics
     schedule: bool = True  # run the dispatcher's scheduler (tests drive it by hand)
     ready: bool = False
     rejected_requests: int = 0  # unsigned, forged, stale or malformed requests refused
@@ -83,7 +91,7 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
     """Load the playbook, migrate the database and wire the app. Raises StartupError,
     PlaybookError or ConfigError with a one-line message."""
     install_redaction([settings.SLACK_BOT_TOKEN, settings.SLACK_SIGNING_SECRET,
-                       settings.SLACK_APP_TOKEN])
+                       settings.SLACK_APP_TOKEN, settings.SLACK_CLIENT_SECRET])
     playbook = load_playbooks(settings.PLAYBOOKS_DIR)
     db = Database(settings.DATABASE_URL)
     try:
@@ -93,8 +101,9 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
         where = make_url(settings.DATABASE_URL).render_as_string(hide_password=True)
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise StartupError(f"cannot open the database {where}: {reason}") from None
-    client = make_client(settings.SLACK_BOT_TOKEN, settings.SLACK_API_URL)
-    gateway = SlackGateway(client)
+    metrics = Metrics()
+    client = make_client(settings.SLACK_BOT_TOKEN, settings.SLACK_API_URL, metrics=metrics)
+    gateway = SlackGateway(client, metrics)
     try:
         await check_escalation_targets(gateway, playbook, active_file(settings.PLAYBOOKS_DIR))
     except PlaybookError:
@@ -114,8 +123,10 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
     )
     dispatcher = Dispatcher(db, service.fire_reminder, clock=clock)
     service.reminders_changed = dispatcher.poke
+    service.declared = lambda inc: metrics.declared.labels(inc.severity).inc()
+    dispatcher.on_sent = lambda r, at: metrics.reminder_sent(r.kind, r.due_at, at)
     fh = Foghorn(settings, playbook, db, gateway, presenter, service, Background(), bolt,
-                 dispatcher, schedule)
+                 dispatcher, metrics, schedule)
     # Bolt tries listeners in the order they were added, and each try costs; message events
     # are most of an incident's traffic, so their listeners go first.
     events.register(bolt, fh)
@@ -136,15 +147,13 @@ def web_app(fh: Foghorn, *, with_events: bool = True) -> web.Application:
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return web.json_response({"error": "body too large"}, status=413)
+            return refuse(request, 413, "body too large")
         verdict = guard.check(raw, request.headers, fh.settings.SLACK_SIGNING_SECRET or "")
-        if verdict is not None:
+        if isinstance(verdict, guard.Verdict):
             if verdict.status == 200:
                 return web.Response(status=200)
-            fh.rejected_requests += 1
-            log.warning("refused a request from %s: %s (%d so far)", request.remote,
-                        verdict.reason, fh.rejected_requests)
-            return web.json_response({"error": verdict.reason}, status=verdict.status)
+            return refuse(request, verdict.status, verdict.reason)
+        bind(kind=verdict.kind, **verdict.ids)
         bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
                                         headers=request.headers)  # type: ignore[arg-type]
         response = await fh.bolt.async_dispatch(bolt_request)
@@ -157,6 +166,26 @@ def web_app(fh: Foghorn, *, with_events: bool = True) -> web.Application:
             return web.Response(status=200)
         return await to_aiohttp_response(response)
 
+    def refuse(request: web.Request, status: int, reason: str) -> web.Response:
+        fh.rejected_requests += 1
+        fh.metrics.rejected.labels(_REJECTION.get(status, "malformed")).inc()
+        log.warning("refused a request from %s: %s (%d so far)", request.remote, reason,
+                    fh.rejected_requests)
+        return web.json_response({"error": reason}, status=status)
+
+    async def timed(request: web.Request) -> web.StreamResponse:
+        """Every Slack request: one log line and one ack-latency sample."""
+        started = time.perf_counter()
+        unbind_all()
+        response = await slack_events(request)
+        took = time.perf_counter() - started
+        ctx = log_context()
+        fh.metrics.ack_seconds.labels(ctx.get("kind", "refused")).observe(took)
+        log.info("%s answered %d in %.1f ms", ctx.get("command") or ctx.get("event")
+                 or ctx.get("interaction") or ctx.get("kind", "request"), response.status,
+                 took * 1000, extra={"status": response.status, "ack_ms": round(took * 1000, 2)})
+        return response
+
     async def healthz(_request: web.Request) -> web.Response:
         if not fh.ready:
             return web.json_response({"ok": False, "reason": "starting"}, status=503)
@@ -167,9 +196,20 @@ def web_app(fh: Foghorn, *, with_events: bool = True) -> web.Application:
         return web.json_response({"ok": True, "playbook": fh.playbook.name,
                                   "rejected_requests": fh.rejected_requests})
 
+    async def metrics(_request: web.Request) -> web.Response:
+        try:
+            async with fh.db.read() as s:
+                counts = await repo.open_counts(s)
+            fh.metrics.set_open(counts, [sev.id for sev in fh.playbook.severities])
+        except Exception as exc:  # the other figures are still worth having
+            log.warning("metrics: could not count open incidents: %s", exc)
+        return web.Response(body=fh.metrics.render(),
+                            headers={"Content-Type": METRICS_CONTENT_TYPE})
+
     if with_events:
-        app.router.add_post("/slack/events", slack_events)
+        app.router.add_post("/slack/events", timed)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
     return app
 
 

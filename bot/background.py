@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -25,11 +26,23 @@ class Background:
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "work", *,
               urgent: bool = False) -> asyncio.Task[Any]:
+        work = self._logged(coro, name)
         task = asyncio.get_running_loop().create_task(
-            coro if urgent else self._in_turn(coro), name=name)
+            work if urgent else self._in_turn(work), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task
+
+    @staticmethod
+    async def _logged(coro: Coroutine[Any, Any, Any], name: str) -> Any:
+        """One log line when the job ends, carrying the ids it bound (the incident, once the
+        job has found it) on top of those of the request that started it."""
+        started = time.perf_counter()
+        try:
+            return await coro
+        finally:
+            took = (time.perf_counter() - started) * 1000
+            log.info("%s finished in %.1f ms", name, took, extra={"job_ms": round(took, 2)})
 
     async def _in_turn(self, coro: Coroutine[Any, Any, Any]) -> Any:
         try:

@@ -23,6 +23,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.incidents.model import Clock, Reminder, utcnow
 from bot.incidents.reminders import Planned
+from bot.logs import bind
 from bot.store import repo
 from bot.store.db import Database
 
@@ -50,6 +51,8 @@ class Dispatcher:
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self._scheduler: AsyncIOScheduler | None = None
         self._poked = False  # a look is already on its way
+        # Called for each reminder posted, with when it was recorded (for the metrics).
+        self.on_sent: Callable[[Reminder, datetime], None] = lambda r, at: None
 
     # ----- doing the work -----------------------------------------------------------------
     async def run_due(self) -> int:
@@ -69,6 +72,7 @@ class Dispatcher:
     async def _fire_one(self, r: Reminder) -> tuple[str, list[Planned]] | None:
         """Say it; None if that failed (the row is then given back for a later try)."""
         async with self._slots:
+            bind(reminder=r.id, reminder_kind=r.kind)
             try:
                 return await self.fire(r)
             except Exception as exc:
@@ -94,6 +98,7 @@ class Dispatcher:
                     await repo.add_reminder(s, r.incident_id, p.kind, p.due_at, p.step)
                 if outcome == repo.SENT:
                     self.sent += 1
+                    self.on_sent(r, now)
 
     # ----- deciding when ------------------------------------------------------------------
     async def start(self) -> None:

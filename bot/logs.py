@@ -1,12 +1,18 @@
-"""Logging that never writes a secret: Slack tokens and the signing secret are redacted from
-every log record, whichever library logs it (slack_sdk's DEBUG request dumps include the
-Authorization header, for one)."""
+"""Logging that never writes a secret, one line per record, as text or JSON (`LOG_FORMAT`).
+
+Slack tokens and the signing and client secrets are redacted from every log record, whichever
+library logs it (slack_sdk's DEBUG request dumps include the Authorization header, for one).
+Ids bound with `bind` (team, channel, user, incident) are added to every line."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterable
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import IO
 
 TOKEN = re.compile(r"\bx(?:ox[abposer]|app)-[A-Za-z0-9-]+")
 REDACTED = "[redacted]"
@@ -45,3 +51,84 @@ def install_redaction(secrets: Iterable[str | None] = ()) -> None:
         return record
 
     logging.setLogRecordFactory(factory)
+
+
+# ----- context and format -------------------------------------------------------------------
+# Ids that say what a log line is about (team, channel, user, incident...), set where a request
+# or a reminder starts and inherited by the tasks it spawns.
+# Each binding makes a new dict, so a task's bindings never leak into its parent's.
+_context: ContextVar[dict[str, str] | None] = ContextVar("foghorn_log_context", default=None)
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
+def bind(**ids: object) -> None:
+    """Add ids to every log line from here on in this task (and tasks it starts)."""
+    fresh = {k: str(v) for k, v in ids.items() if v not in (None, "")}
+    if fresh:
+        _context.set({**(_context.get() or {}), **fresh})
+
+
+def unbind_all() -> None:
+    """Start a fresh set of ids (a new request)."""
+    _context.set(None)
+
+
+def context() -> dict[str, str]:
+    return dict(_context.get() or {})
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the bound ids and any
+    `extra` fields. Already redacted (the record factory runs first)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        line.update(getattr(record, "ctx", None) or {})
+        line.update({k: v for k, v in vars(record).items()
+                     if k not in _STANDARD and k != "ctx"})
+        if record.exc_info:
+            line["error"] = redact(self.formatException(record.exc_info))
+        elif record.exc_text:
+            line["error"] = record.exc_text
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """The plain format, with the bound ids appended: `... [team=T1 channel=C2]`."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        ctx = getattr(record, "ctx", None)
+        if ctx:
+            text += " [" + " ".join(f"{k}={v}" for k, v in ctx.items()) + "]"
+        return text
+
+
+def _attach_context(record: logging.LogRecord) -> bool:
+    record.ctx = _context.get() or {}
+    return True
+
+
+def handler(fmt: str = "text", stream: IO[str] | None = None) -> logging.Handler:
+    """A handler writing one line per record, as `text` or `json`, to `stream` (stderr)."""
+    out = logging.StreamHandler(stream)
+    out.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    out.addFilter(_attach_context)
+    return out
+
+
+def configure(fmt: str = "text", level: int = logging.INFO) -> None:
+    """Send logs to stderr, one line per record, as `text` or `json`."""
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler(fmt))
+    root.setLevel(level)

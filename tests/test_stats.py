@@ -119,7 +119,7 @@ def test_p90_is_nearest_rank_and_median_interpolates() -> None:
     spread = stats.Spread.of(values)
     assert spread.median == timedelta(minutes=5, seconds=30)
     assert spread.p90 == timedelta(minutes=9)
-    assert stats.Spread.of(values + [timedelta(minutes=200)]).p90 == timedelta(minutes=100)
+    assert stats.Spread.of([*values, timedelta(minutes=200)]).p90 == timedelta(minutes=100)
 
 
 def test_cadence_uses_the_severity_in_force_at_each_update() -> None:

@@ -22,6 +22,7 @@ from bot.incidents.errors import ChannelNameTaken, ChatError, NeedsConfirmation,
 from bot.incidents.model import RESOLVED, Clock, Incident, Reminder, TimelineEntry, utcnow
 from bot.incidents.postmortem import PostmortemWriter
 from bot.incidents.timeline import Timeline
+from bot.logs import bind
 from bot.playbooks import Checklist, EscalationStep, Playbook, normalize_key
 from bot.store import repo
 from bot.store.batch import GroupWriter
@@ -119,11 +120,15 @@ class IncidentService:
             name="declare")
         # Called after reminder rows change, so the dispatcher can wake in time.
         self.reminders_changed: Callable[[], None] = lambda: None
+        # Called once per newly declared incident (for the metrics).
+        self.declared: Callable[[Incident], None] = lambda inc: None
 
     # ----- reading ------------------------------------------------------------------------
     async def get(self, incident_id: int) -> Incident | None:
         async with self.db.read() as s:
-            return await repo.get_incident(s, incident_id)
+            inc = await repo.get_incident(s, incident_id)
+        bind(incident=inc and inc.label)
+        return inc
 
     async def get_open(self, incident_id: int | None) -> Incident:
         """The incident, or a UserError saying it is gone or already resolved."""
@@ -132,6 +137,7 @@ class IncidentService:
     async def in_channel(self, channel_id: str, command: str) -> Incident:
         async with self.db.read() as s:
             inc = await repo.get_by_channel(s, channel_id)
+        bind(incident=inc and inc.label)
         if inc is None:
             raise UserError(
                 f"`/incident {command}` works inside an incident channel. "
@@ -193,6 +199,8 @@ class IncidentService:
             assert found is not None
             return DeclareResult(found, duplicate=True)
         self.reminders_changed()
+        self.declared(stored)
+        bind(incident=stored.label)
         return DeclareResult(stored)
 
     async def complete(self, inc: Incident) -> DeclareResult:

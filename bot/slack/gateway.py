@@ -19,9 +19,13 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.incidents.errors import ChannelNameTaken, ChatError
+from bot.metrics import Metrics
 from bot.playbooks import target_kind
 
 log = logging.getLogger(__name__)
@@ -37,25 +41,45 @@ class NameTaken(SlackCallError, ChannelNameTaken):
     pass
 
 
-def make_client(token: str | None, base_url: str, *, timeout: int = 15) -> AsyncWebClient:
+class CountedRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler (waits Retry-After, then retries), counting each 429."""
+
+    def __init__(self, metrics: Metrics | None, max_retry_count: int) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.metrics = metrics
+
+    async def _can_retry_async(self, *, state: RetryState, request: HttpRequest,
+                               response: HttpResponse | None = None,
+                               error: Exception | None = None) -> bool:
+        limited = response is not None and response.status_code == 429
+        if limited and self.metrics is not None:
+            method = request.url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+            self.metrics.slack_ratelimited.labels(method).inc()
+        return limited
+
+
+def make_client(token: str | None, base_url: str, *, timeout: int = 15,
+                session: aiohttp.ClientSession | None = None,
+                metrics: Metrics | None = None) -> AsyncWebClient:
     """An AsyncWebClient that honours SLACK_API_URL, keeps its connections open between calls,
     and retries what Slack asks us to retry. Call inside a running event loop."""
     return AsyncWebClient(
         token=token,
         base_url=base_url,
         timeout=timeout,
-        session=aiohttp.ClientSession(),
+        session=session or aiohttp.ClientSession(),
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            CountedRateLimitRetryHandler(metrics, max_retry_count=5),
             AsyncServerErrorRetryHandler(max_retry_count=3),
         ],
     )
 
 
 class SlackGateway:
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, metrics: Metrics | None = None) -> None:
         self.client = client
+        self.metrics = metrics
         self._channel_ids: dict[str, str] = {}
         self._names: dict[str, str] = {}
         self._bot_user: str | None = None
@@ -71,10 +95,12 @@ class SlackGateway:
         fn = getattr(self.client, method.replace(".", "_"))
         try:
             resp = await fn(**args)
+            self._count(method, "ok")
             return dict(resp.data) if isinstance(resp.data, dict) else {}
         except SlackApiError as exc:
             data = exc.response.data if isinstance(exc.response.data, dict) else {}
             error = str(data.get("error") or f"http_{exc.response.status_code}")
+            self._count(method, error)
             if error in ignore:
                 return {"ok": False, "error": error}
             log.warning("slack call %s failed: %s", method, error)
@@ -82,8 +108,13 @@ class SlackGateway:
                 raise NameTaken(method, error) from None
             raise SlackCallError(method, error) from None
         except (aiohttp.ClientError, TimeoutError) as exc:  # after the retry handlers gave up
+            self._count(method, "connection_error")
             log.warning("slack call %s failed: %s", method, exc)
             raise SlackCallError(method, "connection_error") from None
+
+    def _count(self, method: str, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.slack_calls.labels(method, outcome).inc()
 
     # ----- channels ----------------------------------------------------------------------
     async def pages(self, method: str, key: str, **args: Any) -> AsyncIterator[dict[str, Any]]:
@@ -182,10 +213,13 @@ class SlackGateway:
             await self.client.files_upload_v2(channel=channel, filename=filename,
                                               content=content, title=title,
                                               initial_comment=comment)
+            self._count("files.upload_v2", "ok")
         except SlackApiError as exc:
             error = str((exc.response.data or {}).get("error", "upload_failed"))
+            self._count("files.upload_v2", error)
             raise SlackCallError("files.upload_v2", error) from None
         except SlackRequestError as exc:
+            self._count("files.upload_v2", "request_error")
             raise SlackCallError("files.upload_v2", str(exc)) from None
 
     async def display_name(self, user: str) -> str | None:

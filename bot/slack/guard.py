@@ -15,6 +15,8 @@ import json
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,15 @@ class Verdict:
     def __init__(self, status: int, reason: str) -> None:
         self.status = status
         self.reason = reason
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A request that goes on to Bolt: what it is (`command`, `interaction`, `event`) and
+    the ids that say where it comes from, for the logs and the metrics."""
+
+    kind: str
+    ids: dict[str, str] = field(default_factory=dict)
 
 
 MAX_AGE = 5 * 60  # Slack's rule: refuse requests older than five minutes
@@ -44,8 +55,8 @@ def signed(secret: str, body: bytes, headers: Mapping[str, str], now: float | No
     return hmac.compare_digest(f"v0={digest.hexdigest()}", given)
 
 
-def check(body: bytes, headers: Mapping[str, str], secret: str) -> Verdict | None:
-    """None when the request should go on to Bolt; otherwise the answer to give."""
+def check(body: bytes, headers: Mapping[str, str], secret: str) -> Verdict | Accepted:
+    """`Accepted` when the request should go on to Bolt; otherwise the answer to give."""
     if not signed(secret, body, headers):
         return Verdict(401, "invalid signature or stale timestamp")
     try:
@@ -60,7 +71,11 @@ def check(body: bytes, headers: Mapping[str, str], secret: str) -> Verdict | Non
     return Verdict(415, f"unsupported content type {ctype or '(none)'}")
 
 
-def _check_json(text: str) -> Verdict | None:
+def _ids(**found: Any) -> dict[str, str]:
+    return {k: v for k, v in found.items() if isinstance(v, str) and v}
+
+
+def _check_json(text: str) -> Verdict | Accepted:
     try:
         data = json.loads(text)
     except ValueError:
@@ -72,10 +87,15 @@ def _check_json(text: str) -> Verdict | None:
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
             log.debug("event callback without a usable event ignored")
             return Verdict(200, "ignored")
-    return None
+        item = event.get("item") if isinstance(event.get("item"), dict) else {}
+        return Accepted("event", _ids(
+            team=data.get("team_id"), event=event["type"], event_id=data.get("event_id"),
+            channel=event.get("channel") or event.get("channel_id") or item.get("channel"),
+            user=event.get("user")))
+    return Accepted(data["type"], _ids(team=data.get("team_id")))
 
 
-def _check_form(text: str) -> Verdict | None:
+def _check_form(text: str) -> Verdict | Accepted:
     fields = parse_qs(text, keep_blank_values=True)
     if "payload" in fields:
         try:
@@ -84,13 +104,23 @@ def _check_form(text: str) -> Verdict | None:
             return Verdict(400, "payload is not JSON")
         if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
             return Verdict(400, "payload is not an interaction")
-        if not isinstance(payload.get("user"), dict) and payload["type"] != "view_closed":
+        user = payload.get("user")
+        if not isinstance(user, dict) and payload["type"] != "view_closed":
             return Verdict(400, "interaction without a user")
-        return None
+        team, channel = payload.get("team"), payload.get("channel")
+        return Accepted("interaction", _ids(
+            interaction=payload["type"],
+            team=team.get("id") if isinstance(team, dict) else None,
+            channel=channel.get("id") if isinstance(channel, dict) else None,
+            user=user.get("id") if isinstance(user, dict) else None))
     if "command" in fields:
-        if not fields.get("user_id", [""])[0]:
+        first = {k: v[0] for k, v in fields.items() if v}
+        if not first.get("user_id"):
             return Verdict(400, "slash command without user_id")
-        return None
+        subcommand = (first.get("text") or "").split(maxsplit=1)[:1]
+        return Accepted("command", _ids(
+            command=" ".join([first["command"], *subcommand])[:40], team=first.get("team_id"),
+            channel=first.get("channel_id"), user=first["user_id"]))
     if fields.get("ssl_check"):
-        return None
+        return Accepted("ssl_check")
     return Verdict(400, "form body is neither a command nor an interaction")

@@ -1,0 +1,71 @@
+"""Prometheus metrics, served as text at `GET /metrics`.
+
+Each running bot has its own registry (tests and benchmarks start several in one process).
+Counters are bumped where things happen; the open-incident gauge is read from the database at
+scrape time, so every replica reports the same, true figure.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+# The classic text format, which every Prometheus version scrapes (our names need no escaping).
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# A reminder posted later than this after its due time counts as late.
+LATE_AFTER = timedelta(seconds=60)
+_ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
+_LATENESS_BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.open_incidents = Gauge(
+            "foghorn_open_incidents", "Open incidents, by severity", ["severity"], registry=r)
+        self.declared = Counter(
+            "foghorn_incidents_declared", "Incidents declared (duplicates not counted)",
+            ["severity"], registry=r)
+        self.reminders_sent = Counter(
+            "foghorn_reminders_sent", "Reminders, nudges and escalations posted", ["kind"],
+            registry=r)
+        self.reminders_late = Counter(
+            "foghorn_reminders_late",
+            f"Reminders posted more than {int(LATE_AFTER.total_seconds())}s after their due "
+            "time", ["kind"], registry=r)
+        self.reminder_lateness = Histogram(
+            "foghorn_reminder_lateness_seconds", "How long after its due time a reminder was "
+            "posted", ["kind"], buckets=_LATENESS_BUCKETS, registry=r)
+        self.slack_calls = Counter(
+            "foghorn_slack_api_calls",
+            "Slack Web API calls by method and final outcome (ok or Slack's error code)",
+            ["method", "outcome"], registry=r)
+        self.slack_ratelimited = Counter(
+            "foghorn_slack_api_ratelimited",
+            "HTTP 429 answers from Slack (each retried after Retry-After)", ["method"],
+            registry=r)
+        self.ack_seconds = Histogram(
+            "foghorn_request_ack_seconds", "Time from a request's arrival to its HTTP answer",
+            ["kind"], buckets=_ACK_BUCKETS, registry=r)
+        self.rejected = Counter(
+            "foghorn_rejected_requests",
+            "Requests refused before Bolt: bad signature, stale, malformed or too large",
+            ["reason"], registry=r)
+
+    def reminder_sent(self, kind: str, due_at: datetime, sent_at: datetime) -> None:
+        late = max(timedelta(0), sent_at - due_at)
+        self.reminders_sent.labels(kind).inc()
+        self.reminder_lateness.labels(kind).observe(late.total_seconds())
+        if late > LATE_AFTER:
+            self.reminders_late.labels(kind).inc()
+
+    def set_open(self, counts: dict[str, int], severities: list[str]) -> None:
+        """Every playbook severity is reported (0 when none are open), plus any stored
+        severity the playbook no longer has."""
+        self.open_incidents.clear()
+        for sev in dict.fromkeys([*severities, *counts]):
+            self.open_incidents.labels(sev).set(counts.get(sev, 0))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
