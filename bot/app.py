@@ -12,7 +12,7 @@ import errno
 import logging
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.request.async_request import AsyncBoltRequest
 from sqlalchemy.engine import make_url
 
@@ -27,7 +28,7 @@ from bot.background import Background
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.incidents.errors import ChatError
-from bot.incidents.model import Clock, utcnow
+from bot.incidents.model import Clock, Incident, utcnow
 from bot.incidents.service import IncidentService
 from bot.logs import bind, install_redaction, unbind_all
 from bot.logs import context as log_context
@@ -44,7 +45,16 @@ from bot.slack import actions, commands, events, guard
 from bot.slack.blocks import Presenter
 from bot.slack.catchup import catch_up
 from bot.slack.gateway import SlackGateway, make_client
+from bot.slack.home import HomeTabs
 from bot.slack.publisher import SlackPublisher
+from bot.slack.workspaces import (
+    INSTALL_PATH,
+    REDIRECT_PATH,
+    PerWorkspaceChat,
+    Workspaces,
+    installation_store,
+    oauth_settings,
+)
 from bot.store import repo
 from bot.store.db import Database
 
@@ -75,6 +85,8 @@ class Foghorn:
     bolt: AsyncApp
     dispatcher: Dispatcher
     metrics: Metrics
+    workspaces: Workspaces
+    home: HomeTabs = field(init=False)
     schedule: bool = True  # run the dispatcher's scheduler (tests drive it by hand)
     ready: bool = False
     rejected_requests: int = 0  # unsigned, forged, stale or malformed requests refused
@@ -84,6 +96,23 @@ class Foghorn:
         several (OAuth installs); none in token mode, where there is one workspace (and, on
         Enterprise Grid, requests may carry the team of each person's own workspace)."""
         return (team_id or "") if self.settings.multi_workspace else None
+
+    async def slack(self, team_id: str | None) -> SlackGateway:
+        """The gateway for a request's workspace (raises ChatError if it is not installed)."""
+        return await self.workspaces.require(team_id or "")
+
+    async def uninstalled(self, team_id: str) -> None:
+        """A workspace removed Foghorn or revoked its token: forget the tokens and stop the
+        reminders of its incidents (their rows and timelines stay, for the record)."""
+        if not self.workspaces.multi:
+            log.warning("Foghorn was uninstalled from workspace %s or its token was revoked; "
+                        "it cannot act there until it is reinstalled", team_id)
+            return
+        await self.workspaces.uninstalled(team_id)
+        async with self.db.write() as s:
+            cancelled = await repo.cancel_team_reminders(s, team_id)
+        log.info("workspace %s uninstalled: tokens removed, %d reminder(s) cancelled",
+                 team_id, cancelled)
 
 
 async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = True
@@ -111,8 +140,23 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
         await db.close()
         raise
     presenter = Presenter(playbook, settings.tz)
-    publisher = SlackPublisher(gateway, presenter, db, settings.INCIDENTS_CHANNEL)
-    service = IncidentService(db, playbook, publisher, tz=settings.tz, clock=clock)
+    store = installation_store(settings, db) if settings.multi_workspace else None
+    workspaces = Workspaces(settings, metrics, gateway, store)
+
+    def publisher(gw: SlackGateway) -> SlackPublisher:
+        return SlackPublisher(gw, presenter, db, settings.INCIDENTS_CHANNEL)
+
+    chat = publisher(gateway) if store is None else PerWorkspaceChat(workspaces, publisher)
+    service = IncidentService(db, playbook, chat, tz=settings.tz, clock=clock)  # type: ignore[arg-type]
+    oauth: dict[str, Any] = {}
+    if store is not None:
+        oauth = {"oauth_settings": oauth_settings(settings, db, store),
+                 "installation_store": store,
+                 # auth.test once per token, not once per request
+                 "authorize": AsyncInstallationStoreAuthorize(
+                     installation_store=store, client_id=settings.SLACK_CLIENT_ID,
+                     client_secret=settings.SLACK_CLIENT_SECRET, cache_enabled=True,
+                     client=client)}
     bolt = AsyncApp(
         client=client,
         signing_secret=settings.SLACK_SIGNING_SECRET or "",
@@ -120,13 +164,17 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
         # Listeners ack first and hand slow work to `Background`, so Bolt can answer as soon
         # as the listener returns instead of polling for the ack.
         process_before_response=True,
+        **oauth,
     )
     dispatcher = Dispatcher(db, service.fire_reminder, clock=clock)
+    background = Background()
     service.reminders_changed = dispatcher.poke
     service.declared = lambda inc: metrics.declared.labels(inc.severity).inc()
     dispatcher.on_sent = lambda r, at: metrics.reminder_sent(r.kind, r.due_at, at)
-    fh = Foghorn(settings, playbook, db, gateway, presenter, service, Background(), bolt,
-                 dispatcher, metrics, schedule)
+    fh = Foghorn(settings, playbook, db, gateway, presenter, service, background, bolt,
+                 dispatcher, metrics, workspaces, schedule=schedule)
+    fh.home = HomeTabs(service, presenter, background, workspaces.gateway, fh.scope)
+    service.changed = fh.home.incident_changed
     # Bolt tries listeners in the order they were added, and each try costs; message events
     # are most of an incident's traffic, so their listeners go first.
     events.register(bolt, fh)
@@ -206,8 +254,23 @@ def web_app(fh: Foghorn, *, with_events: bool = True) -> web.Application:
         return web.Response(body=fh.metrics.render(),
                             headers={"Content-Type": METRICS_CONTENT_TYPE})
 
+    async def oauth(request: web.Request) -> web.StreamResponse:
+        """Bolt's OAuth flow: the install page and Slack's redirect back with a code."""
+        flow = fh.bolt.oauth_flow
+        assert flow is not None
+        bolt_request = AsyncBoltRequest(body="", query=request.query_string,
+                                        headers=request.headers)  # type: ignore[arg-type]
+        if request.path == INSTALL_PATH:
+            response = await flow.handle_installation(bolt_request)
+        else:
+            response = await flow.handle_callback(bolt_request)
+        return await to_aiohttp_response(response)
+
     if with_events:
         app.router.add_post("/slack/events", timed)
+    if fh.bolt.oauth_flow is not None:
+        app.router.add_get(INSTALL_PATH, oauth)
+        app.router.add_get(REDIRECT_PATH, oauth)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     return app
@@ -259,8 +322,8 @@ async def finish_startup(fh: Foghorn) -> None:
         inc = result.incident
         log.info("finished the interrupted declare of %s", inc.label)
         try:
-            await fh.gateway.tell(inc.origin_channel_id, inc.declared_by,
-                                  commands.declare_outcome(result))
+            await (await fh.slack(inc.team_id)).tell(inc.origin_channel_id, inc.declared_by,
+                                                     commands.declare_outcome(result))
         except ChatError as exc:
             log.warning("could not tell %s about %s: %s", inc.declared_by, inc.label, exc)
     await fh.service.timeline.forget_old_events()
@@ -268,8 +331,13 @@ async def finish_startup(fh: Foghorn) -> None:
         await fh.dispatcher.start()  # fires what fell due while we were down, once
     # Catching up costs a history call per open incident: never let it hold up reminders
     # or readiness.
-    fh.background.spawn(
-        catch_up(fh.gateway, fh.service.timeline, await fh.service.list_open()), "catch-up")
+    by_team: dict[str, list[Incident]] = {}
+    for inc in await fh.service.list_open(include_private=True):
+        by_team.setdefault(inc.team_id if fh.workspaces.multi else "", []).append(inc)
+    for team_id, incidents in by_team.items():
+        gateway = await fh.workspaces.gateway(team_id)
+        if gateway is not None:
+            fh.background.spawn(catch_up(gateway, fh.service.timeline, incidents), "catch-up")
     fh.ready = True
 
 
@@ -284,7 +352,7 @@ async def shutdown(fh: Foghorn, runner: web.AppRunner | None) -> None:
     await fh.dispatcher.stop()
     if not await fh.background.drain(max(0.5, deadline - loop.time())):
         log.warning("shutting down with %d task(s) unfinished", fh.background.pending)
-    await fh.gateway.close()
+    await fh.workspaces.close()
     await fh.db.close()
 
 

@@ -28,5 +28,5 @@ async def export(settings: Settings, ref: str, fmt: str, out: TextIO = sys.stdou
             out.write(await fh.service.draft_postmortem(inc) + "\n")
         return 0
     finally:
-        await fh.gateway.close()
+        await fh.workspaces.close()
         await fh.db.close()

@@ -67,6 +67,7 @@ async def test_card_is_visible_after_two_sequential_calls(bot: Bot) -> None:
         "conversations.create", "chat.postMessage", "conversations.invite",
         "conversations.setTopic", "chat.postMessage", "pins.add",
         "chat.postMessage",  # the initial-assessment checklist, after the card
+        "views.publish",  # the declarer's App Home, refreshed once the declare is done
     ])
     [create] = [c for c in calls if c.method == "conversations.create"]
     card = next(c for c in calls if c.method == "chat.postMessage"
@@ -74,9 +75,9 @@ async def test_card_is_visible_after_two_sequential_calls(bot: Bot) -> None:
     # Only conversations.create came before the card; invite/topic/announce ran alongside it.
     assert [c for c in calls if c.ended <= card.started] == [create]
     # Invite, topic and the announcement overlapped the card; the pin and the checklist
-    # waited for it.
+    # waited for it, and the App Home for all of them.
     after_card = [c.method for c in calls if c.started >= card.ended]
-    assert after_card == ["pins.add", "chat.postMessage"]
+    assert after_card == ["pins.add", "chat.postMessage", "views.publish"]
 
 
 def create_channel_id(bot: Bot) -> str:

@@ -40,10 +40,11 @@ SNOOZE_SLACK = timedelta(minutes=5)
 
 
 class ChatPort(Protocol):
-    """What the service needs from the chat platform (implemented by slack.publisher)."""
+    """What the service needs from the chat platform (implemented by slack.publisher).
+    Every method takes the incident first: it says which workspace the call is for."""
 
-    async def create_channel(self, name: str, *, is_private: bool) -> str: ...
-    async def own_channel(self, name: str, since: datetime) -> str | None: ...
+    async def create_channel(self, inc: Incident, name: str) -> str: ...
+    async def own_channel(self, inc: Incident, name: str, since: datetime) -> str | None: ...
     async def find_posted(self, inc: Incident, what: str) -> str | None: ...
     async def links_and_notices(self, inc: Incident, *, resumed: bool) -> None: ...
     async def post_card(self, inc: Incident) -> str: ...
@@ -59,7 +60,7 @@ class ChatPort(Protocol):
     async def status_updated(self, inc: Incident, message: str, by: str) -> None: ...
     async def resolved(self, inc: Incident) -> None: ...
     async def note_added(self, inc: Incident, user: str, text: str) -> None: ...
-    async def display_names(self, users: set[str]) -> dict[str, str]: ...
+    async def display_names(self, inc: Incident, users: set[str]) -> dict[str, str]: ...
     async def upload_postmortem(self, inc: Incident, filename: str, content: str) -> None: ...
     async def remind_update(self, inc: Incident, reminder_id: int, since: timedelta) -> None: ...
     async def nudge_commander(self, inc: Incident, reminder_id: int, waited: timedelta
@@ -122,6 +123,9 @@ class IncidentService:
         self.reminders_changed: Callable[[], None] = lambda: None
         # Called once per newly declared incident (for the metrics).
         self.declared: Callable[[Incident], None] = lambda inc: None
+        # Called after an incident changed (declared, roles, severity, status, resolved),
+        # with anyone else concerned (a role's previous holder), for the App Home.
+        self.changed: Callable[[Incident, tuple[str | None, ...]], None] = lambda inc, also: None
 
     # ----- reading ------------------------------------------------------------------------
     async def get(self, incident_id: int) -> Incident | None:
@@ -145,21 +149,21 @@ class IncidentService:
             )
         return inc
 
-    async def list_open(self, viewer: str | None = None, team_id: str | None = None
-                        ) -> list[Incident]:
+    async def list_open(self, viewer: str | None = None, team_id: str | None = None, *,
+                        include_private: bool = False) -> list[Incident]:
         """Open incidents (of one workspace when `team_id` is given); private ones only for
-        the people involved in them."""
+        the people involved in them, unless `include_private`."""
         async with self.db.read() as s:
             found = await repo.list_open(s, team_id)
-        return [i for i in found if visible_to(i, viewer)]
+        return [i for i in found if include_private or visible_to(i, viewer)]
 
-    async def recently_resolved(self, viewer: str | None, team_id: str | None, limit: int
-                                ) -> list[Incident]:
-        """The newest resolved incidents this person may see."""
+    async def recently_resolved(self, viewer: str | None, team_id: str | None, limit: int, *,
+                                include_private: bool = False) -> list[Incident]:
+        """The newest resolved incidents this person may see (all, with `include_private`)."""
         async with self.db.read() as s:
-            # Private ones are filtered afterwards: read a few more so `limit` remain.
+            # Private ones are filtered afterwards: read more so that `limit` remain.
             found = await repo.list_resolved(s, limit * 4, team_id)
-        return [i for i in found if visible_to(i, viewer)][:limit]
+        return [i for i in found if include_private or visible_to(i, viewer)][:limit]
 
     async def stats(self, period: str, team_id: str | None = None) -> stats.Stats:
         """Incident metrics for the `period` (a key of stats.PERIODS) up to now."""
@@ -226,7 +230,7 @@ class IncidentService:
         for attempt in range(1, MAX_NAME_ATTEMPTS + 1):
             name = naming.channel_name(inc.title, day, f"inc-{inc.id}", attempt)
             try:
-                channel_id = await self.chat.create_channel(name, is_private=inc.is_private)
+                channel_id = await self.chat.create_channel(inc, name)
             except ChannelNameTaken:
                 adopted = await self._adopt(inc, name)
                 if adopted is None:
@@ -260,7 +264,7 @@ class IncidentService:
     async def _adopt(self, inc: Incident, name: str) -> str | None:
         """A crash between creating the channel and storing its ID leaves a channel of ours
         behind: use it rather than make a second one for the same declare."""
-        channel_id = await self.chat.own_channel(name, inc.declared_at - ADOPT_MARGIN)
+        channel_id = await self.chat.own_channel(inc, name, inc.declared_at - ADOPT_MARGIN)
         if channel_id is None:
             return None
         async with self.db.read() as s:
@@ -321,7 +325,9 @@ class IncidentService:
             warnings.append(_warning("links", exc))
         async with self.db.write() as s:
             await repo.update_incident(s, inc.id, setup_done=True)
-        return DeclareResult(replace(inc, setup_done=True), warnings=tuple(warnings))
+        inc = replace(inc, setup_done=True)
+        self.changed(inc, ())
+        return DeclareResult(inc, warnings=tuple(warnings))
 
     # ----- changes ------------------------------------------------------------------------
     def _require_allowed(self, inc: Incident, action: str, user: str) -> None:
@@ -371,6 +377,7 @@ class IncidentService:
                 {"role": role.id, "user": user, "previous": previous},
             )
             inc = replace(inc, roles={**inc.roles, role.id: user})
+        self.changed(inc, (previous,))
         await self.chat.role_changed(inc, role.id, user, previous, by)
         return inc
 
@@ -397,6 +404,7 @@ class IncidentService:
                 await repo.add_reminder(s, inc.id, p.kind, p.due_at, p.step)
         self.reminders_changed()
         updated = replace(current, severity=severity.id)
+        self.changed(updated, ())
         await self.chat.severity_changed(updated, current.severity, by)
         return updated
 
@@ -426,6 +434,7 @@ class IncidentService:
                 await repo.set_reminder(s, inc.id, plan.UPDATE, due)
         self.reminders_changed()
         updated = replace(current, status=status.id, last_update_at=now)
+        self.changed(updated, ())
         await self.chat.status_updated(updated, message, by)
         if status.id != current.status:
             await self.post_checklists(updated, status.id)
@@ -455,6 +464,7 @@ class IncidentService:
         self.reminders_changed()
         updated = replace(current, status=RESOLVED, resolved_at=now, resolved_by=by,
                           summary=summary or None, last_update_at=now)
+        self.changed(updated, ())
         await self.chat.resolved(updated)
         await self.post_checklists(updated, RESOLVED)
         return updated
@@ -545,7 +555,7 @@ class IncidentService:
         people = {inc.declared_by, *(e.actor for e in entries if e.actor)}
         people |= {str(e.data[k]) for e in entries for k in ("user", "previous")
                    if e.kind == "role_assigned" and e.data.get(k)}
-        names = await self.chat.display_names(people)
+        names = await self.chat.display_names(inc, people)
         return self.postmortems.build(inc, entries, names, self.clock(),
                                       await self.checklist_state(inc.id))
 

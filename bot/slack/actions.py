@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.incidents.service import DeclareRequest
 from bot.slack import blocks
-from bot.slack.commands import declare_outcome, report_errors
+from bot.slack.commands import declare_outcome, report_errors, team_of
 
 if TYPE_CHECKING:
     from bot.app import Foghorn
@@ -94,7 +94,8 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
 
         async def open_modal() -> None:
             inc = await fh.service.get_open(incident_id)
-            await fh.gateway.open_view(body["trigger_id"], fh.presenter.update_modal(inc))
+            await (await fh.slack(team_of(body))).open_view(body["trigger_id"],
+                                                            fh.presenter.update_modal(inc))
 
         fh.background.spawn(report_errors(respond, open_modal()), "open-update-modal", urgent=True)
 
@@ -144,7 +145,7 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
         user = body["user"]["id"]
 
         async def tell(text: str, **_: Any) -> None:
-            await fh.gateway.tell(channel or None, user, text)
+            await (await fh.slack(team_of(body))).tell(channel or None, user, text)
 
         fh.background.spawn(report_errors(tell, fh.service.post_update(
             channel, str(status or ""), message, user)), "update-modal")
@@ -154,9 +155,12 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                            ) -> None:
         await ack()
         view = fh.presenter.declare_modal(None)
-        fh.background.spawn(
-            report_errors(respond, fh.gateway.open_view(body["trigger_id"], view)),
-            "open-declare-modal", urgent=True)
+
+        async def open_modal() -> None:
+            await (await fh.slack(team_of(body))).open_view(body["trigger_id"], view)
+
+        fh.background.spawn(report_errors(respond, open_modal()), "open-declare-modal",
+                            urgent=True)
 
     @app.view(blocks.DECLARE_MODAL)
     async def declare_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
@@ -185,7 +189,7 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
             description=_text(values, "description"),
             is_private=any(o.get("value") == "private" for o in checked),
             origin_channel=origin,
-            team_id=(body.get("team") or {}).get("id", ""),
+            team_id=team_of(body),
         )
 
         # Stored before the ack, as for the slash command; a second submit of the same form
@@ -193,12 +197,12 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
         registered = await fh.service.register(request)
         await ack()
 
+        async def tell(text: str, **_: Any) -> None:
+            await (await fh.slack(request.team_id)).tell(origin, user, text)
+
         async def declare() -> None:
             result = registered if registered.duplicate else (
                 await fh.service.complete(registered.incident))
-            await fh.gateway.tell(origin, user, declare_outcome(result))
-
-        async def tell(text: str, **_: Any) -> None:
-            await fh.gateway.tell(origin, user, text)
+            await tell(declare_outcome(result))
 
         fh.background.spawn(report_errors(tell, declare()), "declare-modal")

@@ -41,6 +41,14 @@ async def report_errors(respond: Callable[..., Awaitable[Any]], work: Awaitable[
                       response_type="ephemeral", replace_original=False)
 
 
+def team_of(body: dict[str, Any]) -> str:
+    """The workspace a command, interaction or event comes from."""
+    team = body.get("team")
+    user = body.get("user")
+    return str(body.get("team_id") or (team.get("id") if isinstance(team, dict) else None)
+               or (user.get("team_id") if isinstance(user, dict) else None) or "")
+
+
 def declare_outcome(result: DeclareResult) -> str:
     inc = result.incident
     link = f"<#{inc.channel_id}>" if inc.channel_id else None
@@ -75,9 +83,12 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
             case parsing.DeclareModal(severity=severity):
                 await ack()
                 view = fh.presenter.declare_modal(channel, severity)
-                fh.background.spawn(
-                    report_errors(respond, fh.gateway.open_view(body["trigger_id"], view)),
-                    "open-declare-modal", urgent=True)
+
+                async def open_modal() -> None:
+                    await (await fh.slack(team_of(body))).open_view(body["trigger_id"], view)
+
+                fh.background.spawn(report_errors(respond, open_modal()), "open-declare-modal",
+                                    urgent=True)
             case parsing.Declare(title=title, severity=severity, is_private=private):
                 # Stored before the ack: an acknowledged declare survives a crash.
                 try:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.incidents.timeline import ChatMessage, SharedFile, ts_micros, ts_to_datetime
+from bot.slack.commands import team_of
 from bot.slack.text import to_plain
 
 if TYPE_CHECKING:
@@ -50,16 +51,20 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
     timeline = fh.service.timeline
 
     @app.event("app_home_opened")
-    async def home_opened(event: dict[str, Any]) -> None:
-        if event.get("tab", "home") != "home":
+    async def home_opened(event: dict[str, Any], body: dict[str, Any]) -> None:
+        user = event.get("user")
+        if event.get("tab", "home") != "home" or not isinstance(user, str):
             return
-        user = event["user"]
+        fh.background.spawn(fh.home.opened(team_of(body), user), "publish-home")
 
-        async def publish() -> None:
-            incidents = await fh.service.list_open(viewer=user)
-            await fh.gateway.publish_home(user, fh.presenter.home(incidents, fh.service.clock()))
+    @app.event("app_uninstalled")
+    async def app_uninstalled(body: dict[str, Any]) -> None:
+        await fh.uninstalled(team_of(body))
 
-        fh.background.spawn(publish(), "publish-home")
+    @app.event("tokens_revoked")
+    async def tokens_revoked(event: dict[str, Any], body: dict[str, Any]) -> None:
+        if (event.get("tokens") or {}).get("bot"):  # Foghorn uses only its bot token
+            await fh.uninstalled(team_of(body))
 
     @app.event("message")
     async def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:

@@ -37,10 +37,10 @@ class SlackPublisher:
         self._checklist_locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
 
     # ----- declaring ----------------------------------------------------------------------
-    async def create_channel(self, name: str, *, is_private: bool) -> str:
-        return await self.gateway.create_channel(name, is_private=is_private)
+    async def create_channel(self, inc: Incident, name: str) -> str:
+        return await self.gateway.create_channel(name, is_private=inc.is_private)
 
-    async def own_channel(self, name: str, since: datetime) -> str | None:
+    async def own_channel(self, inc: Incident, name: str, since: datetime) -> str | None:
         """A channel called `name` that this bot created at or after `since` (one a crash
         left behind mid-declare), or None."""
         ch = await self.gateway.find_channel(name)
@@ -136,7 +136,7 @@ class SlackPublisher:
     async def note_added(self, inc: Incident, user: str, text: str) -> None:
         await self._say(inc, f":memo: Note from <@{user}>: {escape(text)}")
 
-    async def display_names(self, users: set[str]) -> dict[str, str]:
+    async def display_names(self, inc: Incident, users: set[str]) -> dict[str, str]:
         found = await asyncio.gather(*(self.gateway.display_name(u) for u in sorted(users)))
         return {u: n for u, n in zip(sorted(users), found, strict=True) if n}
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from bot.incidents.model import RESOLVED, Incident, Reminder, TimelineEntry
 from bot.store.tables import (
     ChecklistPostRow,
+    HomeViewerRow,
     IncidentRow,
     ProcessedEventRow,
     ReminderRow,
@@ -335,6 +336,23 @@ async def thread_roots(session: AsyncSession, incident_id: int, recent: int) -> 
     return {ts for ts in [*known, *latest] if ts}
 
 
+# ----- App Home viewers --------------------------------------------------------------------
+async def home_opened(session: AsyncSession, team_id: str, user_id: str, at: datetime) -> None:
+    stmt = _insert(session)(HomeViewerRow).values(team_id=team_id, user_id=user_id,
+                                                  opened_at=at)
+    await session.execute(stmt.on_conflict_do_update(
+        index_elements=["team_id", "user_id"], set_={"opened_at": at}))
+
+
+async def home_viewers(session: AsyncSession, team_id: str, since: datetime, limit: int
+                       ) -> list[str]:
+    """Who opened the Home since `since`, most recent first."""
+    return list(await session.scalars(
+        select(HomeViewerRow.user_id)
+        .where(HomeViewerRow.team_id == team_id, HomeViewerRow.opened_at >= since)
+        .order_by(HomeViewerRow.opened_at.desc()).limit(limit)))
+
+
 # ----- checklists ---------------------------------------------------------------------------
 async def checklist_post(session: AsyncSession, incident_id: int, checklist_id: str
                          ) -> ChecklistPostRow | None:
@@ -390,6 +408,15 @@ async def cancel_reminders(session: AsyncSession, incident_id: int,
     if kinds is not None:
         stmt = stmt.where(ReminderRow.kind.in_(kinds))
     await session.execute(stmt.values(status=CANCELLED))
+
+
+async def cancel_team_reminders(session: AsyncSession, team_id: str) -> int:
+    """Cancel every pending reminder of a workspace's incidents; how many were cancelled."""
+    of_team = select(IncidentRow.id).where(IncidentRow.team_id == team_id).scalar_subquery()
+    result = await session.execute(
+        update(ReminderRow).where(ReminderRow.incident_id.in_(of_team),
+                                  ReminderRow.status == PENDING).values(status=CANCELLED))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def set_reminder(session: AsyncSession, incident_id: int, kind: str, due_at: datetime

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -77,7 +79,8 @@ class IncidentRow(Base):
     # live events may leave gaps before it, e.g. when the channel was not yet linked).
     history_synced_ts: Mapped[str | None] = mapped_column(String(32))
 
-    __table_args__ = (Index("ix_incidents_status", "status"),)
+    __table_args__ = (Index("ix_incidents_status", "status"),
+                      Index("ix_incidents_team_declared", "team_id", "declared_at"))
 
 
 class RoleAssignmentRow(Base):
@@ -166,3 +169,25 @@ class ChecklistPostRow(Base):
     __table_args__ = (
         Index("uq_checklist_posts", "incident_id", "checklist_id", unique=True),
     )
+
+
+class HomeViewerRow(Base):
+    """Who opened Foghorn's App Home, and when: their Home is refreshed when incidents
+    change (with the people involved in the incident)."""
+
+    __tablename__ = "home_viewers"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    opened_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_home_viewers_opened", "team_id", "opened_at"),)
+
+
+# slack_sdk's tables for multi-workspace installs (the installation store and the OAuth state
+# store read and write them; Foghorn's migrations create them).
+INSTALLATIONS_TABLE, BOTS_TABLE, OAUTH_STATES_TABLE = (
+    "slack_installations", "slack_bots", "slack_oauth_states")
+SQLAlchemyInstallationStore.build_installations_table(Base.metadata, INSTALLATIONS_TABLE)
+SQLAlchemyInstallationStore.build_bots_table(Base.metadata, BOTS_TABLE)
+SQLAlchemyOAuthStateStore.build_oauth_states_table(Base.metadata, OAUTH_STATES_TABLE)

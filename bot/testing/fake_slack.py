@@ -13,6 +13,7 @@ Control endpoints (for other processes, e.g. benchmarks): `POST /_fake/fault`,
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import re
@@ -61,6 +62,7 @@ class Channel:
     pins: list[str] = field(default_factory=list)
     bookmarks: list[dict[str, Any]] = field(default_factory=list)
     created: int = 0
+    team: str = TEAM_ID  # the workspace it belongs to
 
     def info(self) -> dict[str, Any]:
         return {
@@ -92,6 +94,7 @@ class Call:
     error: str | None = None
     started: float = 0.0  # time.monotonic() when the request arrived
     ended: float = 0.0  # ... and when its answer was ready
+    team: str = ""  # the workspace of the token it was made with
 
 
 @dataclass
@@ -119,6 +122,15 @@ class FakeSlack:
     def __init__(self, *, tokens: set[str] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.tokens = tokens  # None: any xoxb-/xapp- token is accepted
+        # Workspaces: the default one, plus those an OAuth install added. A token belongs to
+        # the workspace it was issued for (unknown tokens to the default one) and sees only
+        # that workspace's channels.
+        self.teams: dict[str, str] = {TEAM_ID: "Foghorn Fake"}
+        self.token_teams: dict[str, str] = {}
+        self.revoked: set[str] = set()
+        self.oauth_client: tuple[str, str] | None = None  # (client_id, client_secret)
+        self.oauth_redirect_url = ""  # the app's configured Redirect URL
+        self._oauth_codes: dict[str, tuple[str, str]] = {}  # code -> (team, installer)
         self.clock = clock  # message timestamps (the demo runs on simulated time)
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, Channel] = {}
@@ -162,15 +174,29 @@ class FakeSlack:
         channel_id: str | None = None,
         is_private: bool = False,
         members: set[str] | None = None,
+        team: str = TEAM_ID,
     ) -> Channel:
         cid = channel_id or self._new_id("G" if is_private else "C")
         ch = Channel(id=cid, name=name, is_private=is_private, members=set(members or set()),
-                     created=int(self.clock()))
+                     created=int(self.clock()), team=team)
         self.channels[cid] = ch
         return ch
 
-    def channel_by_name(self, name: str) -> Channel | None:
-        return next((c for c in self.channels.values() if c.name == name.lstrip("#")), None)
+    def channel_by_name(self, name: str, team: str = TEAM_ID) -> Channel | None:
+        return next((c for c in self.channels.values()
+                     if c.name == name.lstrip("#") and c.team == team), None)
+
+    def add_team(self, team_id: str, name: str) -> None:
+        """Another workspace, with its own #incidents channel."""
+        self.teams[team_id] = name
+        self.add_channel("incidents", channel_id=f"C0INC{team_id}", members=set(), team=team_id)
+
+    def approve_install(self, team_id: str, installer: str) -> str:
+        """Someone approves the app's install into `team_id` on Slack's authorize page:
+        the code Slack hands to the app's redirect URL."""
+        code = f"code-{team_id}-{next(self._ids)}"
+        self._oauth_codes[code] = (team_id, installer)
+        return code
 
     def human_message(self, channel: str, user: str, text: str,
                       thread_ts: str | None = None, file_name: str | None = None) -> Message:
@@ -248,6 +274,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._dispatch)
         app.router.add_post("/_response/{key}", self._response_url)
         app.router.add_get("/_socket", self._socket_mode)
+        app.router.add_get("/oauth/v2/authorize", self._oauth_authorize)
         app.router.add_post("/_upload/{file_id}", self._upload)
         app.router.add_post("/_fake/fault", self._control_fault)
         app.router.add_post("/_fake/delay", self._control_delay)
@@ -285,6 +312,13 @@ class FakeSlack:
         auth = request.headers.get("Authorization", "")
         if auth.startswith("Bearer "):
             args.setdefault("token", auth.removeprefix("Bearer "))
+        elif auth.startswith("Basic "):  # oauth.v2.access: client_id:client_secret
+            try:
+                cid, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                cid, secret = "", ""
+            args.setdefault("client_id", cid)
+            args.setdefault("client_secret", secret)
         for key in ("blocks", "view", "attachments", "files"):
             if isinstance(args.get(key), str) and args[key]:
                 try:
@@ -330,9 +364,14 @@ class FakeSlack:
         if handler is None:
             call.error = "unknown_method"
             return _json({"ok": False, "error": "unknown_method", "req_method": method})
-        if not self._token_ok(args.get("token"), method):
-            call.error = "invalid_auth" if args.get("token") else "not_authed"
+        token = args.get("token")
+        if token in self.revoked:
+            call.error = "token_revoked"
             return _json({"ok": False, "error": call.error})
+        if method != "oauth.v2.access" and not self._token_ok(token, method):
+            call.error = "invalid_auth" if token else "not_authed"
+            return _json({"ok": False, "error": call.error})
+        call.team = args["__team"] = self.token_teams.get(str(token), TEAM_ID)
         try:
             result = handler(args)
         except SlackError as exc:
@@ -354,6 +393,8 @@ class FakeSlack:
     def _token_ok(self, token: str | None, method: str) -> bool:
         if not token:
             return False
+        if token in self.token_teams:
+            return True
         if self.tokens is not None:
             return token in self.tokens
         prefix = "xapp-" if method == "apps.connections.open" else "xoxb-"
@@ -391,6 +432,41 @@ class FakeSlack:
             {"method": c.method, "at": c.at, "status": c.status, "error": c.error}
             for c in self.calls
         ]})
+
+    # ----- OAuth ----------------------------------------------------------------------
+    async def _oauth_authorize(self, request: web.Request) -> web.Response:
+        """Slack's authorize page, approved at once by `installer` for `team` (query
+        parameters the test adds, standing in for the person's choice): redirects to the
+        app's Redirect URL with a code and the state it was given."""
+        q = request.query
+        if self.oauth_client is None or q.get("client_id") != self.oauth_client[0]:
+            return web.Response(status=400, text="invalid_client_id")
+        if q.get("team") not in self.teams:
+            return web.Response(status=400, text="unknown team")
+        code = self.approve_install(q["team"], q.get("installer", "UINSTALLER"))
+        raise web.HTTPFound(f"{self.oauth_redirect_url}?code={code}&state={q.get('state', '')}")
+
+    def m_oauth_v2_access(self, args: dict[str, Any]) -> dict[str, Any]:
+        if self.oauth_client is None or (args.get("client_id"), args.get("client_secret")) != (
+                self.oauth_client):
+            raise SlackError("invalid_client_id" if self.oauth_client is None
+                             or args.get("client_id") != self.oauth_client[0]
+                             else "bad_client_secret")
+        found = self._oauth_codes.pop(str(args.get("code") or ""), None)
+        if found is None:
+            raise SlackError("invalid_code")
+        team, installer = found
+        token = f"xoxb-{team.lower()}-{next(self._ids)}"
+        self.token_teams[token] = team
+        return {"access_token": token, "token_type": "bot",
+                "scope": "commands,chat:write,channels:manage", "bot_user_id": BOT_USER_ID,
+                "app_id": "A0FOGHORN", "team": {"id": team, "name": self.teams[team]},
+                "enterprise": None, "is_enterprise_install": False,
+                "authed_user": {"id": installer}}
+
+    def uninstall(self, team_id: str) -> None:
+        """The workspace removes the app: its tokens stop working."""
+        self.revoked |= {t for t, team in self.token_teams.items() if team == team_id}
 
     # ----- Socket Mode ----------------------------------------------------------------
     async def _socket_mode(self, request: web.Request) -> web.WebSocketResponse:
@@ -441,7 +517,10 @@ class FakeSlack:
         ref = str(args.get(key) or "")
         if not ref:
             raise SlackError("channel_not_found")
-        ch = self.channels.get(ref) or self.channel_by_name(ref)
+        team = args.get("__team", TEAM_ID)
+        ch = self.channels.get(ref) or self.channel_by_name(ref, team)
+        if ch is not None and ch.team != team and not ch.id.startswith("D"):
+            ch = None  # another workspace's channel does not exist for this token
         if ch is None and ref in self.users:  # posting to a user ID opens the app DM
             ch = self.channels.get("D" + ref) or self.add_channel(
                 "dm-" + ref.lower(), channel_id="D" + ref, is_private=True,
@@ -472,11 +551,13 @@ class FakeSlack:
 
     # ----- methods --------------------------------------------------------------------
     def m_api_test(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"args": {k: v for k, v in args.items() if k != "token"}}
+        return {"args": {k: v for k, v in args.items()
+                         if k != "token" and not k.startswith("__")}}
 
-    def m_auth_test(self, _args: dict[str, Any]) -> dict[str, Any]:
-        return {"url": "https://foghorn-fake.slack.com/", "team": "Foghorn Fake",
-                "user": "foghorn", "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID,
+    def m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        team = args.get("__team", TEAM_ID)
+        return {"url": "https://foghorn-fake.slack.com/", "team": self.teams[team],
+                "user": "foghorn", "team_id": team, "user_id": BOT_USER_ID, "bot_id": BOT_ID,
                 "is_enterprise_install": False}
 
     def m_conversations_create(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -489,10 +570,11 @@ class FakeSlack:
             raise SlackError("invalid_name_specials")
         if not re.search(r"[a-z0-9]", name):
             raise SlackError("invalid_name_punctuation")
-        if self.channel_by_name(name):
+        if self.channel_by_name(name, args.get("__team", TEAM_ID)):
             raise SlackError("name_taken")
         private = str(args.get("is_private", "")).lower() in ("1", "true")
-        ch = self.add_channel(name, is_private=private, members={BOT_USER_ID})
+        ch = self.add_channel(name, is_private=private, members={BOT_USER_ID},
+                              team=args.get("__team", TEAM_ID))
         ch.creator = BOT_USER_ID
         return {"channel": ch.info()}
 
@@ -503,7 +585,7 @@ class FakeSlack:
         types = str(args.get("types") or "public_channel").split(",")
         chans = [
             c for c in self.channels.values()
-            if not c.id.startswith("D")
+            if not c.id.startswith("D") and c.team == args.get("__team", TEAM_ID)
             and (("private_channel" in types and c.is_private and BOT_USER_ID in c.members)
                  or ("public_channel" in types and not c.is_private))
             and not (str(args.get("exclude_archived", "")).lower() in ("1", "true")
@@ -734,6 +816,7 @@ class FakeSlack:
             raise SlackError("user_not_found")
         view = dict(self._check_view(args.get("view")))
         view["id"] = self._new_id("V")
+        view["team_id"] = args.get("__team", TEAM_ID)
         self.home_views[user] = view
         return {"view": view}
 
