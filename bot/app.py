@@ -156,7 +156,7 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
                  "authorize": AsyncInstallationStoreAuthorize(
                      installation_store=store, client_id=settings.SLACK_CLIENT_ID,
                      client_secret=settings.SLACK_CLIENT_SECRET, cache_enabled=True,
-                     client=client)}
+                     client=client, logger=logging.getLogger("slack_bolt"))}
     bolt = AsyncApp(
         client=client,
         signing_secret=settings.SLACK_SIGNING_SECRET or "",

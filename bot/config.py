@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     )
     DATABASE_URL: str = Field(
         default="sqlite+aiosqlite:///foghorn.db",
-        description="a SQLAlchemy async URL: sqlite+aiosqlite:///path.db or postgresql+asyncpg://...",
+        description="sqlite+aiosqlite:///path.db or postgresql+asyncpg://... (or postgres://)",
     )
     PORT: int = Field(default=3000, ge=1, le=65535, description="a TCP port number (1-65535)")
     PLAYBOOKS_DIR: Path = Field(default=Path("playbooks"), description="a folder of playbook YAML")
@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     @field_validator("DATABASE_URL")
     @classmethod
     def _db_url(cls, v: str) -> str:
+        # Platforms hand out plain URLs (Heroku: postgres://...): use the async drivers.
+        for plain, driver in (("postgres://", "postgresql+asyncpg://"),
+                              ("postgresql://", "postgresql+asyncpg://"),
+                              ("sqlite://", "sqlite+aiosqlite://")):
+            if v.startswith(plain):
+                v = driver + v.removeprefix(plain)
         if not v.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return v

@@ -170,11 +170,11 @@ async def make_bot(fake: FakeSlack, sqlite_url: str) -> AsyncIterator[BotFactory
                     schedule: bool = False, playbooks: Path | None = None, **env: Any) -> Bot:
         clock = clock or Clock()
         fake.clock = lambda: clock().timestamp()  # Slack's message times follow the test clock
-        settings = load_settings(
-            SLACK_BOT_TOKEN="xoxb-test-token", SLACK_SIGNING_SECRET=SECRET,
-            SLACK_API_URL=fake.url, DATABASE_URL=database_url or sqlite_url,
-            PLAYBOOKS_DIR=playbooks or ROOT / "playbooks", **env,
-        )
+        settings = load_settings(**{
+            "SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": fake.url, "DATABASE_URL": database_url or sqlite_url,
+            "PLAYBOOKS_DIR": playbooks or ROOT / "playbooks", **env,
+        })
         fh = await build(settings, clock=clock, schedule=schedule)
         runner, port = await start_http(fh, 0, host="127.0.0.1")
         await finish_startup(fh)

@@ -22,7 +22,7 @@ METHODS = ROOT.parent / "shared" / "slack" / "methods"
 EVENT_SCOPES = {"app_home_opened": None, "message.channels": "channels:history",
                 "message.groups": "groups:history", "reaction_added": "reactions:read",
                 "reaction_removed": "reactions:read", "pin_added": "pins:read",
-                "pin_removed": "pins:read"}
+                "pin_removed": "pins:read", "app_uninstalled": None, "tokens_revoked": None}
 
 
 def test_manifest_declares_the_command_interactivity_and_home() -> None:
@@ -101,3 +101,11 @@ async def test_bot_scopes_are_exactly_what_the_called_methods_need(
             assert needs & granted, f"{method} needs one of {sorted(needs)}"
             used |= needs & granted
     assert granted == used, f"scopes no call needs: {sorted(granted - used)}"
+
+
+def test_oauth_installs_ask_for_the_manifest_scopes_and_redirect_url() -> None:
+    from bot.slack.workspaces import BOT_SCOPES, REDIRECT_PATH
+
+    assert list(BOT_SCOPES) == MANIFEST["oauth_config"]["scopes"]["bot"]
+    [redirect] = MANIFEST["oauth_config"]["redirect_urls"]
+    assert redirect.endswith(REDIRECT_PATH)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -19,8 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _run(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_",
-                                                                      "PORT", "PLAYBOOKS_"))}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(
+        ("SLACK_", "DATABASE_", "PORT", "PLAYBOOKS_", "LOG_FORMAT"))}
     return subprocess.run([sys.executable, "-m", "bot", *args], env={**clean, **env},
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT)
 
@@ -41,6 +42,12 @@ def _free_port() -> int:
      "TIMEZONE is invalid (unknown time zone 'Mars/Base'"),
     ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "DATABASE_URL": "mysql://x"},
      "DATABASE_URL is invalid"),
+    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "LOG_FORMAT": "xml"},
+     "LOG_FORMAT is invalid (must be text or json; got 'xml')"),
+    ({"SLACK_CLIENT_ID": "1.2"}, "SLACK_CLIENT_SECRET is not set"),
+    ({"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c"}, "SLACK_SIGNING_SECRET is not set"),
+    ({"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c", "SLACK_SIGNING_SECRET": "s",
+      "SLACK_APP_TOKEN": "xapp-1"}, "OAuth installs need HTTP mode"),
 ])
 def test_bad_configuration_stops_with_one_line(env: dict[str, str], expected: str) -> None:
     result = _run(env)
@@ -81,13 +88,15 @@ def test_port_in_use_is_one_line(tmp_path: Path) -> None:
     assert f"port {port} is already in use" in result.stderr
 
 
-def test_run_serves_healthz_and_stops_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_run_serves_healthz_and_stops_on_sigterm(tmp_path: Path, log_format: str) -> None:
     port = _free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "run"], cwd=ROOT, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True,
         env={**clean, "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+             "LOG_FORMAT": log_format,
              "PORT": str(port), "SLACK_API_URL": "http://127.0.0.1:9/api/",
              "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/run.db"})
     try:
@@ -109,6 +118,12 @@ def test_run_serves_healthz_and_stops_on_sigterm(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
     assert (tmp_path / "run.db").exists()
+    output = proc.stdout.read() if proc.stdout else ""
+    assert "listening on port" in output and "shutting down" in output
+    if log_format == "json":  # every line one JSON object, whoever logged it
+        lines = [json.loads(line) for line in output.splitlines()]
+        assert any(line["msg"].startswith("listening on port") for line in lines)
+        assert all(line["level"] in ("info", "warning", "error") for line in lines)
 
 
 def test_settings_defaults() -> None:
@@ -119,6 +134,10 @@ def test_settings_defaults() -> None:
     assert load_settings(SLACK_API_URL="http://localhost:9/api").SLACK_API_URL == (
         "http://localhost:9/api/")
     assert load_settings(INCIDENTS_CHANNEL="#war-room").INCIDENTS_CHANNEL == "war-room"
+    assert load_settings(DATABASE_URL="postgres://u:p@db:5432/x").DATABASE_URL == (
+        "postgresql+asyncpg://u:p@db:5432/x")  # as Heroku hands it out
+    assert load_settings(LOG_FORMAT=" JSON ").LOG_FORMAT == "json"
+    assert not load_settings(SLACK_CLIENT_ID="").multi_workspace
     with pytest.raises(ConfigError, match="SLACK_APP_TOKEN is invalid"):
         load_settings(SLACK_APP_TOKEN="xoxb-wrong")
 

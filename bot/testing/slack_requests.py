@@ -174,7 +174,7 @@ class SlackSender:
         ch = self.fake.channels[channel]
         event: dict[str, Any] = {
             "type": "message", "channel": channel, "user": msg.user, "text": msg.text,
-            "ts": msg.ts, "event_ts": msg.ts, "team": TEAM_ID,
+            "ts": msg.ts, "event_ts": msg.ts, "team": ch.team,
             "channel_type": "group" if ch.is_private else "channel",
             "blocks": [{"type": "rich_text", "block_id": "b1", "elements": []}],
         }
@@ -191,7 +191,7 @@ class SlackSender:
         """A person posts in `channel`: the fake stores it and the bot gets the event."""
         msg = self.fake.human_message(channel, user, text, thread_ts, file_name)
         reply = await self.event(self.message_event(channel, msg), event_id=event_id,
-                                 retry_num=retry_num)
+                                 retry_num=retry_num, team=self.fake.channels[channel].team)
         return msg, reply
 
     async def edit(self, channel: str, ts: str, text: str) -> Reply:
@@ -243,16 +243,16 @@ class SlackSender:
         })
 
     async def event(self, event: dict[str, Any], *, event_id: str | None = None,
-                    retry_num: int | None = None) -> Reply:
+                    retry_num: int | None = None, team: str = TEAM_ID) -> Reply:
         envelope = {
             "token": "verification-token-unused",
-            "team_id": TEAM_ID,
+            "team_id": team,
             "api_app_id": APP_ID,
             "event": event,
             "type": "event_callback",
             "event_id": event_id or f"Ev{next(self._ids):010d}",
             "event_time": int(time.time()),
-            "authorizations": [{"enterprise_id": None, "team_id": TEAM_ID,
+            "authorizations": [{"enterprise_id": None, "team_id": team,
                                 "user_id": BOT_USER_ID, "is_bot": True,
                                 "is_enterprise_install": False}],
             "is_ext_shared_channel": False,
