@@ -204,4 +204,8 @@ async def _script(fake: FakeSlack, fh: Foghorn, slack: SlackSender,
     [draft] = [f for f in fake.files.values() if f["name"].startswith("postmortem-")]
     show.line(f"\n----- {draft['name']} (uploaded to #{inc_channel.name}) -----")
     show.line(draft["content"].decode())
-    show.line("-----\nDemo finished.")
+    show.line("-----")
+    await command(76, "UALICE", GENERAL, "stats 7d")
+    for line in fake.responses[-1]["blocks"][1]["text"]["text"].splitlines():
+        show.line(f"           {readable(fake, line)}")
+    show.line("\nDemo finished.")

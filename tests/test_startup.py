@@ -155,7 +155,8 @@ def test_demo_plays_a_whole_incident_offline() -> None:
                      "- **Time to Incident Commander:**", "Escalation: INC-1 (SEV1)",
                      "Reminder: it has been 30m since the last update",
                      "clicks [Post update] on the reminder", "(checklist updated)",
-                     "☑ Check monitoring alerts", "Demo finished."):
+                     "☑ Check monitoring alerts", "/incident stats 7d",
+                     "*MTTA (declared → IC assigned):* median 2m", "Demo finished."):
         assert expected in out, expected
     assert "Traceback" not in result.stderr
     assert out.rstrip().endswith("Demo finished.")

@@ -25,8 +25,10 @@ from bot.store import repo
 
 log = logging.getLogger(__name__)
 
-RECENT_VIEWERS = timedelta(hours=24)
-MAX_VIEWERS = 50
+# views.publish is Tier 4 (about 100 calls a minute per workspace): a change refreshes the
+# people involved plus at most this many recent viewers.
+RECENT_VIEWERS = timedelta(hours=1)
+MAX_VIEWERS = 20
 
 
 class HomeTabs:
