@@ -95,7 +95,7 @@ class Foghorn:
         """The workspace a request's reads are limited to: its own when Foghorn serves
         several (OAuth installs); none in token mode, where there is one workspace (and, on
         Enterprise Grid, requests may carry the team of each person's own workspace)."""
-        return (team_id or "") if self.settings.multi_workspace else None
+        return (team_id or "") if self.workspaces.multi else None
 
     async def slack(self, team_id: str | None) -> SlackGateway:
         """The gateway for a request's workspace (raises ChatError if it is not installed)."""
@@ -199,6 +199,7 @@ def web_app(fh: Foghorn, *, with_events: bool = True) -> web.Application:
         verdict = guard.check(raw, request.headers, fh.settings.SLACK_SIGNING_SECRET or "")
         if isinstance(verdict, guard.Verdict):
             if verdict.status == 200:
+                bind(kind="ignored")
                 return web.Response(status=200)
             return refuse(request, verdict.status, verdict.reason)
         bind(kind=verdict.kind, **verdict.ids)

@@ -675,9 +675,10 @@ class IncidentService:
 async def load_stats(db: Database, playbook: Playbook, period: str, now: datetime,
                      team_id: str | None = None) -> stats.Stats:
     """Read what the figures need and compute them (also used by `foghorn stats`)."""
-    async with db.read() as s:
-        found = await repo.list_declared_since(s, now - stats.PERIODS[period], team_id)
-        entries = await repo.entries_of_kinds(s, [i.id for i in found], stats.KINDS)
+    since = now - stats.PERIODS[period]
+    async with db.read() as s:  # one transaction: the incidents and entries agree
+        found = await repo.list_declared_since(s, since, team_id)
+        entries = await repo.entries_of_declared_since(s, since, team_id, stats.KINDS)
     return stats.compute(found, entries, playbook, period, now)
 
 
