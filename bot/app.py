@@ -203,6 +203,13 @@ def web_app(fh: Foghorn, *, with_events: bool = True) -> web.Application:
                 return web.Response(status=200)
             return refuse(request, verdict.status, verdict.reason)
         bind(kind=verdict.kind, **verdict.ids)
+        if verdict.kind == "event" and fh.workspaces.multi and (
+                await fh.workspaces.gateway(verdict.ids.get("team", "")) is None):
+            # A stray event from a workspace that uninstalled (or never installed) Foghorn:
+            # nothing to do, and an error answer would only make Slack send it again.
+            bind(kind="ignored")
+            log.info("event from a workspace without an installation ignored")
+            return web.Response(status=200)
         bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
                                         headers=request.headers)  # type: ignore[arg-type]
         response = await fh.bolt.async_dispatch(bolt_request)

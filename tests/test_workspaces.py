@@ -5,6 +5,7 @@ workspace's tokens; bad OAuth callbacks store nothing."""
 from __future__ import annotations
 
 import html
+import logging
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -74,7 +75,8 @@ async def count(bot: Bot, table: object) -> int:
         return int(await s.scalar(select(func.count()).select_from(table)))  # type: ignore[arg-type]
 
 
-async def test_two_workspaces_side_by_side_never_see_each_other(oauth_bot: Bot) -> None:
+async def test_two_workspaces_side_by_side_never_see_each_other(
+        oauth_bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
     bot, fake = oauth_bot, oauth_bot.fake
     link, _ = await start_install(bot)
     assert link.startswith(f"{fake.base_url}oauth/v2/authorize?")
@@ -132,10 +134,12 @@ async def test_two_workspaces_side_by_side_never_see_each_other(oauth_bot: Bot) 
         assert bots == [TEAM_ID]
         assert await repo.pending_reminders(s, b.id) == []
         assert await repo.pending_reminders(s, a.id) != []
-    # A stray event from B afterwards: answered 200 and ignored.
+    # A stray event from B afterwards: answered 200 and ignored, without an error logged.
     before = await count(bot, TimelineEntryRow.__table__)
+    caplog.clear()
     stray = await bot.slack.say(b.channel_id, FRANK, "still here?")
     assert stray[1].status == 200
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
     await bot.slack.say(a.channel_id, BOB, "Checkout error rate falling")
     await bot.settle()
     assert await count(bot, TimelineEntryRow.__table__) == before + 1  # only A's message
