@@ -157,13 +157,11 @@ class IncidentService:
             found = await repo.list_open(s, team_id)
         return [i for i in found if include_private or visible_to(i, viewer)]
 
-    async def recently_resolved(self, viewer: str | None, team_id: str | None, limit: int, *,
-                                include_private: bool = False) -> list[Incident]:
-        """The newest resolved incidents this person may see (all, with `include_private`)."""
+    async def recently_resolved(self, team_id: str | None, limit: int) -> list[Incident]:
+        """The newest resolved incidents, private ones included (callers filter them with
+        `visible_to` for each viewer)."""
         async with self.db.read() as s:
-            # Private ones are filtered afterwards: read more so that `limit` remain.
-            found = await repo.list_resolved(s, limit * 4, team_id)
-        return [i for i in found if include_private or visible_to(i, viewer)][:limit]
+            return await repo.list_resolved(s, limit, team_id)
 
     async def stats(self, period: str, team_id: str | None = None) -> stats.Stats:
         """Incident metrics for the `period` (a key of stats.PERIODS) up to now."""

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 from bot.durations import format_duration
 from bot.incidents.model import Incident, TimelineEntry
+from bot.incidents.postmortem import compute_figures
 from bot.playbooks import Playbook
 
 PERIODS = {"7d": timedelta(days=7), "30d": timedelta(days=30), "90d": timedelta(days=90)}
@@ -97,24 +98,21 @@ def compute(incidents: list[Incident], entries: list[TimelineEntry], playbook: P
     on_time = updates = pm_done = pm_due = 0
     for inc in chosen:
         log = by_incident[inc.id]
-        first_ic = next((e.occurred_at for e in log
-                         if e.kind == "role_assigned" and e.data.get("role") == "ic"), None)
-        if first_ic is not None:
-            ack.append(first_ic - inc.declared_at)
-        if inc.resolved_at is not None:
-            resolve.append(inc.resolved_at - inc.declared_at)
+        figures = compute_figures(inc, log, now)  # the same figures as the postmortem's
+        if figures.time_to_commander is not None:
+            ack.append(figures.time_to_commander)
+        if figures.time_to_first_update is not None:
+            first_update.append(figures.time_to_first_update)
+        if figures.time_to_resolve is not None:
+            resolve.append(figures.time_to_resolve)
             sev = playbook.find_severity(inc.severity)
             if sev is not None and sev.postmortem_required:
                 pm_due += 1
                 pm_done += inc.postmortem_at is not None
-        posted = [e for e in log if e.kind == "status_update"]
-        if posted:
-            first_update.append(posted[0].occurred_at - inc.declared_at)
         done, total = _cadence(inc, log, playbook)
         on_time, updates = on_time + done, updates + total
     return Stats(
-        period=period, since=since, until=now, declared=len(chosen),
-        resolved=sum(1 for i in chosen if i.resolved_at is not None),
+        period=period, since=since, until=now, declared=len(chosen), resolved=len(resolve),
         by_severity=dict(Counter(i.severity for i in chosen)),
         open_by_severity=dict(Counter(i.severity for i in chosen if i.resolved_at is None)),
         time_to_ack=Spread.of(ack), time_to_resolve=Spread.of(resolve),

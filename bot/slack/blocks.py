@@ -411,7 +411,7 @@ class Presenter:
         lines = [f"*Open incidents ({len(ordered)})*"]
         for inc in ordered[:limit]:
             lines.append(
-                f"• *{inc.severity}* {self.channel_link(inc)} {escape(truncate(inc.title, 120))}"
+                f"• {self._headline(inc)}"
                 f" · {self.playbook.status(inc.status).name}"
                 f" · {format_duration(now - inc.declared_at)} old"
                 f" · IC: {mention(inc.commander)}"
@@ -518,7 +518,7 @@ class Presenter:
                 {"type": "button", "action_id": DECLARE_BUTTON, "style": "danger",
                  "text": _plain("Declare incident")}]},
             _section("*Your incidents*\n" + ("\n".join(
-                f"• {self._home_title(i)}: you are "
+                f"• {self._headline(i)}: you are "
                 + " and ".join(self._role_name(r) for r, u in i.roles.items() if u == viewer)
                 for i in mine[:HOME_MINE]) if mine else "_You hold no role in an open "
                                                         "incident._")),
@@ -528,7 +528,7 @@ class Presenter:
         if not ordered:
             view.append(_section(":white_check_mark: No open incidents."))
         for inc in ordered[:HOME_INCIDENTS]:
-            view.append(_section(self._home_title(inc)))
+            view.append(_section(self._headline(inc)))
             view.append(_context(
                 f"{self.status_label(inc.status)} · {format_duration(now - inc.declared_at)}"
                 f" old · IC: {mention(inc.commander, '_unassigned_')} · last update "
@@ -539,7 +539,7 @@ class Presenter:
         view.append({"type": "divider"})
         view.append({"type": "header", "text": _plain("Recently resolved")})
         view.append(_section("\n".join(
-            f"• {self._home_title(i)} · resolved "
+            f"• {self._headline(i)} · resolved "
             f"{format_duration(now - i.resolved_at)} ago after "
             f"{format_duration(i.resolved_at - i.declared_at)}"
             for i in resolved if i.resolved_at) or "_Nothing resolved yet._"))
@@ -547,7 +547,8 @@ class Presenter:
                              "to the people involved in them."))
         return {"type": "home", "blocks": view}
 
-    def _home_title(self, inc: Incident) -> str:
+    def _headline(self, inc: Incident) -> str:
+        """`*SEV1* #channel Title`: an incident in a list."""
         return (f"*{inc.severity}* {self.channel_link(inc)} "
                 f"{escape(truncate(inc.title, 120))}")
 

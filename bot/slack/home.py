@@ -69,8 +69,8 @@ class HomeTabs:
             return  # the workspace uninstalled Foghorn meanwhile
         team = self.scope(team_id)
         everyone = await self.service.list_open(None, team, include_private=True)
-        resolved = await self.service.recently_resolved(None, team, HOME_RESOLVED * 4,
-                                                        include_private=True)
+        # Read more than are shown: some may be private to people other than the viewer.
+        resolved = await self.service.recently_resolved(team, HOME_RESOLVED * 4)
         now = self.service.clock()
         for user in sorted(users):
             view = self.present.home(

@@ -447,11 +447,10 @@ class FakeSlack:
         raise web.HTTPFound(f"{self.oauth_redirect_url}?code={code}&state={q.get('state', '')}")
 
     def m_oauth_v2_access(self, args: dict[str, Any]) -> dict[str, Any]:
-        if self.oauth_client is None or (args.get("client_id"), args.get("client_secret")) != (
-                self.oauth_client):
-            raise SlackError("invalid_client_id" if self.oauth_client is None
-                             or args.get("client_id") != self.oauth_client[0]
-                             else "bad_client_secret")
+        if self.oauth_client is None or args.get("client_id") != self.oauth_client[0]:
+            raise SlackError("invalid_client_id")
+        if args.get("client_secret") != self.oauth_client[1]:
+            raise SlackError("bad_client_secret")
         found = self._oauth_codes.pop(str(args.get("code") or ""), None)
         if found is None:
             raise SlackError("invalid_code")
