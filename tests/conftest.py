@@ -22,6 +22,7 @@ from bot.config import load_settings
 from bot.incidents.model import Incident
 from bot.store import repo
 from bot.store.db import Database
+from bot.testing import blockkit
 from bot.testing.fake_slack import INCIDENTS_CHANNEL_ID, Channel, FakeSlack
 from bot.testing.postgres import PostgresUnavailable, fresh_database
 from bot.testing.slack_requests import SlackSender
@@ -44,7 +45,10 @@ class Clock:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
+async def fake(request: pytest.FixtureRequest) -> AsyncIterator[FakeSlack]:
+    """The strict fake Slack. Whatever Slack would have refused during the test (invalid
+    Block Kit, a missing scope, a limit) fails the test at teardown, unless the test is
+    marked `slack_refusals` because it makes the refusals on purpose."""
     slack = FakeSlack()
     for uid, name in ((ALICE, "alice"), (BOB, "bob"), (CAROL, "carol"), (DAN, "dan")):
         slack.add_user(uid, name)
@@ -52,6 +56,21 @@ async def fake() -> AsyncIterator[FakeSlack]:
     await slack.start()
     yield slack
     await slack.stop()
+    if request.node.get_closest_marker("slack_refusals") is None:
+        assert slack.refusals == [], f"Slack would have refused: {slack.refusals}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slack_refusals: the test makes Slack refuse calls on "
+                                       "purpose (the fake's refusals are not a failure)")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    checked = blockkit.VALIDATED
+    if checked:
+        terminalreporter.write_line(
+            f"strict fake Slack: checked {checked['message']} bot messages and "
+            f"{checked['view']} views against Block Kit's rules")
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from bot.testing.fake_slack import FakeSlack
 from tests.conftest import ALICE
 
 
+@pytest.mark.slack_refusals
 async def test_envelopes_and_documented_errors(fake: FakeSlack) -> None:
     client = AsyncWebClient(token="xoxb-t", base_url=fake.url)
     created = await client.conversations_create(name="war-room")
@@ -27,9 +28,24 @@ async def test_envelopes_and_documented_errors(fake: FakeSlack) -> None:
         await client.chat_postMessage(channel="C404", text="hi")
     with pytest.raises(SlackApiError, match="too_long"):
         await client.conversations_setTopic(channel=cid, topic="t" * 251)
-    with pytest.raises(SlackApiError, match="invalid_blocks"):
+    with pytest.raises(SlackApiError, match="invalid_blocks") as refused:
         await client.chat_postMessage(channel=cid, text="x", blocks=[
             {"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}])
+    body = refused.value.response.data
+    assert body["errors"] and all("[json-pointer:/blocks/0" in e for e in body["errors"])
+    assert body["response_metadata"]["messages"][0].startswith("[ERROR] ")
+    with pytest.raises(SlackApiError, match="invalid_arguments") as refused:
+        await client.views_publish(user_id=ALICE, view={"type": "home", "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": "s" * 3001}}]})
+    assert "[json-pointer:/view/blocks/0" in str(refused.value.response.data)
+    async with aiohttp.ClientSession() as http:  # response_url: HTTP 400, plain error
+        async with http.post(fake.response_url(), json={"blocks": [
+                {"type": "actions", "elements": []}]}) as r:
+            assert (r.status, await r.text()) == (400, "invalid_blocks")
+        async with http.post(fake.response_url(), json={"response_type": "ephemeral"}) as r:
+            assert (r.status, await r.text()) == (400, "no_text")
+    assert [error for error, _ in fake.refusals] == [
+        "too_long", "invalid_blocks", "invalid_arguments", "invalid_blocks", "no_text"]
     assert (await client.users_info(user=ALICE))["user"]["name"] == "alice"  # GET
     assert fake.calls_to("users.info")[0].http_method == "GET"
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from bot.slack import blocks
 from bot.store import repo
-from bot.testing.fake_slack import VIEW_BLOCK_LIMIT, block_problems
+from bot.testing.blockkit import RULES, view_problems
 from tests.conftest import ALICE, BOB, CAROL, DAN, Bot
 
 
@@ -44,7 +44,7 @@ async def test_home_shows_my_incidents_open_ones_by_severity_and_the_last_resolv
     await bot.command("resolve Fixed the export", channel=done.channel_id)
 
     view = await open_home(bot, ALICE)
-    assert block_problems(view["blocks"], VIEW_BLOCK_LIMIT) == []
+    assert view_problems(view) == []
     lines = texts(view)
     assert view["type"] == "home"
     assert blocks.DECLARE_BUTTON in str(view["blocks"])
@@ -111,8 +111,8 @@ async def test_home_stays_within_100_blocks_however_many_are_open(bot: Bot) -> N
                 declared_at=now - timedelta(minutes=i), last_update_at=now,
                 channel_id=f"C{i:08d}", channel_name=f"incident-{i}", team_id="T0FOGHORN")
     view = await open_home(bot, ALICE)
-    assert block_problems(view["blocks"], VIEW_BLOCK_LIMIT) == []
-    assert len(view["blocks"]) <= VIEW_BLOCK_LIMIT
+    assert view_problems(view) == []
+    assert len(view["blocks"]) <= RULES["view_blocks"].limit
     assert "Open incidents (120)" in str(view["blocks"])
     assert "…and 80 more: `/incident list` shows them all." in str(view["blocks"])
     shown = [t for t in texts(view) if t.startswith("*SEV")]

@@ -45,7 +45,8 @@ async def test_first_reminder_is_due_update_every_after_the_declaration(bot: Bot
     msg = channel.messages[-1]
     actions = [e["action_id"] for b in msg.blocks if b["type"] == "actions"
                for e in b["elements"]]
-    assert actions == [blocks.REMINDER_UPDATE, blocks.REMINDER_SNOOZE, blocks.REMINDER_SNOOZE]
+    assert actions == [blocks.REMINDER_UPDATE, blocks.snooze_action_id(30),
+                       blocks.snooze_action_id(60)]
     assert msg.metadata["event_payload"]["reminder_id"] > 0
 
 
@@ -117,7 +118,7 @@ async def test_snooze_and_its_bad_input(bot: Bot) -> None:
     await at(bot, inc, 30)
     reminder = last_reminder(bot, inc.channel_id)
     click = {"user": BOB, "channel": inc.channel_id, "message_ts": reminder.ts,
-             "action_id": blocks.REMINDER_SNOOZE, "value": f"{inc.id}|60"}
+             "action_id": blocks.snooze_action_id(60)}
     await bot.slack.click(**click)
     await bot.settle()
     assert ":zzz: <@UBOB> snoozed update reminders until" in (

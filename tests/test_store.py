@@ -35,7 +35,7 @@ async def test_migrate_is_idempotent_and_keeps_data(db: Database) -> None:
     async with db.read() as s:
         assert len(await repo.list_open(s)) == 1
         version = (await s.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-    assert version == "0006"
+    assert version == "0007"
 
 
 async def test_times_are_stored_in_utc_and_come_back_aware(db: Database) -> None:

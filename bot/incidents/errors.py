@@ -21,8 +21,9 @@ class ChannelNameTaken(ChatError):
 class NeedsConfirmation(UserError):
     """Resolving now would leave `before_resolve` checklist items open: ask first."""
 
-    def __init__(self, incident_id: int, open_items: list[str]) -> None:
+    def __init__(self, incident_id: int, open_items: list[str], confirmation_id: int) -> None:
         listed = "\n".join(f"• {item}" for item in open_items)
         super().__init__(f"These checklist items are still open:\n{listed}\nResolve anyway?")
         self.incident_id = incident_id
         self.open_items = open_items
+        self.confirmation_id = confirmation_id  # what the "Resolve anyway" button answers

@@ -24,7 +24,7 @@ from bot.incidents.postmortem import PostmortemWriter
 from bot.incidents.timeline import Timeline
 from bot.logs import bind
 from bot.playbooks import Checklist, EscalationStep, Playbook, normalize_key
-from bot.store import repo
+from bot.store import confirmations, repo
 from bot.store.batch import GroupWriter
 from bot.store.db import Database
 
@@ -445,11 +445,15 @@ class IncidentService:
             self._require_allowed(inc, "resolve", by)
             open_items = await self._open_before_resolve(inc)
             if open_items:
-                raise NeedsConfirmation(inc.id, open_items)
+                async with self.db.write() as s:
+                    asked = await confirmations.ask(s, inc.id, "resolve", by,
+                                                    {"summary": summary}, self.clock())
+                raise NeedsConfirmation(inc.id, open_items, asked)
         now = self.clock()
         async with self.db.write() as s:
             current = self._require_open(await repo.get_incident(s, inc.id))
             self._require_allowed(current, "resolve", by)
+            await confirmations.forget(s, inc.id)
             summary = summary.strip()
             await repo.update_incident(s, inc.id, status=RESOLVED, resolved_at=now,
                                        resolved_by=by, summary=summary or None,
@@ -466,6 +470,21 @@ class IncidentService:
         await self.chat.resolved(updated)
         await self.post_checklists(updated, RESOLVED)
         return updated
+
+    async def resolve_confirmed(self, channel_id: str, confirmation_id: int, by: str
+                                ) -> Incident:
+        """"Resolve anyway" clicked: resolve with the summary that was given when asked."""
+        async with self.db.write() as s:
+            asked = await confirmations.take(s, confirmation_id)
+            if asked is not None and asked.kind != "resolve":
+                asked = None
+            summary = str(asked.payload.get("summary", "")) if asked else ""
+            asked_in = await repo.get_incident(s, asked.incident_id) if asked else None
+        inc = await self.in_channel(channel_id, "resolve")
+        if asked_in is None or asked_in.id != inc.id:
+            self._require_open(inc)  # resolved meanwhile: say so
+            raise UserError("That question has expired. Run `/incident resolve` again.")
+        return await self.resolve(channel_id, summary, by, confirmed=True)
 
     # ----- checklists ---------------------------------------------------------------------
     async def checklist_state(self, incident_id: int) -> dict[str, set[int]]:

@@ -75,13 +75,12 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
         await ack()
         channel = (body.get("channel") or {}).get("id") or (
             body.get("container") or {}).get("channel_id", "")
-        try:
-            summary = str(json.loads(action.get("value") or "{}").get("summary", ""))
-        except (json.JSONDecodeError, AttributeError):
-            summary = ""
+        asked = _incident_id(action)  # the stored question's id
+        if asked is None:
+            return
 
         async def resolve() -> None:
-            await fh.service.resolve(channel, summary, body["user"]["id"], confirmed=True)
+            await fh.service.resolve_confirmed(channel, asked, body["user"]["id"])
             await respond(delete_original=True)
 
         fh.background.spawn(report_errors(respond, resolve()), "resolve-anyway")
@@ -99,7 +98,7 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
 
         fh.background.spawn(report_errors(respond, open_modal()), "open-update-modal", urgent=True)
 
-    @app.action(blocks.REMINDER_SNOOZE)
+    @app.action(blocks.SNOOZE_ACTION)
     async def snooze(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
                      respond: AsyncRespond) -> None:
         await ack()

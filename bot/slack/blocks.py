@@ -7,6 +7,7 @@ out (`text.escape`), so nothing typed into a title, update or summary becomes a 
 from __future__ import annotations
 
 import json
+import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,11 +20,12 @@ from bot.incidents import stats
 from bot.incidents.model import Incident, TimelineEntry
 from bot.incidents.postmortem import Style, describe
 from bot.playbooks import Checklist, EscalationStep, Playbook, target_kind
-from bot.slack.text import escape, mention, truncate
+from bot.slack.text import escape, escape_within, mention, truncate
 
 Blocks = list[dict[str, Any]]
 
 HEADER_LIMIT = 150
+OPTION_TEXT = 75  # an option's text and description
 SECTION_LIMIT = 3000
 MESSAGE_BLOCKS = 50
 TIMELINE_ENTRY_LIMIT = 500
@@ -34,7 +36,7 @@ ROLE_PICK = "role_pick"
 DECLARE_MODAL = "declare_modal"
 DECLARE_BUTTON = "declare_open_modal"
 REMINDER_UPDATE = "reminder_post_update"
-REMINDER_SNOOZE = "reminder_snooze"
+REMINDER_SNOOZE = "reminder_snooze"  # each button's action_id: snooze_action_id(minutes)
 UPDATE_MODAL = "update_modal"
 POSTMORTEM_BUILD = "postmortem_build"
 POSTMORTEM_DONE = "postmortem_done"
@@ -45,6 +47,14 @@ CHECKBOXES_PER_ELEMENT = 10  # Block Kit's limit for one checkboxes element
 HOME_INCIDENTS = 40  # open incidents with their own blocks on the App Home (2 blocks each)
 HOME_MINE = 20  # lines under "Your incidents"
 HOME_RESOLVED = 5
+
+
+def snooze_action_id(minutes: int) -> str:
+    """One action_id per snooze button: Slack refuses two equal action_ids in one block."""
+    return f"{REMINDER_SNOOZE}_{minutes}"
+
+
+SNOOZE_ACTION = re.compile(rf"^{REMINDER_SNOOZE}_\d+$")
 
 
 def checklist_block_id(incident_id: int, checklist_id: str, chunk: int) -> str:
@@ -83,6 +93,17 @@ def _section(text: str, **extra: Any) -> dict[str, Any]:
 
 def _context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [_md(truncate(text, SECTION_LIMIT))]}
+
+
+def _fit_links(links: list[str]) -> str:
+    """`Links: a · b · …` within one text object, never cutting a link in half."""
+    text = "Links: "
+    for n, link in enumerate(links):
+        more = f" · …and {len(links) - n} more in the playbook"
+        if len(text) + len(link) + 3 + len(more) > SECTION_LIMIT:
+            return text.rstrip(" ·") + more
+        text += link + " · "
+    return text.rstrip(" ·")
 
 
 def fill(template: str, values: Mapping[str, str]) -> str:
@@ -258,13 +279,18 @@ class Presenter:
             owner = f" · for <@{holder}> ({name})" if holder else f" · for the {name}"
         title = f":clipboard: *{escape(cl.title)}* ({inc.label}){owner}"
         blocks: Blocks = [_section(title)]
+        long_links: list[str] = []  # links too long for an option's 75 characters
         for chunk in range(0, len(cl.items), CHECKBOXES_PER_ELEMENT):
             options = []
             for index, item in enumerate(cl.items[chunk:chunk + CHECKBOXES_PER_ELEMENT], chunk):
-                text = escape(truncate(item.text, 75))
+                text = escape_within(item.text, OPTION_TEXT)
                 option: dict[str, Any] = {"text": _md(text), "value": str(index)}
                 if item.link:
-                    option["description"] = _md(f"<{item.link}|{escape(truncate(item.link, 60))}>")
+                    short = f"<{item.link}|open link>"
+                    if len(short) <= OPTION_TEXT:
+                        option["description"] = _md(short)
+                    else:
+                        long_links.append(f"<{item.link}|{escape_within(item.text, 60)}>")
                 options.append(option)
             element: dict[str, Any] = {"type": "checkboxes", "action_id": CHECKLIST_TICK,
                                        "options": options}
@@ -274,19 +300,23 @@ class Presenter:
             blocks.append({"type": "actions", "elements": [element],
                            "block_id": checklist_block_id(inc.id, cl.id,
                                                           chunk // CHECKBOXES_PER_ELEMENT)})
+        if long_links:
+            blocks.append(_context(_fit_links(long_links)))
         done = len([i for i in ticked if i < len(cl.items)])
         blocks.append(_context(f"{done} of {len(cl.items)} done · every tick is recorded in the "
                                "timeline"))
         return f"{cl.title} ({inc.label}): {done} of {len(cl.items)} done", blocks
 
-    def confirm_resolve(self, open_items: list[str], summary: str) -> tuple[str, Blocks]:
+    def confirm_resolve(self, open_items: list[str], confirmation_id: int
+                        ) -> tuple[str, Blocks]:
+        """The button carries only the stored question's id: the summary stays server-side,
+        whatever its length or script."""
         listed = "\n".join(f"• {escape(truncate(item, 200))}" for item in open_items[:30])
         text = f"These checklist items are still open:\n{listed}"
         return text + "\nResolve anyway?", [
             _section(f":warning: {text}"),
             {"type": "actions", "elements": [self._button(
-                RESOLVE_CONFIRM, "Resolve anyway", json.dumps({"summary": summary[:1800]}),
-                "danger")]},
+                RESOLVE_CONFIRM, "Resolve anyway", str(confirmation_id), "danger")]},
         ]
 
     # ----- reminders ----------------------------------------------------------------------
@@ -305,7 +335,8 @@ class Presenter:
             if every else ""
         text = (f"Reminder: it has been {format_duration(since)} since the last update on "
                 f"{inc.label}{cadence}. <@{who}>, please post an update.")
-        snoozes = [self._button(REMINDER_SNOOZE, f"Snooze {format_duration(timedelta(minutes=m))}",
+        snoozes = [self._button(snooze_action_id(m),
+                                f"Snooze {format_duration(timedelta(minutes=m))}",
                                 f"{inc.id}|{m}") for m in SNOOZE_MINUTES]
         return text, [_section(f":alarm_clock: {text}"), {
             "type": "actions", "block_id": f"reminder|{inc.id}",

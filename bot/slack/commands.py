@@ -171,7 +171,8 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                     try:
                         await service.resolve(channel, summary, user)
                     except NeedsConfirmation as ask:
-                        text, blocks = fh.presenter.confirm_resolve(ask.open_items, summary)
+                        text, blocks = fh.presenter.confirm_resolve(ask.open_items,
+                                                                    ask.confirmation_id)
                         await respond(text=text, blocks=blocks, response_type="ephemeral",
                                       replace_original=False)
 

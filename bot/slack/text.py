@@ -53,3 +53,18 @@ def mention(user_id: str | None, nobody: str = "_unassigned_") -> str:
 
 def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def escape_within(plain: str, limit: int) -> str:
+    """`escape(plain)`, cut so that the *escaped* text fits `limit` characters (escaping
+    `&`, `<`, `>` lengthens it) without splitting an entity."""
+    escaped = escape(plain)
+    if len(escaped) <= limit:
+        return escaped
+    out = ""
+    for ch in plain:
+        piece = escape(ch)
+        if len(out) + len(piece) > limit - 1:
+            break
+        out += piece
+    return out.rstrip() + "…"

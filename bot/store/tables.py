@@ -171,6 +171,21 @@ class ChecklistPostRow(Base):
     )
 
 
+class ConfirmationRow(Base):
+    """A question waiting for the asker's click ("Resolve anyway?") and what was asked; the
+    button carries only this row's id."""
+
+    __tablename__ = "confirmations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    asked_by: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    asked_at: Mapped[datetime]
+
+
 class HomeViewerRow(Base):
     """Who opened Foghorn's App Home, and when: their Home is refreshed when incidents
     change (with the people involved in the incident)."""

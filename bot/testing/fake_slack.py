@@ -25,14 +25,15 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from bot.testing import blockkit
+
 TEAM_ID = "T0FOGHORN"
 BOT_USER_ID = "UFOGHORNBOT"
 BOT_ID = "BFOGHORN"
 INCIDENTS_CHANNEL_ID = "C0INCIDENTS"
+TOMBSTONE_TEXT = "This message was deleted."
 
 _CHANNEL_NAME = re.compile(r"^[a-z0-9_-]+$")
-MESSAGE_BLOCK_LIMIT = 50
-VIEW_BLOCK_LIMIT = 100
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Message:
     edited: bool = False
     files: list[dict[str, Any]] = field(default_factory=list)
     metadata: dict[str, Any] | None = None
+    subtype: str | None = None  # e.g. "tombstone": a deleted thread parent
 
 
 @dataclass
@@ -120,8 +122,12 @@ class FakeSlack:
     """State plus an aiohttp application. Use `await fake.start()` / `await fake.stop()`."""
 
     def __init__(self, *, tokens: set[str] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, strict: bool = True) -> None:
         self.tokens = tokens  # None: any xoxb-/xapp- token is accepted
+        # Strict (the default): Block Kit is checked as Slack checks it. Every refusal Slack
+        # would make is kept in `refusals`, so a test can assert the bot made none.
+        self.strict = strict
+        self.refusals: list[tuple[str, list[str]]] = []
         # Workspaces: the default one, plus those an OAuth install added. A token belongs to
         # the workspace it was issued for (unknown tokens to the default one) and sees only
         # that workspace's channels.
@@ -222,11 +228,18 @@ class FakeSlack:
         return before, msg
 
     def human_delete(self, channel: str, ts: str) -> Message:
+        """A person deletes their message; returns a copy of it as it was. A thread parent
+        with replies stays in history as Slack's tombstone (the replies stay too)."""
         ch = self.channels[channel]
         msg = ch.message(ts)
         assert msg is not None
-        ch.messages.remove(msg)
-        return msg
+        before = Message(**{**msg.__dict__})
+        if any(r.thread_ts == ts and r.ts != ts for r in ch.messages):
+            msg.subtype, msg.user, msg.text = "tombstone", "USLACKBOT", TOMBSTONE_TEXT
+            msg.files, msg.edited = [], False
+        else:
+            ch.messages.remove(msg)
+        return before
 
     def new_trigger_id(self) -> str:
         tid = f"{next(self._ids)}.{int(time.time())}.fake{next(self._ids):06d}"
@@ -401,7 +414,23 @@ class FakeSlack:
         return token.startswith(prefix)
 
     async def _response_url(self, request: web.Request) -> web.Response:
+        """A post to a response_url: Slack answers a refused message with HTTP 400 and the
+        error as plain text (as incoming webhooks do), and nothing is shown."""
         body = await request.json()
+        error = None
+        if not body.get("delete_original") and not body.get("text") and not body.get("blocks"):
+            error = "no_text"
+        elif len(str(body.get("text") or "")) > blockkit.RULES["message_text"].limit:
+            error = "msg_too_long"
+        elif body.get("blocks") and self.strict:
+            problems = blockkit.message_problems(body["blocks"])
+            if problems:
+                error = "invalid_blocks"
+                self.refusals.append((error, problems))
+        if error is not None:
+            if error != "invalid_blocks":
+                self.refusals.append((error, ["response_url"]))
+            return web.Response(status=400, text=error)
         self.responses.append({"key": request.match_info["key"], **body})
         return web.Response(text="ok")
 
@@ -539,10 +568,18 @@ class FakeSlack:
             raise SlackError("is_archived")
         return ch
 
-    def _check_blocks(self, blocks: Any, limit: int) -> None:
-        problems = block_problems(blocks, limit)
+    def _check_blocks(self, blocks: Any) -> None:
+        """Slack's answer to blocks it would refuse: `invalid_blocks` with the problems."""
+        problems = blockkit.message_problems(blocks) if self.strict else []
         if problems:
-            raise SlackError("invalid_blocks", errors=problems)
+            self.refusals.append(("invalid_blocks", problems))
+            raise SlackError("invalid_blocks", errors=problems, response_metadata={
+                "messages": [f"[ERROR] {p}" for p in problems]})
+
+    def _check_text(self, text: str) -> None:
+        if len(text) > blockkit.RULES["message_text"].limit:
+            self.refusals.append(("msg_too_long", [f"{len(text)} characters"]))
+            raise SlackError("msg_too_long")
 
     def _emit(self, kind: str, ch: Channel, msg: Message) -> None:
         for cb in self.on_message:
@@ -622,7 +659,8 @@ class FakeSlack:
     def _set_channel_text(self, args: dict[str, Any], field: str) -> dict[str, Any]:
         ch = self._member_channel(args)
         value = str(args.get(field) or "")
-        if len(value) > 250:
+        if len(value) > blockkit.RULES[field].limit:
+            self.refusals.append(("too_long", [f"{field}: {len(value)} characters"]))
             raise SlackError("too_long")
         setattr(ch, field, value)
         return {"channel": ch.info()}
@@ -672,10 +710,9 @@ class FakeSlack:
         text, blocks = str(args.get("text") or ""), args.get("blocks")
         if not text and not blocks:
             raise SlackError("no_text")
-        if len(text) > 40_000:
-            raise SlackError("msg_too_long")
+        self._check_text(text)
         if blocks:
-            self._check_blocks(blocks, MESSAGE_BLOCK_LIMIT)
+            self._check_blocks(blocks)
         metadata = args.get("metadata")
         if isinstance(metadata, str):
             metadata = json.loads(metadata)
@@ -696,8 +733,9 @@ class FakeSlack:
         text, blocks = args.get("text"), args.get("blocks")
         if not text and not blocks:
             raise SlackError("no_text")
+        self._check_text(str(text or ""))
         if blocks:
-            self._check_blocks(blocks, MESSAGE_BLOCK_LIMIT)
+            self._check_blocks(blocks)
             msg.blocks = blocks
         if text is not None:
             msg.text = str(text)
@@ -722,8 +760,9 @@ class FakeSlack:
             raise SlackError("user_not_in_channel")
         if not args.get("text") and not args.get("blocks"):
             raise SlackError("no_text")
+        self._check_text(str(args.get("text") or ""))
         if args.get("blocks"):
-            self._check_blocks(args["blocks"], MESSAGE_BLOCK_LIMIT)
+            self._check_blocks(args["blocks"])
         ts = self._new_ts()
         self.ephemerals.append({"channel": ch.id, "user": user, "text": args.get("text", ""),
                                 "blocks": args.get("blocks") or [], "ts": ts})
@@ -783,11 +822,16 @@ class FakeSlack:
         del self.triggers[tid]
 
     def _check_view(self, view: Any) -> dict[str, Any]:
+        """Slack answers a view it would refuse with `invalid_arguments` and the problems."""
         if not isinstance(view, dict) or view.get("__invalid_json__"):
-            raise SlackError("invalid_arguments")
-        if view.get("type") not in ("modal", "home"):
-            raise SlackError("invalid_arguments")
-        self._check_blocks(view.get("blocks", []), VIEW_BLOCK_LIMIT)
+            problems = ["must provide an object [json-pointer:/view]"]
+        else:
+            problems = blockkit.view_problems(view) if self.strict else []
+        if problems:
+            self.refusals.append(("invalid_arguments", problems))
+            raise SlackError("invalid_arguments", response_metadata={
+                "messages": [f"[ERROR] {p}" for p in problems]})
+        assert isinstance(view, dict)
         return view
 
     def m_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -903,6 +947,9 @@ def _msg_json(m: Message, ch: Channel, fake: FakeSlack, with_metadata: bool = Fa
     if m.files:
         out["subtype"] = "file_share"
         out["files"] = m.files
+    if m.subtype:
+        out["subtype"] = m.subtype
+        out["hidden"] = True
     if m.edited and not m.bot_id:
         out["edited"] = {"user": m.user, "ts": m.ts}
     if m.ts in ch.pins:
@@ -910,64 +957,3 @@ def _msg_json(m: Message, ch: Channel, fake: FakeSlack, with_metadata: bool = Fa
     if with_metadata and m.metadata:
         out["metadata"] = m.metadata
     return out
-
-
-# ----- Block Kit limits (the subset Foghorn uses) -------------------------------------
-_TEXT_LIMITS = {"header": 150, "section": 3000}
-
-
-def block_problems(blocks: Any, limit: int) -> list[str]:
-    """Return Slack-style messages for every Block Kit rule `blocks` breaks."""
-    if not isinstance(blocks, list):
-        return ["blocks must be an array"]
-    problems: list[str] = []
-    if len(blocks) > limit:
-        problems.append(f"no more than {limit} items allowed [json-pointer:/blocks]")
-    ids: set[str] = set()
-    for i, b in enumerate(blocks):
-        where = f"[json-pointer:/blocks/{i}]"
-        if not isinstance(b, dict) or "type" not in b:
-            problems.append(f"missing required field: type {where}")
-            continue
-        bid = b.get("block_id")
-        if bid is not None:
-            if bid in ids:
-                problems.append(f"duplicate block_id {bid} {where}")
-            ids.add(bid)
-            if len(bid) > 255:
-                problems.append(f"block_id too long {where}")
-        btype = b["type"]
-        text = b.get("text")
-        if btype in _TEXT_LIMITS:
-            if not isinstance(text, dict) or not text.get("text"):
-                if btype == "header" or not b.get("fields"):
-                    problems.append(f"missing required field: text {where}")
-            elif len(text["text"]) > _TEXT_LIMITS[btype]:
-                problems.append(
-                    f"must be less than {_TEXT_LIMITS[btype] + 1} characters {where}/text"
-                )
-            if btype == "header" and isinstance(text, dict) and text.get("type") != "plain_text":
-                problems.append(f"header text must be plain_text {where}/text")
-        for j, f in enumerate(b.get("fields") or []):
-            if len(f.get("text", "")) > 2000:
-                problems.append(f"must be less than 2001 characters {where}/fields/{j}")
-        if len(b.get("fields") or []) > 10:
-            problems.append(f"no more than 10 items allowed {where}/fields")
-        elements = b.get("elements")
-        if btype == "actions" and (not elements or len(elements) > 25):
-            problems.append(f"actions need 1 to 25 elements {where}/elements")
-        if btype == "context" and (not elements or len(elements) > 10):
-            problems.append(f"context needs 1 to 10 elements {where}/elements")
-        for j, el in enumerate(elements or []):
-            if el.get("type") == "button":
-                label = (el.get("text") or {}).get("text", "")
-                if not label or len(label) > 75:
-                    problems.append(f"button text must be 1-75 characters {where}/elements/{j}")
-                if len(str(el.get("value", ""))) > 2000:
-                    problems.append(f"button value too long {where}/elements/{j}")
-        accessory = b.get("accessory")
-        if isinstance(accessory, dict) and accessory.get("type") == "button":
-            label = (accessory.get("text") or {}).get("text", "")
-            if not label or len(label) > 75:
-                problems.append(f"button text must be 1-75 characters {where}/accessory")
-    return problems
