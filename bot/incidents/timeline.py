@@ -147,20 +147,22 @@ class Timeline:
             row.text, row.edited_at = msg.text, edited_at
             return True
 
-    async def delete(self, channel: str, ts: str, user: str | None, *,
-                     event_id: str | None = None) -> bool:
-        """A message was deleted: drop its text everywhere; keep who and when."""
+    async def delete(self, channel: str, ts: str, *, event_id: str | None = None) -> bool:
+        """A person's message was deleted: drop its text (and its edit history) everywhere;
+        keep who and when. A message never stored leaves only a hidden marker, so that a
+        late or retried delivery of it cannot bring the text back; nothing is shown."""
         async with self.db.write(urgent=True) as s:
             incident_id = await self._incident_id(s, channel)
             if incident_id is None or not await self._fresh_event(s, event_id):
                 return False
             row = await repo.entry_by_ts(s, incident_id, ts)
             if row is None:
-                await repo.insert_message(s, incident_id, kind="message",
-                                          at=ts_to_datetime(ts), actor=user, text_="",
+                await repo.insert_message(s, incident_id, kind=repo.UNSEEN_DELETION,
+                                          at=ts_to_datetime(ts), actor=None, text_="",
                                           slack_ts=ts, thread_ts=None, data={})
-                row = await repo.entry_by_ts(s, incident_id, ts)
-                assert row is not None
+                return False
+            if row.deleted:
+                return False
             row.text, row.deleted, row.key_event = "", True, False
             row.data = {}
             return True

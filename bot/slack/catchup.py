@@ -74,6 +74,9 @@ async def _catch_up_one(gateway: SlackGateway, timeline: Timeline, inc: Incident
         history += [m for m in replies if m.get("ts") != root]
     stored = 0
     for raw in sorted(history, key=_order):
+        if raw.get("subtype") == "tombstone" and isinstance(raw.get("ts"), str):
+            await timeline.delete(inc.channel_id, raw["ts"])  # deleted while we were away
+            continue
         msg = chat_message(inc.channel_id, raw)
         if msg is not None and await timeline.record(msg):
             stored += 1

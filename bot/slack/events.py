@@ -73,17 +73,22 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
             log.debug("message event without a channel ignored")
             return
         subtype = event.get("subtype")
-        if subtype == "message_changed":
-            changed = chat_message(channel, {**(event.get("message") or {}), "subtype": None})
+        inner = event.get("message") if isinstance(event.get("message"), dict) else {}
+        if subtype == "message_changed" and inner.get("subtype") == "tombstone":
+            # A thread parent deleted while its replies stay: Slack leaves a tombstone in
+            # its place and sends it as an edit. It is a deletion.
+            if _was_a_persons(channel, event) and isinstance(inner.get("ts"), str):
+                await timeline.delete(channel, inner["ts"], event_id=event_id)
+        elif subtype == "message_changed":
+            changed = chat_message(channel, inner)
             if changed is not None:
-                edited = (event.get("message") or {}).get("edited") or {}
+                edited = inner.get("edited") or {}
                 at = _when(edited.get("ts") or event.get("event_ts"))
                 await timeline.edit(changed, edited_at=at, event_id=event_id)
         elif subtype == "message_deleted":
             ts = event.get("deleted_ts")
-            if isinstance(ts, str):
-                who = (event.get("previous_message") or {}).get("user")
-                await timeline.delete(channel, ts, who, event_id=event_id)
+            if isinstance(ts, str) and _was_a_persons(channel, event):
+                await timeline.delete(channel, ts, event_id=event_id)
         else:
             msg = chat_message(channel, event)
             if msg is None:
@@ -112,6 +117,16 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
         app.event(name)(on_reaction)
     for name in ("pin_added", "pin_removed"):
         app.event(name)(on_pin)
+
+
+def _was_a_persons(channel: str, event: dict[str, Any]) -> bool:
+    """Whether a deleted message was a person's (the only kind the timeline keeps): another
+    app's message, a join or a topic change leaves nothing behind when deleted. Without
+    `previous_message` it may have been, so the deletion goes ahead."""
+    previous = event.get("previous_message")
+    if not isinstance(previous, dict):
+        return True
+    return chat_message(channel, previous) is not None
 
 
 def _when(ts: Any) -> datetime:

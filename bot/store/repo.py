@@ -249,10 +249,20 @@ def _to_entry(r: TimelineEntryRow) -> TimelineEntry:
     )
 
 
+# The marker left by the deletion of a message never stored: it keeps a late delivery of
+# that message out, and is never shown or exported.
+UNSEEN_DELETION = "unseen_deletion"
+
+
+def _shown(incident_id: int) -> tuple[Any, ...]:
+    return (TimelineEntryRow.incident_id == incident_id,
+            TimelineEntryRow.kind != UNSEEN_DELETION)
+
+
 async def list_entries(session: AsyncSession, incident_id: int) -> list[TimelineEntry]:
     rows = await session.scalars(
         select(TimelineEntryRow)
-        .where(TimelineEntryRow.incident_id == incident_id)
+        .where(*_shown(incident_id))
         .order_by(TimelineEntryRow.occurred_at, TimelineEntryRow.id)
     )
     return [_to_entry(r) for r in rows]
@@ -262,11 +272,10 @@ async def latest_entries(session: AsyncSession, incident_id: int, limit: int
                          ) -> tuple[list[TimelineEntry], int]:
     """The newest `limit` entries, oldest first, and how many entries there are in all."""
     total = await session.scalar(
-        select(func.count()).select_from(TimelineEntryRow)
-        .where(TimelineEntryRow.incident_id == incident_id))
+        select(func.count()).select_from(TimelineEntryRow).where(*_shown(incident_id)))
     rows = await session.scalars(
         select(TimelineEntryRow)
-        .where(TimelineEntryRow.incident_id == incident_id)
+        .where(*_shown(incident_id))
         .order_by(TimelineEntryRow.occurred_at.desc(), TimelineEntryRow.id.desc())
         .limit(limit))
     return [_to_entry(r) for r in reversed(list(rows))], int(total or 0)

@@ -175,7 +175,7 @@ class SlackSender:
         event: dict[str, Any] = {
             "type": "message", "channel": channel, "user": msg.user, "text": msg.text,
             "ts": msg.ts, "event_ts": msg.ts, "team": ch.team,
-            "channel_type": "group" if ch.is_private else "channel",
+            "channel_type": _channel_type(self.fake, channel),
             "blocks": [{"type": "rich_text", "block_id": "b1", "elements": []}],
         }
         if msg.thread_ts:
@@ -207,13 +207,27 @@ class SlackSender:
         })
 
     async def delete(self, channel: str, ts: str) -> Reply:
+        """A person deletes a message. As Slack does: `message_deleted`, except for a thread
+        parent with replies, which becomes a tombstone announced as `message_changed`."""
         gone = self.fake.human_delete(channel, ts)
         now = f"{time.time():.6f}"
+        previous = {"type": "message", "user": gone.user, "text": gone.text, "ts": gone.ts}
+        if gone.thread_ts:
+            previous["thread_ts"] = gone.thread_ts
+        kept = self.fake.channels[channel].message(ts)
+        if kept is not None:  # the tombstone
+            return await self.event({
+                "type": "message", "subtype": "message_changed", "hidden": True,
+                "channel": channel, "channel_type": _channel_type(self.fake, channel),
+                "ts": now, "event_ts": now,
+                "message": {"type": "message", "subtype": "tombstone", "hidden": True,
+                            "user": kept.user, "text": kept.text, "ts": ts, "thread_ts": ts},
+                "previous_message": {**previous, "thread_ts": ts},
+            })
         return await self.event({
             "type": "message", "subtype": "message_deleted", "hidden": True,
-            "channel": channel, "ts": now, "event_ts": now, "deleted_ts": ts,
-            "previous_message": {"type": "message", "user": gone.user, "text": gone.text,
-                                 "ts": gone.ts},
+            "channel": channel, "channel_type": _channel_type(self.fake, channel),
+            "ts": now, "event_ts": now, "deleted_ts": ts, "previous_message": previous,
         })
 
     async def react(self, channel: str, ts: str, user: str, reaction: str = "pushpin", *,
@@ -263,6 +277,12 @@ class SlackSender:
                        "X-Slack-Retry-Reason": "http_timeout"}
         return await self.post(json.dumps(envelope).encode(), "application/json",
                                headers=headers)
+
+
+def _channel_type(fake: FakeSlack, channel: str) -> str:
+    """The `channel_type` Slack puts on message events: `group` for private channels."""
+    ch = fake.channels[channel]
+    return "im" if ch.id.startswith("D") else "group" if ch.is_private else "channel"
 
 
 def _find_element(fake: FakeSlack, channel: str, ts: str, action_id: str,
