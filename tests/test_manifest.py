@@ -12,12 +12,14 @@ import yaml
 
 from bot.slack import blocks
 from bot.store import repo
-from bot.testing.fake_slack import FakeSlack
+from bot.testing.fake_slack import BOT_USER_ID, FakeSlack
+from bot.testing.scopes import METHOD_SCOPES
 from tests.conftest import ALICE, BOB, CAROL, Bot, BotFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = yaml.safe_load((ROOT / "manifest.yml").read_text())
-METHODS = ROOT.parent / "shared" / "slack" / "methods"
+METHODS = ROOT / "tests" / "slack_methods"  # Slack's method reference, as published
+FAMILY = {"public_channel": "channels", "private_channel": "groups", "im": "im", "mpim": "mpim"}
 # The scope Slack requires before it delivers each event type to a bot.
 EVENT_SCOPES = {"app_home_opened": None, "message.channels": "channels:history",
                 "message.groups": "groups:history", "reaction_added": "reactions:read",
@@ -66,20 +68,40 @@ async def _full_flow(bot: Bot) -> set[str]:
     return {c.method for c in bot.fake.calls}
 
 
+def _reference(method: str) -> list[str]:
+    """The bot scopes Slack's method reference lists for `method` (shipped in
+    tests/slack_methods/: a call with no reference here fails, it is never skipped)."""
+    path = METHODS / f"{method}.json"
+    assert path.is_file(), f"Slack's method reference for {method} is not in {METHODS}"
+    return [s["name"] for s in json.loads(path.read_text())["scopes"].get("bot", [])]
+
+
+def _needs(method: str, types: set[str]) -> list[set[str]]:
+    """One set per conversation type the call touched (conversations.* list a scope per
+    type: channels:* public, groups:* private, im:*, mpim:*), else the method's scopes."""
+    listed = _reference(method)
+    if not listed:
+        return []
+    per_type = [{s for s in listed if s.split(":")[0] == FAMILY[t]} for t in sorted(types)]
+    if any(s.split(":")[0] in FAMILY.values() for s in listed) and types:
+        return [n for n in per_type if n]
+    return [set(listed)]
+
+
 async def test_bot_scopes_are_exactly_what_the_called_methods_need(
     make_bot: BotFactory, fake: FakeSlack, tmp_path: Path
 ) -> None:
-    if not METHODS.is_dir():
-        pytest.skip(f"Slack's method reference is not beside this checkout ({METHODS})")
-    # A playbook whose escalation reaches a user, a user group and a channel.
+    # A playbook whose escalation reaches a user, a user group, a public and a private channel.
     pb = yaml.safe_load((ROOT / "playbooks" / "default.yml").read_text())
     pb["severities"][1]["escalation"] = [
-        {"after": "10m", "notify": ["#incidents", "S0ONCALL", "UDAN"]}]
+        {"after": "10m", "notify": ["#incidents", "S0ONCALL", "UDAN", "G0LEADS"]}]
     pb["links"] = [{"title": "Status page", "url": "https://status.example.com"}]
     (tmp_path / "default.yml").write_text(yaml.safe_dump(pb))
     fake.usergroups["S0ONCALL"] = {"handle": "oncall", "users": {CAROL}}
+    fake.add_channel("leads", channel_id="G0LEADS", is_private=True,
+                     members={BOT_USER_ID, CAROL})
     bot = await make_bot(playbooks=tmp_path)
-    called = await _full_flow(bot)
+    await _full_flow(bot)
     # A declare finished after a restart checks the bookmarks it may already have added.
     now = bot.clock()
     async with bot.fh.db.write() as s:
@@ -87,20 +109,48 @@ async def test_bot_scopes_are_exactly_what_the_called_methods_need(
                                    is_private=False, setup_done=False, declared_by=ALICE,
                                    declared_at=now, last_update_at=now)
     await bot.fh.service.resume_unfinished()
+    # A private declare whose channel name is taken adopts or numbers it (lists private ones).
+    fake.add_channel(f"incident-{now:%Y%m%d}-private-adoption", is_private=True)
+    await bot.declare("sev1 --private Private adoption", user=BOB)
     bot.clock.now += timedelta(hours=50)  # every reminder kind falls due
     await bot.fire_due()
-    called |= {c.method for c in bot.fake.calls}
-    assert {"conversations.join", "conversations.list"} <= called  # joined #incidents
+    calls = [c for c in bot.fake.calls if c.status == 200]
+    called = {c.method for c in calls}
+    assert {"conversations.join", "conversations.list", "conversations.info"} <= called
     granted = set(MANIFEST["oauth_config"]["scopes"]["bot"]) - {"commands"}
     used = {EVENT_SCOPES[e] for e in MANIFEST["settings"]["event_subscriptions"]["bot_events"]
             if EVENT_SCOPES[e]}
-    for method in sorted(called):
-        needs = {s["name"] for s in json.loads(
-            (METHODS / f"{method}.json").read_text())["scopes"].get("bot", [])}
-        if needs:
-            assert needs & granted, f"{method} needs one of {sorted(needs)}"
-            used |= needs & granted
+    for call in calls:
+        for one_of in _needs(call.method, call.types):
+            assert one_of & granted, (f"{call.method} on {sorted(call.types)} needs one of "
+                                      f"{sorted(one_of)}")
+            used |= one_of & granted
     assert granted == used, f"scopes no call needs: {sorted(granted - used)}"
+    private_lists = [c for c in calls if c.method == "conversations.list"
+                     and "private_channel" in c.types]
+    assert private_lists and "groups:read" in granted
+
+
+def test_the_fakes_scope_table_is_slacks_method_reference() -> None:
+    assert {m: list(s) for m, s in METHOD_SCOPES.items()} == {
+        m: _reference(m) for m in METHOD_SCOPES}
+
+
+@pytest.mark.slack_refusals
+async def test_the_fake_refuses_a_call_the_token_has_no_scope_for(fake: FakeSlack) -> None:
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    fake.scopes = frozenset({"chat:write", "channels:read"})
+    client = AsyncWebClient(token="xoxb-t", base_url=fake.url)
+    await client.conversations_list(types="public_channel")
+    with pytest.raises(SlackApiError) as refused:
+        await client.conversations_list(types="public_channel,private_channel")
+    body = refused.value.response.data
+    assert body["error"] == "missing_scope" and body["needed"] == "groups:read"
+    assert body["provided"] == "channels:read,chat:write"
+    with pytest.raises(SlackApiError, match="missing_scope"):
+        await client.users_info(user=ALICE)
 
 
 def test_oauth_installs_ask_for_the_manifest_scopes_and_redirect_url() -> None:

@@ -45,9 +45,9 @@ STATE_EXPIRES = 600  # seconds an install link stays valid
 # The bot scopes in manifest.yml (tests/test_manifest.py keeps the two the same).
 BOT_SCOPES = (
     "commands", "chat:write", "channels:manage", "groups:write", "channels:read",
-    "channels:join", "pins:write", "channels:history", "groups:history", "reactions:read",
-    "pins:read", "files:write", "users:read", "usergroups:read", "bookmarks:write",
-    "bookmarks:read",
+    "groups:read", "channels:join", "pins:write", "channels:history", "groups:history",
+    "reactions:read", "pins:read", "files:write", "users:read", "usergroups:read",
+    "bookmarks:write", "bookmarks:read",
 )
 _FAILURES = {
     "invalid_browser": "this install did not start in this browser, or its link is stale",

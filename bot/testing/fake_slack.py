@@ -20,12 +20,13 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from bot.testing import blockkit
+from bot.testing import scopes as scopes_of
 
 TEAM_ID = "T0FOGHORN"
 BOT_USER_ID = "UFOGHORNBOT"
@@ -97,6 +98,7 @@ class Call:
     started: float = 0.0  # time.monotonic() when the request arrived
     ended: float = 0.0  # ... and when its answer was ready
     team: str = ""  # the workspace of the token it was made with
+    types: set[str] = field(default_factory=set)  # conversation types the call touched
 
 
 @dataclass
@@ -122,12 +124,17 @@ class FakeSlack:
     """State plus an aiohttp application. Use `await fake.start()` / `await fake.stop()`."""
 
     def __init__(self, *, tokens: set[str] | None = None,
-                 clock: Callable[[], float] = time.time, strict: bool = True) -> None:
+                 clock: Callable[[], float] = time.time, strict: bool = True,
+                 scopes: frozenset[str] | Literal["manifest"] | None = "manifest") -> None:
         self.tokens = tokens  # None: any xoxb-/xapp- token is accepted
-        # Strict (the default): Block Kit is checked as Slack checks it. Every refusal Slack
-        # would make is kept in `refusals`, so a test can assert the bot made none.
+        # Strict (the default): Block Kit is checked as Slack checks it, and a call needing a
+        # scope the token lacks is refused. Every refusal Slack would make is kept in
+        # `refusals`, so a test can assert the bot made none.
         self.strict = strict
         self.refusals: list[tuple[str, list[str]]] = []
+        # The bot token's scopes: manifest.yml's by default; None checks no scopes.
+        self.scopes = scopes_of.manifest_scopes() if scopes == "manifest" else scopes
+        self.token_scopes: dict[str, frozenset[str]] = {}  # OAuth-issued tokens
         # Workspaces: the default one, plus those an OAuth install added. A token belongs to
         # the workspace it was issued for (unknown tokens to the default one) and sees only
         # that workspace's channels.
@@ -136,7 +143,8 @@ class FakeSlack:
         self.revoked: set[str] = set()
         self.oauth_client: tuple[str, str] | None = None  # (client_id, client_secret)
         self.oauth_redirect_url = ""  # the app's configured Redirect URL
-        self._oauth_codes: dict[str, tuple[str, str]] = {}  # code -> (team, installer)
+        # code -> (team, installer, scopes granted)
+        self._oauth_codes: dict[str, tuple[str, str, str]] = {}
         self.clock = clock  # message timestamps (the demo runs on simulated time)
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, Channel] = {}
@@ -197,11 +205,13 @@ class FakeSlack:
         self.teams[team_id] = name
         self.add_channel("incidents", channel_id=f"C0INC{team_id}", members=set(), team=team_id)
 
-    def approve_install(self, team_id: str, installer: str) -> str:
+    def approve_install(self, team_id: str, installer: str, scopes: str | None = None) -> str:
         """Someone approves the app's install into `team_id` on Slack's authorize page:
-        the code Slack hands to the app's redirect URL."""
+        the code Slack hands to the app's redirect URL. The token it buys has the scopes the
+        app asked for (`scopes`, comma-separated; by default the manifest's)."""
         code = f"code-{team_id}-{next(self._ids)}"
-        self._oauth_codes[code] = (team_id, installer)
+        asked = ",".join(sorted(self.scopes or ())) if scopes is None else scopes
+        self._oauth_codes[code] = (team_id, installer, asked)
         return code
 
     def human_message(self, channel: str, user: str, text: str,
@@ -385,12 +395,50 @@ class FakeSlack:
             call.error = "invalid_auth" if token else "not_authed"
             return _json({"ok": False, "error": call.error})
         call.team = args["__team"] = self.token_teams.get(str(token), TEAM_ID)
+        call.types = self._conversation_types(method, args)
+        missing = self._missing_scope(method, call.types, str(token))
+        if missing is not None:
+            call.error = "missing_scope"
+            return _json({"ok": False, "error": "missing_scope", "needed": missing,
+                          "provided": ",".join(sorted(self._granted(str(token)) or ()))})
         try:
             result = handler(args)
         except SlackError as exc:
             call.error = exc.error
             return _json({"ok": False, "error": exc.error, **exc.extra})
         return _json({"ok": True, **result})
+
+    def _granted(self, token: str) -> frozenset[str] | None:
+        return self.token_scopes.get(token, self.scopes)
+
+    def _missing_scope(self, method: str, types: set[str], token: str) -> str | None:
+        """The scope Slack would name in `missing_scope`, or None when the token has what the
+        call needs (by Slack's method reference, per conversation type)."""
+        granted = self._granted(token)
+        if granted is None or method == "oauth.v2.access":
+            return None
+        for one_of in scopes_of.needed(method, types):
+            if not one_of & granted:
+                self.refusals.append(("missing_scope", [f"{method} needs one of "
+                                                        f"{sorted(one_of)}"]))
+                return ",".join(sorted(one_of))
+        return None
+
+    def _conversation_types(self, method: str, args: dict[str, Any]) -> set[str]:
+        """The conversation types a call touches, as conversations.list names them."""
+        if method == "conversations.list":
+            return {t for t in str(args.get("types") or "public_channel").split(",") if t}
+        if method == "conversations.create":
+            private = str(args.get("is_private", "")).lower() in ("1", "true")
+            return {"private_channel" if private else "public_channel"}
+        ref = args.get("channel") or args.get("channel_id")
+        ch = self.channels.get(str(ref or "")) or self.channel_by_name(
+            str(ref or ""), args.get("__team", TEAM_ID))
+        if ch is None:
+            return set()
+        if ch.id.startswith("D"):
+            return {"im"}
+        return {"private_channel" if ch.is_private else "public_channel"}
 
     def _take_fault(self, method: str, args: dict[str, Any]) -> Fault | None:
         for key in (method, "*"):
@@ -472,7 +520,8 @@ class FakeSlack:
             return web.Response(status=400, text="invalid_client_id")
         if q.get("team") not in self.teams:
             return web.Response(status=400, text="unknown team")
-        code = self.approve_install(q["team"], q.get("installer", "UINSTALLER"))
+        code = self.approve_install(q["team"], q.get("installer", "UINSTALLER"),
+                                    q.get("scope", ""))
         raise web.HTTPFound(f"{self.oauth_redirect_url}?code={code}&state={q.get('state', '')}")
 
     def m_oauth_v2_access(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -483,11 +532,13 @@ class FakeSlack:
         found = self._oauth_codes.pop(str(args.get("code") or ""), None)
         if found is None:
             raise SlackError("invalid_code")
-        team, installer = found
+        team, installer, scope = found
         token = f"xoxb-{team.lower()}-{next(self._ids)}"
         self.token_teams[token] = team
+        if self.scopes is not None:
+            self.token_scopes[token] = frozenset(s for s in scope.split(",") if s)
         return {"access_token": token, "token_type": "bot",
-                "scope": "commands,chat:write,channels:manage", "bot_user_id": BOT_USER_ID,
+                "scope": scope, "bot_user_id": BOT_USER_ID,
                 "app_id": "A0FOGHORN", "team": {"id": team, "name": self.teams[team]},
                 "enterprise": None, "is_enterprise_install": False,
                 "authed_user": {"id": installer}}
