@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from bot.config import ConfigError, load_settings
+from bot.config import LOG_LEVELS, ConfigError, load_settings
 from bot.logs import configure as configure_logging
 from bot.playbooks import (
     TEMPLATE_FIELDS,
@@ -56,7 +56,9 @@ def check_playbooks(directory: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     fmt = os.environ.get("LOG_FORMAT", "text").strip().lower()
-    configure_logging("json" if fmt == "json" else "text")
+    level = os.environ.get("LOG_LEVEL", "INFO").strip().upper()  # checked with the settings
+    configure_logging("json" if fmt == "json" else "text",
+                      getattr(logging, level) if level in LOG_LEVELS else logging.INFO)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # APScheduler logs two INFO lines per job run: one pair per reminder look is noise.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)

@@ -12,7 +12,6 @@ import errno
 import logging
 import signal
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from sqlalchemy.engine import make_url
 from bot.background import Background
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
+from bot.foghorn import Foghorn
 from bot.incidents.errors import ChatError
 from bot.incidents.model import Clock, Incident, utcnow
 from bot.incidents.service import IncidentService
@@ -67,52 +67,12 @@ SHUTDOWN_BUDGET = 9.0  # seconds from SIGTERM to exit: in-flight requests, then 
 HTTP_GRACE = 3.0  # acks are fast; what remains of the budget goes to the background work
 
 
+OTHER_WORKSPACE = ("This Foghorn belongs to another Slack workspace, so it did nothing here. "
+                   "Ask your Slack admin to install Foghorn in this workspace.")
+
+
 class StartupError(Exception):
     """Start-up cannot go on; the message is one line for the operator."""
-
-
-@dataclass
-class Foghorn:
-    """Everything a running bot holds, built once at start."""
-
-    settings: Settings
-    playbook: Playbook
-    db: Database
-    gateway: SlackGateway
-    presenter: Presenter
-    service: IncidentService
-    background: Background
-    bolt: AsyncApp
-    dispatcher: Dispatcher
-    metrics: Metrics
-    workspaces: Workspaces
-    home: HomeTabs = field(init=False)
-    schedule: bool = True  # run the dispatcher's scheduler (tests drive it by hand)
-    ready: bool = False
-    rejected_requests: int = 0  # unsigned, forged, stale or malformed requests refused
-
-    def scope(self, team_id: str | None) -> str | None:
-        """The workspace a request's reads are limited to: its own when Foghorn serves
-        several (OAuth installs); none in token mode, where there is one workspace (and, on
-        Enterprise Grid, requests may carry the team of each person's own workspace)."""
-        return (team_id or "") if self.workspaces.multi else None
-
-    async def slack(self, team_id: str | None) -> SlackGateway:
-        """The gateway for a request's workspace (raises ChatError if it is not installed)."""
-        return await self.workspaces.require(team_id or "")
-
-    async def uninstalled(self, team_id: str) -> None:
-        """A workspace removed Foghorn or revoked its token: forget the tokens and stop the
-        reminders of its incidents (their rows and timelines stay, for the record)."""
-        if not self.workspaces.multi:
-            log.warning("Foghorn was uninstalled from workspace %s or its token was revoked; "
-                        "it cannot act there until it is reinstalled", team_id)
-            return
-        await self.workspaces.uninstalled(team_id)
-        async with self.db.write() as s:
-            cancelled = await repo.cancel_team_reminders(s, team_id)
-        log.info("workspace %s uninstalled: tokens removed, %d reminder(s) cancelled",
-                 team_id, cancelled)
 
 
 async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = True
@@ -210,6 +170,8 @@ def web_app(fh: Foghorn, *, with_events: bool = True) -> web.Application:
             bind(kind="ignored")
             log.info("event from a workspace without an installation ignored")
             return web.Response(status=200)
+        if not fh.workspaces.multi and not await fh.serves(verdict.ids):
+            return elsewhere(request, verdict.kind)
         bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
                                         headers=request.headers)  # type: ignore[arg-type]
         response = await fh.bolt.async_dispatch(bolt_request)
@@ -221,6 +183,18 @@ def web_app(fh: Foghorn, *, with_events: bool = True) -> web.Application:
             log.debug("unhandled event ignored")
             return web.Response(status=200)
         return await to_aiohttp_response(response)
+
+    def elsewhere(request: web.Request, kind: str) -> web.Response:
+        """A request from a workspace this token does not belong to (token mode serves one
+        workspace): nothing is done. 200 so Slack does not deliver it again; a command
+        gets a line saying why."""
+        fh.rejected_requests += 1
+        fh.metrics.rejected.labels("other_workspace").inc()
+        log.warning("refused a %s from another workspace (this token serves one workspace)",
+                    kind)
+        if kind == "command":
+            return web.json_response({"response_type": "ephemeral", "text": OTHER_WORKSPACE})
+        return web.Response(status=200)
 
     def refuse(request: web.Request, status: int, reason: str) -> web.Response:
         fh.rejected_requests += 1
@@ -248,7 +222,10 @@ def web_app(fh: Foghorn, *, with_events: bool = True) -> web.Application:
         try:
             await fh.db.ping()
         except Exception as exc:
-            return web.json_response({"ok": False, "reason": f"database: {exc}"}, status=503)
+            # The detail (host names, driver messages) goes to the log, not to whoever asks.
+            log.warning("healthz: the database does not answer: %s", exc)
+            return web.json_response({"ok": False, "reason": "database unavailable"},
+                                     status=503)
         return web.json_response({"ok": True, "playbook": fh.playbook.name,
                                   "rejected_requests": fh.rejected_requests})
 
@@ -335,6 +312,11 @@ async def finish_startup(fh: Foghorn) -> None:
         except ChatError as exc:
             log.warning("could not tell %s about %s: %s", inc.declared_by, inc.label, exc)
     await fh.service.timeline.forget_old_events()
+    if not fh.workspaces.multi and fh.gateway.client.token:
+        try:  # which workspace this token serves, asked now rather than on a first request
+            await fh.gateway.identity()
+        except ChatError as exc:
+            log.warning("could not ask Slack which workspace the token belongs to: %s", exc)
     if fh.schedule:
         await fh.dispatcher.start()  # fires what fell due while we were down, once
     # Catching up costs a history call per open incident: never let it hold up reminders

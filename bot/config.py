@@ -15,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 SLACK_API_URL_DEFAULT = "https://slack.com/api/"
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
 class ConfigError(Exception):
     """A configuration problem, phrased for the operator (one line)."""
 
@@ -51,6 +54,7 @@ class Settings(BaseSettings):
         default=None, description="the app's Client Secret (Basic Information), for OAuth installs"
     )
     LOG_FORMAT: str = Field(default="text", description="text or json")
+    LOG_LEVEL: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
 
     @field_validator("SLACK_BOT_TOKEN")
     @classmethod
@@ -114,6 +118,14 @@ class Settings(BaseSettings):
         v = v.strip().lower()
         if v not in ("text", "json"):
             raise ValueError("must be text or json")
+        return v
+
+    @field_validator("LOG_LEVEL")
+    @classmethod
+    def _log_level(cls, v: str) -> str:
+        v = v.strip().upper()
+        if v not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
         return v
 
     @property

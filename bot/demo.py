@@ -17,8 +17,9 @@ from typing import TextIO
 
 import aiohttp
 
-from bot.app import Foghorn, build, finish_startup, shutdown, start_http
+from bot.app import build, finish_startup, shutdown, start_http
 from bot.config import load_settings
+from bot.foghorn import Foghorn
 from bot.incidents.timeline import ts_to_datetime
 from bot.slack import blocks
 from bot.testing.fake_slack import Channel, FakeSlack, Message

@@ -15,6 +15,15 @@ from datetime import UTC, datetime
 from typing import IO
 
 TOKEN = re.compile(r"\bx(?:ox[abposer]|app)-[A-Za-z0-9-]+")
+# Values that act as credentials though they are not tokens: a response_url lets anyone post
+# as the app into that conversation for 30 minutes; an OAuth code buys a token. Redacted as
+# URLs (also URL-encoded), as JSON fields and as form or query fields.
+HOOK_URL = re.compile(r"https?(?::|%3A)(?://|%2F%2F)(?:hooks\.slack\.com[^\s\"'&,]*|"
+                      r"[^\s\"'&,]*?(?:/|%2F)(?:commands|actions)(?:/|%2F)[TE][A-Z0-9]+"
+                      r"(?:/|%2F)\d+(?:/|%2F)[A-Za-z0-9]+)", re.I)
+CREDENTIAL_FIELD = re.compile(
+    r"""((?:"|')?\b(?:response_url|code)(?:"|')?\s*(?::|=)\s*(?:"|')?)"""
+    r"""(?!\[redacted\])[^\s"'&,}]+""")
 REDACTED = "[redacted]"
 _secrets: set[str] = set()
 _installed = False
@@ -22,6 +31,8 @@ _installed = False
 
 def redact(text: str) -> str:
     text = TOKEN.sub(REDACTED, text)
+    text = HOOK_URL.sub(REDACTED, text)
+    text = CREDENTIAL_FIELD.sub(lambda m: m.group(1) + REDACTED, text)
     for secret in _secrets:
         text = text.replace(secret, REDACTED)
     return text

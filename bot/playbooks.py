@@ -245,6 +245,23 @@ class Playbook(_Strict):
     permissions: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     checklists: tuple[Checklist, ...] = ()
     links: tuple[Link, ...] = ()
+    # Channels cleared to hear about private incidents. A private incident's escalations and
+    # notices reach people (DM, invite) and user groups (mentioned inside its own channel);
+    # a channel outside it hears only if it is listed here.
+    private_channels: tuple[str, ...] = ()
+
+    @field_validator("private_channels")
+    @classmethod
+    def _private_channels(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for target in _check_targets(v):
+            if target_kind(target) != "channel":
+                raise ValueError(f"{target!r} is not a channel (#name or a C/G id)")
+        return v
+
+    def may_hear_private(self, target: str) -> bool:
+        """Whether a channel target may be told about private incidents."""
+        key = target.lstrip("#").lower()
+        return any(key == c.lstrip("#").lower() for c in self.private_channels)
 
     @field_validator("permissions")
     @classmethod
@@ -446,4 +463,5 @@ def escalation_targets(pb: Playbook) -> list[tuple[str, str]]:
             for j, step in enumerate(sev.escalation)
             for k, target in enumerate(step.notify)] + [
         (f"severities[{i}].notify[{k}]", target)
-        for i, sev in enumerate(pb.severities) for k, target in enumerate(sev.notify)]
+        for i, sev in enumerate(pb.severities) for k, target in enumerate(sev.notify)] + [
+        (f"private_channels[{k}]", target) for k, target in enumerate(pb.private_channels)]

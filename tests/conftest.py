@@ -17,8 +17,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.app import Foghorn, build, finish_startup, shutdown, start_http
+from bot.app import build, finish_startup, shutdown, start_http
 from bot.config import load_settings
+from bot.foghorn import Foghorn
 from bot.incidents.model import Incident
 from bot.store import repo
 from bot.store.db import Database

@@ -6,6 +6,7 @@ import asyncio
 import json
 from datetime import UTC, datetime
 
+from bot.incidents.model import TITLE_LIMIT
 from bot.slack import blocks
 from bot.store import repo
 from bot.testing.fake_slack import BOT_USER_ID, INCIDENTS_CHANNEL_ID
@@ -191,16 +192,27 @@ async def test_mentions_in_a_title_never_ping(bot: Bot) -> None:
         assert live not in everything
 
 
-async def test_huge_title_cuts_channel_name_and_keeps_full_title(bot: Bot) -> None:
-    title = ("Primary database cluster failover loop " * 80)[:3000].strip()
-    inc, channel = await bot.declare(f"sev2 {title}")
-    assert len(inc.channel_name) <= 80
-    assert not inc.channel_name.endswith("-")
-    assert inc.title == title
-    card = channel.messages[0].blocks
-    assert len(card[0]["text"]["text"]) <= 150
-    assert card[1]["text"]["text"].startswith("*Title:* Primary database")
-    assert len(card[1]["text"]["text"]) <= 3000
+async def test_a_huge_title_is_cut_to_what_every_surface_carries_and_the_person_is_told(
+        bot: Bot) -> None:
+    title = ("Primary database cluster failover loop " * 1100).strip()  # 41,000+ characters
+    reply = await bot.slack.command(f"declare sev2 {title}", user=ALICE, channel=GENERAL)
+    assert "Your title was 42,899 characters; Foghorn keeps the first 200." in reply.text
+    await bot.settle()
+    [inc] = await bot.open_incidents()
+    channel = bot.fake.channels[inc.channel_id]
+    assert len(inc.channel_name) <= 80 and not inc.channel_name.endswith("-")
+    assert len(inc.title) == TITLE_LIMIT and inc.title.endswith("…")
+    assert inc.title.startswith("Primary database cluster failover loop Primary")
+    assert len(channel.messages[0].blocks[0]["text"]["text"]) <= 150
+    # Every later message that repeats the title still fits (it was msg_too_long before).
+    long_update = "x" * 30_000
+    reply = await bot.slack.command(f"update identified {long_update}", user=ALICE,
+                                    channel=inc.channel_id)
+    assert "Your update was 30,000 characters; Foghorn keeps the first 2,500." in reply.text
+    await bot.settle()
+    await bot.command("resolve done", channel=inc.channel_id)
+    assert (await bot.incident(inc.id)).is_resolved
+    assert "Primary database" in channel.topic and len(channel.topic) <= 250
 
 
 async def test_emoji_title_falls_back_to_the_incident_id(bot: Bot) -> None:

@@ -15,6 +15,14 @@ def utcnow() -> datetime:
 
 
 RESOLVED = "resolved"
+# What every surface showing them can carry: a title goes into the topic, headers, lists and
+# messages; updates, notes, summaries and impact into one message section each.
+TITLE_LIMIT = 200
+TEXT_LIMIT = 2500
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 @dataclass(frozen=True)

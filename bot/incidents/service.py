@@ -19,7 +19,17 @@ from zoneinfo import ZoneInfo
 from bot.incidents import naming, stats
 from bot.incidents import reminders as plan
 from bot.incidents.errors import ChannelNameTaken, ChatError, NeedsConfirmation, UserError
-from bot.incidents.model import RESOLVED, Clock, Incident, Reminder, TimelineEntry, utcnow
+from bot.incidents.model import (
+    RESOLVED,
+    TEXT_LIMIT,
+    TITLE_LIMIT,
+    Clock,
+    Incident,
+    Reminder,
+    TimelineEntry,
+    clip,
+    utcnow,
+)
 from bot.incidents.postmortem import PostmortemWriter
 from bot.incidents.timeline import Timeline
 from bot.logs import bind
@@ -35,6 +45,8 @@ DUPLICATE_WINDOW = timedelta(seconds=120)
 MAX_NAME_ATTEMPTS = 50
 # How far before the declaration an adopted channel may have been created (clock skew).
 ADOPT_MARGIN = timedelta(seconds=5)
+NOT_HERE = ("That button or form belongs to another channel's incident, so nothing was "
+            "changed. Use the incident's own channel.")
 # A second click of the same Snooze button (a minute later, say) changes nothing.
 SNOOZE_SLACK = timedelta(minutes=5)
 
@@ -50,6 +62,7 @@ class ChatPort(Protocol):
     async def post_card(self, inc: Incident) -> str: ...
     async def pin_card(self, inc: Incident) -> None: ...
     async def invite(self, inc: Incident, users: list[str]) -> None: ...
+    async def is_member(self, inc: Incident, user: str) -> bool: ...
     async def set_topic(self, inc: Incident) -> None: ...
     async def refresh_card(self, inc: Incident) -> None: ...
     async def announce_declared(self, inc: Incident) -> str: ...
@@ -134,10 +147,6 @@ class IncidentService:
         bind(incident=inc and inc.label)
         return inc
 
-    async def get_open(self, incident_id: int | None) -> Incident:
-        """The incident, or a UserError saying it is gone or already resolved."""
-        return self._require_open(await self.get(incident_id) if incident_id else None)
-
     async def in_channel(self, channel_id: str, command: str) -> Incident:
         async with self.db.read() as s:
             inc = await repo.get_by_channel(s, channel_id)
@@ -147,6 +156,21 @@ class IncidentService:
                 f"`/incident {command}` works inside an incident channel. "
                 "Use `/incident list` to find the one you mean."
             )
+        return inc
+
+    async def acting_in(self, channel_id: str | None, user: str,
+                        incident_id: int | None = None) -> Incident:
+        """The incident a click or a form acts on, provided it was made where that incident
+        lives: in its own channel (a button) or naming it (a form's metadata), by someone
+        who may see it (a member of a private incident's channel). Anything else is refused
+        alike, so a refusal never tells whether a private incident exists."""
+        async with self.db.read() as s:
+            inc = await repo.get_by_channel(s, channel_id) if channel_id else None
+        if inc is None or (incident_id is not None and inc.id != incident_id) or (
+                inc.is_private and not await self.chat.is_member(inc, user)):
+            log.info("refused an action made outside its incident's channel")
+            raise UserError(NOT_HERE)
+        bind(incident=inc.label)
         return inc
 
     async def list_open(self, viewer: str | None = None, team_id: str | None = None, *,
@@ -177,7 +201,7 @@ class IncidentService:
         """Store the incident (before Slack is answered: an acknowledged declare survives a
         crash). Idempotent per (person, title) for DUPLICATE_WINDOW: a double submit gets the
         first incident back, marked duplicate."""
-        title = req.title.strip()
+        title = clip(req.title.strip(), TITLE_LIMIT)  # the edge already told the person
         if not title:
             raise UserError("An incident needs a title, e.g. `/incident declare sev2 Checkout "
                             "API returning 500s`.")
@@ -185,7 +209,8 @@ class IncidentService:
         now = self.clock()
         key = dedup_key(req.team_id, req.by, title)
         fields = {"team_id": req.team_id, "title": title,
-                  "description": req.description.strip(), "severity": severity.id,
+                  "description": clip(req.description.strip(), TEXT_LIMIT),
+                  "severity": severity.id,
                   "status": self.playbook.initial_status.id, "is_private": req.is_private,
                   "setup_done": False, "declared_by": req.by, "declared_at": now,
                   "last_update_at": now, "origin_channel_id": req.origin_channel,
@@ -348,7 +373,7 @@ class IncidentService:
                 "update": "post updates to", "role": "assign roles in"}[action]
         raise UserError(f"Sorry, only {' or '.join(names)} may {verb} {inc.label}.")
 
-    def _require_open(self, inc: Incident | None) -> Incident:
+    def require_open(self, inc: Incident | None) -> Incident:
         if inc is None:
             raise UserError("That incident no longer exists.")
         if inc.is_resolved:
@@ -362,7 +387,7 @@ class IncidentService:
             raise UserError(f"Unknown role `{role_id}`. Roles: {self.role_names()}.")
         now = self.clock()
         async with self.db.write() as s:
-            inc = self._require_open(await repo.get_incident(s, incident_id))
+            inc = self.require_open(await repo.get_incident(s, incident_id))
             if user != by:  # taking a role yourself is always allowed
                 self._require_allowed(inc, "role", by)
             if inc.roles.get(role.id) == user:
@@ -384,13 +409,13 @@ class IncidentService:
         if severity is None:
             raise UserError(f"Unknown severity `{severity_text}`. Use one of: "
                             f"{self.severity_names()}.")
-        inc = self._require_open(await self.in_channel(channel_id, "severity"))
+        inc = self.require_open(await self.in_channel(channel_id, "severity"))
         self._require_allowed(inc, "severity", by)
         if inc.severity == severity.id:
             raise UserError(f"{inc.label} is already {severity.id}.")
         now = self.clock()
         async with self.db.write() as s:
-            current = self._require_open(await repo.get_incident(s, inc.id))
+            current = self.require_open(await repo.get_incident(s, inc.id))
             await repo.update_incident(s, inc.id, severity=severity.id)
             await repo.add_entry(s, inc.id, "severity_changed", now, by,
                                  f"{current.severity} → {severity.id}",
@@ -413,15 +438,15 @@ class IncidentService:
             hint = " To resolve, use `/incident resolve [summary]`." if status else ""
             raise UserError(f"Unknown status `{status_text}`. Use one of: "
                             f"{self.status_names()}.{hint}")
-        message = message.strip()
+        message = clip(message.strip(), TEXT_LIMIT)
         if not message:
             raise UserError("Add what you know, e.g. `/incident update identified Bad deploy, "
                             "rolling back`.")
-        inc = self._require_open(await self.in_channel(channel_id, "update"))
+        inc = self.require_open(await self.in_channel(channel_id, "update"))
         self._require_allowed(inc, "update", by)
         now = self.clock()
         async with self.db.write() as s:
-            current = self._require_open(await repo.get_incident(s, inc.id))
+            current = self.require_open(await repo.get_incident(s, inc.id))
             await repo.update_incident(s, inc.id, status=status.id, last_update_at=now)
             await repo.add_entry(s, inc.id, "status_update", now, by, message,
                                  {"status": status.id, "previous_status": current.status})
@@ -451,10 +476,10 @@ class IncidentService:
                 raise NeedsConfirmation(inc.id, open_items, asked)
         now = self.clock()
         async with self.db.write() as s:
-            current = self._require_open(await repo.get_incident(s, inc.id))
+            current = self.require_open(await repo.get_incident(s, inc.id))
             self._require_allowed(current, "resolve", by)
             await confirmations.forget(s, inc.id)
-            summary = summary.strip()
+            summary = clip(summary.strip(), TEXT_LIMIT)
             await repo.update_incident(s, inc.id, status=RESOLVED, resolved_at=now,
                                        resolved_by=by, summary=summary or None,
                                        last_update_at=now)
@@ -474,17 +499,16 @@ class IncidentService:
     async def resolve_confirmed(self, channel_id: str, confirmation_id: int, by: str
                                 ) -> Incident:
         """"Resolve anyway" clicked: resolve with the summary that was given when asked."""
+        inc = await self.acting_in(channel_id, by)
         async with self.db.write() as s:
-            asked = await confirmations.take(s, confirmation_id)
-            if asked is not None and asked.kind != "resolve":
-                asked = None
-            summary = str(asked.payload.get("summary", "")) if asked else ""
-            asked_in = await repo.get_incident(s, asked.incident_id) if asked else None
-        inc = await self.in_channel(channel_id, "resolve")
-        if asked_in is None or asked_in.id != inc.id:
-            self._require_open(inc)  # resolved meanwhile: say so
-            raise UserError("That question has expired. Run `/incident resolve` again.")
-        return await self.resolve(channel_id, summary, by, confirmed=True)
+            asked = await confirmations.take(s, confirmation_id, incident_id=inc.id,
+                                             kind="resolve", asked_by=by)
+        if asked is None:
+            self.require_open(inc)  # resolved meanwhile: say so
+            raise UserError("That question has expired, or was asked of someone else. Run "
+                            "`/incident resolve` again.")
+        return await self.resolve(channel_id, str(asked.payload.get("summary", "")), by,
+                                  confirmed=True)
 
     # ----- checklists ---------------------------------------------------------------------
     async def checklist_state(self, incident_id: int) -> dict[str, set[int]]:
@@ -609,7 +633,7 @@ class IncidentService:
         now = self.clock()
         until = now + timedelta(minutes=minutes)
         async with self.db.write() as s:
-            inc = self._require_open(await repo.get_incident(s, incident_id))
+            inc = self.require_open(await repo.get_incident(s, incident_id))
             pending = await repo.pending_reminders(s, inc.id, (plan.UPDATE,))
             if pending and pending[0].due_at >= until - SNOOZE_SLACK:
                 raise UserError(f"Update reminders for {inc.label} are already quiet until "

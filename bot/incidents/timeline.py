@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.incidents.errors import UserError
-from bot.incidents.model import Clock, Incident, TimelineEntry, utcnow
+from bot.incidents.model import TEXT_LIMIT, Clock, Incident, TimelineEntry, clip, utcnow
 from bot.store import repo
 from bot.store.batch import GroupWriter
 from bot.store.db import Database
@@ -185,7 +185,7 @@ class Timeline:
             return True
 
     async def note(self, inc: Incident, user: str, text: str) -> TimelineEntry:
-        text = text.strip()
+        text = clip(text.strip(), TEXT_LIMIT)
         if not text:
             raise UserError("Add the note's text, e.g. `/incident note Decided to fail over "
                             "to eu-west-2`.")

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.incidents.model import Incident
 from bot.incidents.service import DeclareRequest
 from bot.slack import blocks
 from bot.slack.commands import declare_outcome, report_errors, team_of
 
 if TYPE_CHECKING:
-    from bot.app import Foghorn
+    from bot.foghorn import Foghorn
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,20 @@ def _text(values: dict[str, Any], block: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def channel_of(body: dict[str, Any]) -> str | None:
+    """The channel a click was made in (a message's; none for the App Home)."""
+    channel = body.get("channel") if isinstance(body.get("channel"), dict) else {}
+    container = body.get("container") if isinstance(body.get("container"), dict) else {}
+    found = channel.get("id") or container.get("channel_id")
+    return str(found) if found else None
+
+
 def register(app: AsyncApp, fh: Foghorn) -> None:
+    def here(body: dict[str, Any], incident_id: int | None) -> Awaitable[Incident]:
+        """The incident a click names, refused unless the click was made in its channel by
+        someone who may see it (a forged payload from elsewhere changes nothing)."""
+        return fh.service.acting_in(channel_of(body), body["user"]["id"], incident_id)
+
     async def role_action(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
                           respond: AsyncRespond) -> None:
         """A card row's Take button (the clicker takes it) or picker (the chosen person)."""
@@ -40,9 +55,12 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
         if target is None or not user:
             return
         incident_id, role = target
-        fh.background.spawn(
-            report_errors(respond, fh.service.assign_role(incident_id, role, user, by)),
-            "assign-role")
+
+        async def assign() -> None:
+            await here(body, incident_id)
+            await fh.service.assign_role(incident_id, role, user, by)
+
+        fh.background.spawn(report_errors(respond, assign()), "assign-role")
 
     app.action(blocks.ROLE_TAKE)(role_action)
     app.action(blocks.ROLE_PICK)(role_action)
@@ -66,21 +84,24 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                       if b.get("block_id") == action.get("block_id")), {})
         seen = {int(o["value"]) for e in shown.get("elements", [])
                 for o in e.get("initial_options") or [] if str(o.get("value", "")).isdigit()}
-        fh.background.spawn(report_errors(respond, fh.service.tick(
-            incident_id, checklist_id, selected, seen, body["user"]["id"])), "tick")
+
+        async def tick_it() -> None:
+            await here(body, incident_id)
+            await fh.service.tick(incident_id, checklist_id, selected, seen, body["user"]["id"])
+
+        fh.background.spawn(report_errors(respond, tick_it()), "tick")
 
     @app.action(blocks.RESOLVE_CONFIRM)
     async def resolve_anyway(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
                              respond: AsyncRespond) -> None:
         await ack()
-        channel = (body.get("channel") or {}).get("id") or (
-            body.get("container") or {}).get("channel_id", "")
         asked = _incident_id(action)  # the stored question's id
         if asked is None:
             return
 
         async def resolve() -> None:
-            await fh.service.resolve_confirmed(channel, asked, body["user"]["id"])
+            await fh.service.resolve_confirmed(channel_of(body) or "", asked,
+                                               body["user"]["id"])
             await respond(delete_original=True)
 
         fh.background.spawn(report_errors(respond, resolve()), "resolve-anyway")
@@ -92,7 +113,7 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
         incident_id = _incident_id(action)
 
         async def open_modal() -> None:
-            inc = await fh.service.get_open(incident_id)
+            inc = fh.service.require_open(await here(body, incident_id))
             await (await fh.slack(team_of(body))).open_view(body["trigger_id"],
                                                             fh.presenter.update_modal(inc))
 
@@ -106,16 +127,23 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
         minutes = str(action.get("value", "")).partition("|")[2]
         if incident_id is None or not minutes.isdigit():
             return
-        fh.background.spawn(report_errors(respond, fh.service.snooze(
-            incident_id, int(minutes), body["user"]["id"])), "snooze")
+
+        async def snooze_it() -> None:
+            await here(body, incident_id)
+            await fh.service.snooze(incident_id, int(minutes), body["user"]["id"])
+
+        fh.background.spawn(report_errors(respond, snooze_it()), "snooze")
 
     @app.action(blocks.POSTMORTEM_BUILD)
     async def build_postmortem(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
                                ) -> None:
         await ack()
-        channel = (body.get("channel") or {}).get("id", "")
-        fh.background.spawn(report_errors(respond, fh.service.publish_postmortem(
-            channel, body["user"]["id"])), "postmortem")
+
+        async def build() -> None:
+            await here(body, None)
+            await fh.service.publish_postmortem(channel_of(body) or "", body["user"]["id"])
+
+        fh.background.spawn(report_errors(respond, build()), "postmortem")
 
     @app.action(blocks.POSTMORTEM_DONE)
     async def postmortem_done(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
@@ -124,8 +152,12 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
         incident_id = _incident_id(action)
         if incident_id is None:
             return
-        fh.background.spawn(report_errors(respond, fh.service.mark_postmortem_done(
-            incident_id, body["user"]["id"])), "postmortem-done")
+
+        async def done() -> None:
+            await here(body, incident_id)
+            await fh.service.mark_postmortem_done(incident_id, body["user"]["id"])
+
+        fh.background.spawn(report_errors(respond, done()), "postmortem-done")
 
     @app.view(blocks.UPDATE_MODAL)
     async def update_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
@@ -146,8 +178,12 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
         async def tell(text: str, **_: Any) -> None:
             await (await fh.slack(team_of(body))).tell(channel or None, user, text)
 
-        fh.background.spawn(report_errors(tell, fh.service.post_update(
-            channel, str(status or ""), message, user)), "update-modal")
+
+        async def update() -> None:
+            await fh.service.acting_in(channel or None, user)  # the form names its incident
+            await fh.service.post_update(channel, str(status or ""), message, user)
+
+        fh.background.spawn(report_errors(tell, update()), "update-modal")
 
     @app.action(blocks.DECLARE_BUTTON)
     async def open_declare(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from bot.durations import format_duration
 from bot.incidents import stats
-from bot.incidents.model import Incident, TimelineEntry
+from bot.incidents.model import TEXT_LIMIT, TITLE_LIMIT, Incident, TimelineEntry, clip
 from bot.incidents.postmortem import Style, describe
 from bot.playbooks import Checklist, EscalationStep, Playbook, target_kind
 from bot.slack.text import escape, escape_within, mention, truncate
@@ -26,6 +26,7 @@ Blocks = list[dict[str, Any]]
 
 HEADER_LIMIT = 150
 OPTION_TEXT = 75  # an option's text and description
+TOPIC_LIMIT = 250  # conversations.setTopic
 SECTION_LIMIT = 3000
 MESSAGE_BLOCKS = 50
 TIMELINE_ENTRY_LIMIT = 500
@@ -145,8 +146,9 @@ class Presenter:
             "incident_id": inc.label,
             "severity": sev.id,
             "severity_name": escape(sev.name),
-            "title": escape(inc.title),
-            "description": escape(inc.description) or "_to be assessed_",
+            # Clipped again here: incidents stored before the limits existed can be longer.
+            "title": escape(clip(inc.title, TITLE_LIMIT)),
+            "description": escape(clip(inc.description, TEXT_LIMIT)) or "_to be assessed_",
             "status": self.status_label(inc.status),
             "channel": self.channel_link(inc),
             "declared_by": mention(inc.declared_by),
@@ -178,9 +180,12 @@ class Presenter:
         return fill(self.playbook.templates.resolution, values)
 
     def topic(self, inc: Incident) -> str:
+        """The channel topic: escaped like every other surface (a title's `<!here>` stays
+        text), and within the topic's 250 characters."""
         ic = f"<@{inc.commander}>" if inc.commander else "unassigned"
-        return (f"{inc.severity} · {self.playbook.status(inc.status).name} · IC: {ic} · "
-                f"{inc.label} {inc.title}")
+        head = (f"{inc.severity} · {escape(self.playbook.status(inc.status).name)} · "
+                f"IC: {ic} · {inc.label} ")
+        return head + escape_within(inc.title, TOPIC_LIMIT - len(head))
 
     def role_change(self, inc: Incident, role_id: str, user: str, previous: str | None,
                     by: str) -> str:
@@ -402,7 +407,7 @@ class Presenter:
                              "options": options, "initial_option": initial}},
                 {"type": "input", "block_id": "message", "label": _plain("What we know"),
                  "element": {"type": "plain_text_input", "action_id": "value",
-                             "multiline": True, "max_length": 2500}},
+                             "multiline": True, "max_length": TEXT_LIMIT}},
             ],
         }
 
@@ -505,10 +510,10 @@ class Presenter:
         ]
         initial = next(o for o in options if o["value"] == default.id)
         title_input: dict[str, Any] = {"type": "plain_text_input", "action_id": "value",
-                                       "max_length": 3000,
+                                       "max_length": TITLE_LIMIT,
                                        "placeholder": _plain("Checkout API returning 500s")}
         if title:
-            title_input["initial_value"] = title
+            title_input["initial_value"] = title[:TITLE_LIMIT]
         return {
             "type": "modal",
             "callback_id": DECLARE_MODAL,
@@ -525,7 +530,7 @@ class Presenter:
                 {"type": "input", "block_id": "description", "optional": True,
                  "label": _plain("Impact"),
                  "element": {"type": "plain_text_input", "action_id": "value",
-                             "multiline": True, "max_length": 2500,
+                             "multiline": True, "max_length": TEXT_LIMIT,
                              "placeholder": _plain("Who is affected and how?")}},
                 {"type": "input", "block_id": "private", "optional": True,
                  "label": _plain("Visibility"),

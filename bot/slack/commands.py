@@ -14,7 +14,7 @@ from bot.slack import parsing
 from bot.slack.text import escape
 
 if TYPE_CHECKING:
-    from bot.app import Foghorn
+    from bot.foghorn import Foghorn
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,14 @@ async def report_errors(respond: Callable[..., Awaitable[Any]], work: Awaitable[
         log.exception("command failed")
         await respond(text="Something went wrong on Foghorn's side; it has been logged.",
                       response_type="ephemeral", replace_original=False)
+
+
+async def _ack_noting(ack: AsyncAck, notice: str) -> None:
+    """Acknowledge, telling the person (only them) when their text was cut."""
+    if notice:
+        await ack(response_type="ephemeral", text=notice)
+    else:
+        await ack()
 
 
 def team_of(body: dict[str, Any]) -> str:
@@ -89,7 +97,8 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
 
                 fh.background.spawn(report_errors(respond, open_modal()), "open-declare-modal",
                                     urgent=True)
-            case parsing.Declare(title=title, severity=severity, is_private=private):
+            case parsing.Declare(title=title, severity=severity, is_private=private,
+                                 notice=notice):
                 # Stored before the ack: an acknowledged declare survives a crash.
                 try:
                     registered = await service.register(DeclareRequest(
@@ -102,7 +111,8 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                     await ack(response_type="ephemeral", text=declare_outcome(registered))
                     return
                 await ack(response_type="ephemeral",
-                          text=f":hourglass_flowing_sand: Declaring *{escape(title[:200])}*…")
+                          text=f":hourglass_flowing_sand: Declaring *{escape(title)}*…"
+                               + (f"\n{notice}" if notice else ""))
 
                 async def declare() -> None:
                     result = await service.complete(registered.incident)
@@ -123,13 +133,13 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                 fh.background.spawn(
                     report_errors(respond, service.change_severity(channel, severity, user)),
                     "change-severity")
-            case parsing.PostUpdate(status=status, message=message):
-                await ack()
+            case parsing.PostUpdate(status=status, message=message, notice=notice):
+                await _ack_noting(ack, notice)
                 fh.background.spawn(
                     report_errors(respond, service.post_update(channel, status, message, user)),
                     "post-update")
-            case parsing.AddNote(text=note):
-                await ack()
+            case parsing.AddNote(text=note, notice=notice):
+                await _ack_noting(ack, notice)
                 fh.background.spawn(
                     report_errors(respond, service.add_note(channel, note, user)), "note")
             case parsing.ShowTimeline():
@@ -164,8 +174,8 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                 await ack()
                 fh.background.spawn(report_errors(respond, service.checklist_on_demand(
                     channel, checklist_id)), "checklist")
-            case parsing.Resolve(summary=summary):
-                await ack()
+            case parsing.Resolve(summary=summary, notice=notice):
+                await _ack_noting(ack, notice)
 
                 async def resolve() -> None:
                     try:

@@ -19,7 +19,7 @@ from bot.slack.commands import team_of
 from bot.slack.text import to_plain
 
 if TYPE_CHECKING:
-    from bot.app import Foghorn
+    from bot.foghorn import Foghorn
 
 log = logging.getLogger(__name__)
 

@@ -82,7 +82,7 @@ class SlackGateway:
         self.metrics = metrics
         self._channel_ids: dict[str, str] = {}
         self._names: dict[str, str] = {}
-        self._bot_user: str | None = None
+        self._identity: dict[str, Any] | None = None
 
     async def close(self) -> None:
         if self.client.session is not None:
@@ -126,6 +126,18 @@ class SlackGateway:
             for item in data.get(key, []):
                 if isinstance(item, dict):
                     yield item
+            cursor = (data.get("response_metadata") or {}).get("next_cursor") or ""
+            if not cursor:
+                return
+
+    async def members(self, channel: str) -> AsyncIterator[str]:
+        """The channel's members, page by page (conversations.members lists plain ids)."""
+        cursor = ""
+        while True:
+            data = await self.call("conversations.members", channel=channel, cursor=cursor,
+                                   limit=200)
+            for member in data.get("members", []):
+                yield str(member)
             cursor = (data.get("response_metadata") or {}).get("next_cursor") or ""
             if not cursor:
                 return
@@ -237,10 +249,14 @@ class SlackGateway:
                                  or data.get("user", {}).get("name") or user)
         return self._names[user]
 
+    async def identity(self) -> dict[str, Any]:
+        """The token's auth.test answer (bot user, team, enterprise), asked once."""
+        if self._identity is None:
+            self._identity = dict(await self.call("auth.test"))
+        return self._identity
+
     async def bot_user_id(self) -> str:
-        if self._bot_user is None:
-            self._bot_user = str((await self.call("auth.test")).get("user_id", ""))
-        return self._bot_user
+        return str((await self.identity()).get("user_id", ""))
 
     async def find_channel(self, name: str) -> dict[str, Any] | None:
         """The channel (public, or private with the bot in it) called `name`, or None."""

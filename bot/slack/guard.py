@@ -89,10 +89,12 @@ def _check_json(text: str) -> Verdict | Accepted:
             return Verdict(200, "ignored")
         item = event.get("item") if isinstance(event.get("item"), dict) else {}
         return Accepted("event", _ids(
-            team=data.get("team_id"), event=event["type"], event_id=data.get("event_id"),
+            team=data.get("team_id"), enterprise=data.get("enterprise_id"),
+            event=event["type"], event_id=data.get("event_id"),
             channel=event.get("channel") or event.get("channel_id") or item.get("channel"),
             user=event.get("user")))
-    return Accepted(data["type"], _ids(team=data.get("team_id")))
+    return Accepted(data["type"], _ids(team=data.get("team_id"),
+                                       enterprise=data.get("enterprise_id")))
 
 
 def _check_form(text: str) -> Verdict | Accepted:
@@ -108,9 +110,11 @@ def _check_form(text: str) -> Verdict | Accepted:
         if not isinstance(user, dict) and payload["type"] != "view_closed":
             return Verdict(400, "interaction without a user")
         team, channel = payload.get("team"), payload.get("channel")
+        grid = payload.get("enterprise")
         return Accepted("interaction", _ids(
             interaction=payload["type"],
             team=team.get("id") if isinstance(team, dict) else None,
+            enterprise=grid.get("id") if isinstance(grid, dict) else None,
             channel=channel.get("id") if isinstance(channel, dict) else None,
             user=user.get("id") if isinstance(user, dict) else None))
     if "command" in fields:
@@ -120,6 +124,7 @@ def _check_form(text: str) -> Verdict | Accepted:
         subcommand = (first.get("text") or "").split(maxsplit=1)[:1]
         return Accepted("command", _ids(
             command=" ".join([first["command"], *subcommand])[:40], team=first.get("team_id"),
+            enterprise=first.get("enterprise_id"),
             channel=first.get("channel_id"), user=first["user_id"]))
     if fields.get("ssl_check"):
         return Accepted("ssl_check")

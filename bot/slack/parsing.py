@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 from bot.incidents import stats
+from bot.incidents.model import TEXT_LIMIT, TITLE_LIMIT, clip
 from bot.playbooks import Playbook
 from bot.slack.text import escape, parse_user_mention, to_plain
 
@@ -25,6 +26,7 @@ class Declare:
     title: str
     severity: str | None = None
     is_private: bool = False
+    notice: str = ""  # said to the person when their text was cut
 
 
 @dataclass(frozen=True)
@@ -48,11 +50,13 @@ class ChangeSeverity:
 class PostUpdate:
     status: str
     message: str
+    notice: str = ""  # said to the person when their text was cut
 
 
 @dataclass(frozen=True)
 class Resolve:
     summary: str
+    notice: str = ""  # said to the person when their text was cut
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class ListOpen:
 @dataclass(frozen=True)
 class AddNote:
     text: str
+    notice: str = ""  # said to the person when their text was cut
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,14 @@ def _echo(word: str) -> str:
     return escape(to_plain(word)[:40])
 
 
+def _clipped(text: str, limit: int, what: str) -> tuple[str, str]:
+    """`text` within `limit` characters, and what to tell the person if it was cut."""
+    if len(text) <= limit:
+        return text, ""
+    return clip(text, limit), (f":scissors: Your {what} was {len(text):,} characters; "
+                               f"Foghorn keeps the first {limit:,}.")
+
+
 def _severities(pb: Playbook) -> str:
     return ", ".join(f"`{s.id}` ({s.name})" for s in pb.severities)
 
@@ -152,7 +165,7 @@ def parse(text: str, user: str, pb: Playbook) -> Command:
         if not note:
             return Usage("Add the note's text, e.g. `/incident note Decided to fail over to "
                          "eu-west-2`.")
-        return AddNote(note)
+        return AddNote(*_clipped(note, TEXT_LIMIT, "note"))
     if sub == "timeline":
         return ShowTimeline()
     if sub == "stats":
@@ -171,7 +184,7 @@ def parse(text: str, user: str, pb: Playbook) -> Command:
             known = ", ".join(f"`{c.id}`" for c in pb.checklists) or "none"
             return Usage(f"No checklist `{_echo(word)}`. Checklists: {known}.")
         return PostChecklist(word.lower())
-    return Resolve(summary=to_plain(rest).strip())
+    return Resolve(*_clipped(to_plain(rest).strip(), TEXT_LIMIT, "summary"))
 
 
 def _declare(rest: str, pb: Playbook) -> Command:
@@ -190,7 +203,8 @@ def _declare(rest: str, pb: Playbook) -> Command:
     title = " ".join(to_plain(rest).split())
     if not title:
         return DeclareModal(severity=severity, is_private=is_private)
-    return Declare(title=title, severity=severity, is_private=is_private)
+    title, notice = _clipped(title, TITLE_LIMIT, "title")
+    return Declare(title=title, severity=severity, is_private=is_private, notice=notice)
 
 
 def _role(rest: str, user: str, pb: Playbook) -> Command:
@@ -240,4 +254,5 @@ def _update(rest: str, pb: Playbook) -> Command:
     if not message:
         return Usage(f"Add what you know: `/incident update {status.id} <message>`, e.g. "
                      f"`/incident update {status.id} Rolled back the deploy`.")
-    return PostUpdate(status=status.id, message=message)
+    message, notice = _clipped(message, TEXT_LIMIT, "update")
+    return PostUpdate(status=status.id, message=message, notice=notice)

@@ -69,6 +69,12 @@ class SlackPublisher:
         if inc.card_ts:
             await self.gateway.pin(_channel(inc), inc.card_ts)
 
+    async def is_member(self, inc: Incident, user: str) -> bool:
+        async for member in self.gateway.members(_channel(inc)):
+            if member == user:
+                return True
+        return False
+
     async def invite(self, inc: Incident, users: list[str]) -> None:
         await self.gateway.invite(_channel(inc), users)
 
@@ -171,7 +177,7 @@ class SlackPublisher:
                 jobs.append(self.gateway.invite(channel, [target.lstrip("@")]))
             elif kind == "usergroup":
                 groups.append(self.present.target(target))
-            else:
+            elif self._may_hear(inc, target):
                 jobs.append(self.gateway.post_to_channel_ref(target.lstrip("#"), notice))
         if groups and not resumed:
             jobs.append(self._say(inc, f"{' '.join(groups)}: {inc.severity} declared, "
@@ -233,10 +239,18 @@ class SlackPublisher:
             kind = target_kind(target)
             if kind == "user":  # a direct message
                 jobs.append(self.gateway.post(target.lstrip("@"), notice))
-            elif kind == "channel":
+            elif kind == "channel" and self._may_hear(inc, target):
                 jobs.append(self.gateway.post_to_channel_ref(target.lstrip("#"), notice))
-            # A user group is mentioned in the escalation message itself.
+            # A user group is mentioned in the escalation message itself, in the channel.
         await _all(jobs)
+
+    def _may_hear(self, inc: Incident, channel_target: str) -> bool:
+        """A channel outside a private incident never hears of it (not even its title),
+        unless the playbook clears that channel in `private_channels`."""
+        if not inc.is_private or self.present.playbook.may_hear_private(channel_target):
+            return True
+        log.debug("%s is private: not telling %s", inc.label, channel_target)
+        return False
 
     async def remind_postmortem(self, inc: Incident, reminder_id: int) -> None:
         text, blocks = self.present.postmortem_reminder(inc)

@@ -20,11 +20,15 @@ async def ask(session: AsyncSession, incident_id: int, kind: str, asked_by: str,
     return row.id
 
 
-async def take(session: AsyncSession, confirmation_id: int) -> ConfirmationRow | None:
-    """The question, removed: a second click finds nothing."""
+async def take(session: AsyncSession, confirmation_id: int, *, incident_id: int, kind: str,
+               asked_by: str) -> ConfirmationRow | None:
+    """The question, removed, if it is this one (asked of `asked_by` about this incident);
+    a second click, or anyone else's, finds nothing and removes nothing."""
     row = await session.get(ConfirmationRow, confirmation_id)
-    if row is not None:
-        await session.delete(row)
+    if row is None or (row.incident_id, row.kind, row.asked_by) != (incident_id, kind,
+                                                                    asked_by):
+        return None
+    await session.delete(row)
     return row
 
 

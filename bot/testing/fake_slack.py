@@ -256,8 +256,11 @@ class FakeSlack:
         self.triggers[tid] = time.monotonic()
         return tid
 
-    def response_url(self, key: str | None = None) -> str:
-        return f"{self.base_url}_response/{key or next(self._ids)}"
+    def response_url(self, key: str | None = None, kind: str = "commands") -> str:
+        """A response_url shaped like Slack's (`/commands/T…/<id>/<secret>`, or `/actions/`
+        for interactions): it is a credential, and the logs must treat it as one."""
+        n = next(self._ids)
+        return f"{self.base_url}{kind}/{TEAM_ID}/{n}/{key or f'fAk3{n:08d}s3cr3t'}"
 
     # ----- misbehaviour ---------------------------------------------------------------
     def fail(
@@ -295,7 +298,7 @@ class FakeSlack:
     def make_app(self) -> web.Application:
         app = web.Application(client_max_size=4 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._dispatch)
-        app.router.add_post("/_response/{key}", self._response_url)
+        app.router.add_post("/{kind:commands|actions}/{team}/{n}/{key}", self._response_url)
         app.router.add_get("/_socket", self._socket_mode)
         app.router.add_get("/oauth/v2/authorize", self._oauth_authorize)
         app.router.add_post("/_upload/{file_id}", self._upload)

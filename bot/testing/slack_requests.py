@@ -114,7 +114,7 @@ class SlackSender:
             "message": {"type": "message", "ts": message_ts, "user": BOT_USER_ID,
                         "text": msg.text if msg else "", "blocks": msg.blocks if msg else []},
             "state": {"values": {}},
-            "response_url": self.fake.response_url(),
+            "response_url": self.fake.response_url(kind="actions"),
             "actions": [{"action_ts": f"{time.time():.6f}", **action}],
         }
         return await self.interaction(payload)

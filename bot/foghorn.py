@@ -1,0 +1,87 @@
+"""The running bot: everything it holds, built once at start by `bot.app.build`.
+
+Kept apart from the wiring so that listeners (bot.slack.*) can name it without importing the
+module that imports them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.background import Background
+from bot.config import Settings
+from bot.dispatcher import Dispatcher
+from bot.incidents.errors import ChatError
+from bot.incidents.service import IncidentService
+from bot.metrics import Metrics
+from bot.playbooks import Playbook
+from bot.slack.blocks import Presenter
+from bot.slack.gateway import SlackGateway
+from bot.slack.home import HomeTabs
+from bot.slack.workspaces import Workspaces
+from bot.store import repo
+from bot.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Foghorn:
+    """Everything a running bot holds, built once at start."""
+
+    settings: Settings
+    playbook: Playbook
+    db: Database
+    gateway: SlackGateway
+    presenter: Presenter
+    service: IncidentService
+    background: Background
+    bolt: AsyncApp
+    dispatcher: Dispatcher
+    metrics: Metrics
+    workspaces: Workspaces
+    home: HomeTabs = field(init=False)
+    schedule: bool = True  # run the dispatcher's scheduler (tests drive it by hand)
+    ready: bool = False
+    rejected_requests: int = 0  # unsigned, forged, stale or malformed requests refused
+
+    def scope(self, team_id: str | None) -> str | None:
+        """The workspace a request's reads are limited to: its own when Foghorn serves
+        several (OAuth installs); none in token mode, where there is one workspace (and, on
+        Enterprise Grid, requests may carry the team of each person's own workspace)."""
+        return (team_id or "") if self.workspaces.multi else None
+
+    async def serves(self, ids: dict[str, str]) -> bool:
+        """Token mode: whether a request comes from the token's own workspace (on Enterprise
+        Grid, its organisation). When Slack cannot say (auth.test failing), the request is
+        served: refusing every request while Slack has trouble would be worse."""
+        team, enterprise = ids.get("team"), ids.get("enterprise")
+        if not team and not enterprise:
+            return True
+        try:
+            me = await self.gateway.identity()
+        except ChatError as exc:
+            log.warning("cannot tell which workspace the token belongs to: %s", exc)
+            return True
+        home_team, home_org = me.get("team_id"), me.get("enterprise_id")
+        return bool((team and team == home_team) or (enterprise and enterprise == home_org))
+
+    async def slack(self, team_id: str | None) -> SlackGateway:
+        """The gateway for a request's workspace (raises ChatError if it is not installed)."""
+        return await self.workspaces.require(team_id or "")
+
+    async def uninstalled(self, team_id: str) -> None:
+        """A workspace removed Foghorn or revoked its token: forget the tokens and stop the
+        reminders of its incidents (their rows and timelines stay, for the record)."""
+        if not self.workspaces.multi:
+            log.warning("Foghorn was uninstalled from workspace %s or its token was revoked; "
+                        "it cannot act there until it is reinstalled", team_id)
+            return
+        await self.workspaces.uninstalled(team_id)
+        async with self.db.write() as s:
+            cancelled = await repo.cancel_team_reminders(s, team_id)
+        log.info("workspace %s uninstalled: tokens removed, %d reminder(s) cancelled",
+                 team_id, cancelled)
