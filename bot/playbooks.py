@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -48,8 +49,11 @@ class PlaybookError(Exception):
 
 
 def normalize_key(text: str) -> str:
-    """Fold a user-typed identifier for matching: `SEV-1`, `sev1`, `Sev_1` → `sev1`."""
-    return re.sub(r"[^a-z0-9]", "", text.lower())
+    """Fold user-typed text for matching: `SEV-1`, `sev1`, `Sev_1` → `sev1`. Letters and
+    digits of every script count (`Платежи` and `支付` keep theirs); case, width, accents'
+    composed forms, spaces and punctuation do not."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(ch for ch in folded if ch.isalnum())
 
 
 def _duration(v: Any, *, allow_none: bool) -> timedelta | None:

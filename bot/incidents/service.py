@@ -45,6 +45,7 @@ DUPLICATE_WINDOW = timedelta(seconds=120)
 MAX_NAME_ATTEMPTS = 50
 # How far before the declaration an adopted channel may have been created (clock skew).
 ADOPT_MARGIN = timedelta(seconds=5)
+ANYONE = object()  # assign_role: no expectation about the current holder
 NOT_HERE = ("That button or form belongs to another channel's incident, so nothing was "
             "changed. Use the incident's own channel.")
 # A second click of the same Snooze button (a minute later, say) changes nothing.
@@ -107,7 +108,9 @@ class DeclareResult:
 
 
 def dedup_key(team_id: str, user: str, title: str) -> str:
-    raw = f"{team_id}|{user}|{normalize_key(title)}"
+    # Titles of emoji or punctuation alone fold to nothing: compare those as typed.
+    key = normalize_key(title) or " ".join(title.split())
+    raw = f"{team_id}|{user}|{key}"
     return hashlib.sha256(raw.encode()).hexdigest()[:64]
 
 
@@ -380,18 +383,26 @@ class IncidentService:
             raise UserError(f"{inc.label} is already resolved.")
         return inc
 
-    async def assign_role(self, incident_id: int, role_id: str, user: str, by: str
-                          ) -> Incident:
+    async def assign_role(self, incident_id: int, role_id: str, user: str, by: str, *,
+                          seen: str | object | None = ANYONE) -> Incident:
+        """Give the role to `user`. `seen`: who held it on the card where the click was made
+        (None: nobody); if someone else took it meanwhile, the click was a race, not a
+        handover, and the person is told who holds it now."""
         role = self.playbook.role(role_id)
         if role is None:
             raise UserError(f"Unknown role `{role_id}`. Roles: {self.role_names()}.")
         now = self.clock()
         async with self.db.write() as s:
-            inc = self.require_open(await repo.get_incident(s, incident_id))
+            inc = self.require_open(await repo.lock_incident(s, incident_id))
             if user != by:  # taking a role yourself is always allowed
                 self._require_allowed(inc, "role", by)
-            if inc.roles.get(role.id) == user:
+            holder = inc.roles.get(role.id)
+            if holder == user:
                 raise UserError(f"<@{user}> is already the {role.name} for {inc.label}.")
+            if seen is not ANYONE and holder != seen:
+                raise UserError(f"<@{holder}> took the {role.name} role for {inc.label} a "
+                                "moment ago. To take it over, click again or use "
+                                f"`/incident role {role.id} me`.")
             previous = await repo.set_role(s, inc.id, role.id, user, by, now)
             if role.id == "ic":
                 await repo.cancel_reminders(s, inc.id, (plan.IC_NUDGE,))
@@ -415,7 +426,7 @@ class IncidentService:
             raise UserError(f"{inc.label} is already {severity.id}.")
         now = self.clock()
         async with self.db.write() as s:
-            current = self.require_open(await repo.get_incident(s, inc.id))
+            current = self.require_open(await repo.lock_incident(s, inc.id))
             await repo.update_incident(s, inc.id, severity=severity.id)
             await repo.add_entry(s, inc.id, "severity_changed", now, by,
                                  f"{current.severity} → {severity.id}",
@@ -446,7 +457,7 @@ class IncidentService:
         self._require_allowed(inc, "update", by)
         now = self.clock()
         async with self.db.write() as s:
-            current = self.require_open(await repo.get_incident(s, inc.id))
+            current = self.require_open(await repo.lock_incident(s, inc.id))
             await repo.update_incident(s, inc.id, status=status.id, last_update_at=now)
             await repo.add_entry(s, inc.id, "status_update", now, by, message,
                                  {"status": status.id, "previous_status": current.status})
@@ -476,7 +487,7 @@ class IncidentService:
                 raise NeedsConfirmation(inc.id, open_items, asked)
         now = self.clock()
         async with self.db.write() as s:
-            current = self.require_open(await repo.get_incident(s, inc.id))
+            current = self.require_open(await repo.lock_incident(s, inc.id))
             self._require_allowed(current, "resolve", by)
             await confirmations.forget(s, inc.id)
             summary = clip(summary.strip(), TEXT_LIMIT)
@@ -566,7 +577,7 @@ class IncidentService:
         added, removed = (selected - seen) & valid, (seen - selected) & valid
         now = self.clock()
         async with self.db.write() as s:
-            inc = await repo.get_incident(s, incident_id)
+            inc = await repo.lock_incident(s, incident_id)
             if inc is None:
                 raise UserError("That incident no longer exists.")
             row = await repo.claim_checklist_post(s, incident_id, checklist_id)
@@ -617,7 +628,7 @@ class IncidentService:
         """Someone wrote the postmortem elsewhere: stop the postmortem reminders."""
         now = self.clock()
         async with self.db.write() as s:
-            inc = await repo.get_incident(s, incident_id)
+            inc = await repo.lock_incident(s, incident_id)
             if inc is None:
                 raise UserError("That incident no longer exists.")
             if inc.postmortem_at is not None:
@@ -633,7 +644,7 @@ class IncidentService:
         now = self.clock()
         until = now + timedelta(minutes=minutes)
         async with self.db.write() as s:
-            inc = self.require_open(await repo.get_incident(s, incident_id))
+            inc = self.require_open(await repo.lock_incident(s, incident_id))
             pending = await repo.pending_reminders(s, inc.id, (plan.UPDATE,))
             if pending and pending[0].due_at >= until - SNOOZE_SLACK:
                 raise UserError(f"Update reminders for {inc.label} are already quiet until "

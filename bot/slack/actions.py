@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.incidents.model import Incident
-from bot.incidents.service import DeclareRequest
+from bot.incidents.service import ANYONE, DeclareRequest
 from bot.slack import blocks
 from bot.slack.commands import declare_outcome, report_errors, team_of
 
@@ -39,6 +39,20 @@ def channel_of(body: dict[str, Any]) -> str | None:
     return str(found) if found else None
 
 
+def _holder_shown(body: dict[str, Any], block_id: str) -> str | object | None:
+    """Who held the role on the card as the clicker saw it (the picker's initial_user in
+    the clicked row); ANYONE when the payload does not carry the message."""
+    message = body.get("message") if isinstance(body.get("message"), dict) else None
+    if message is None:
+        return ANYONE
+    for block in message.get("blocks") or []:
+        if block.get("block_id") == block_id:
+            for el in block.get("elements") or []:
+                if el.get("action_id") == blocks.ROLE_PICK:
+                    return el.get("initial_user")
+    return ANYONE
+
+
 def register(app: AsyncApp, fh: Foghorn) -> None:
     def here(body: dict[str, Any], incident_id: int | None) -> Awaitable[Incident]:
         """The incident a click names, refused unless the click was made in its channel by
@@ -55,10 +69,11 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
         if target is None or not user:
             return
         incident_id, role = target
+        seen = _holder_shown(body, action.get("block_id", ""))
 
         async def assign() -> None:
             await here(body, incident_id)
-            await fh.service.assign_role(incident_id, role, user, by)
+            await fh.service.assign_role(incident_id, role, user, by, seen=seen)
 
         fh.background.spawn(report_errors(respond, assign()), "assign-role")
 

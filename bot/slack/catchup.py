@@ -69,8 +69,12 @@ async def _catch_up_one(gateway: SlackGateway, timeline: Timeline, inc: Incident
     roots = await timeline.thread_roots(inc.id)
     roots |= {m["ts"] for m in history if m.get("reply_count") and isinstance(m.get("ts"), str)}
     for root in sorted(roots, key=_order_ts):
-        replies = await _pages(gateway, "conversations.replies", channel=inc.channel_id,
-                               ts=root, oldest=oldest)
+        try:
+            replies = await _pages(gateway, "conversations.replies", channel=inc.channel_id,
+                                   ts=root, oldest=oldest)
+        except ChatError as exc:  # e.g. thread_not_found: its parent was deleted
+            log.info("catch-up of %s skipped one thread: %s", inc.label, exc)
+            continue
         history += [m for m in replies if m.get("ts") != root]
     stored = 0
     for raw in sorted(history, key=_order):

@@ -215,12 +215,18 @@ class SlackPublisher:
 
     async def reminder_already_posted(self, inc: Incident, reminder_id: int,
                                       since: datetime) -> bool:
-        data = await self.gateway.call("conversations.history", channel=_channel(inc),
-                                       oldest=f"{since.timestamp() - 1:.6f}", inclusive=True,
-                                       limit=200, include_all_metadata=True)
-        return any((m.get("metadata") or {}).get("event_type") == REMINDER_EVENT
-                   and (m["metadata"].get("event_payload") or {}).get("reminder_id")
-                   == reminder_id for m in data.get("messages", []))
+        """Whether a message carrying this reminder's id was posted since it fell due: every
+        page of the channel's history since then (a busy channel has more than one)."""
+        async for m in self.gateway.pages("conversations.history", "messages",
+                                          channel=_channel(inc),
+                                          oldest=f"{since.timestamp() - 1:.6f}",
+                                          inclusive=True, limit=200,
+                                          include_all_metadata=True):
+            meta = m.get("metadata") or {}
+            if (meta.get("event_type") == REMINDER_EVENT
+                    and (meta.get("event_payload") or {}).get("reminder_id") == reminder_id):
+                return True
+        return False
 
     async def remind_update(self, inc: Incident, reminder_id: int, since: timedelta) -> None:
         text, blocks = self.present.update_reminder(inc, since)

@@ -109,6 +109,16 @@ async def get_incident(session: AsyncSession, incident_id: int) -> Incident | No
     return found[0] if found else None
 
 
+async def lock_incident(session: AsyncSession, incident_id: int) -> Incident | None:
+    """The incident, read for a change: on PostgreSQL its row stays locked (FOR UPDATE)
+    until the transaction ends, so simultaneous changes to one incident (two people taking
+    a role, ticking, resolving) happen one after the other, each seeing the last. SQLite's
+    write transactions (BEGIN IMMEDIATE) are one at a time already."""
+    found = await _many(session, select(IncidentRow).where(IncidentRow.id == incident_id)
+                        .with_for_update())
+    return found[0] if found else None
+
+
 async def get_by_channel(session: AsyncSession, channel_id: str) -> Incident | None:
     found = await _many(session, select(IncidentRow).where(IncidentRow.channel_id == channel_id))
     return found[0] if found else None
@@ -374,8 +384,12 @@ async def checklist_post(session: AsyncSession, incident_id: int, checklist_id: 
 
 async def claim_checklist_post(session: AsyncSession, incident_id: int, checklist_id: str
                                ) -> ChecklistPostRow:
-    """The incident's row for this checklist, created (unticked) if new."""
-    row = await checklist_post(session, incident_id, checklist_id)
+    """The incident's row for this checklist, created (unticked) if new; locked on
+    PostgreSQL until the transaction ends, so two ticks at once apply one after the other
+    (each a diff on the other's result) instead of the later overwriting the earlier."""
+    row = await session.scalar(select(ChecklistPostRow).where(
+        ChecklistPostRow.incident_id == incident_id,
+        ChecklistPostRow.checklist_id == checklist_id).with_for_update())
     if row is None:
         row = ChecklistPostRow(incident_id=incident_id, checklist_id=checklist_id, ticked=[])
         session.add(row)

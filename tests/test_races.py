@@ -1,0 +1,119 @@
+"""Races and edge faults found by the fault campaign (issue #14): each failed before its fix.
+
+Races are made with `asyncio.gather` over signed HTTP, on PostgreSQL where the defect was
+PostgreSQL's (row locks); Slack's own faults come from the fake Slack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from bot.slack import blocks
+from bot.store import repo
+from tests.conftest import ALICE, BOB, CAROL, DAN, GENERAL, Bot, BotFactory
+from tests.test_checklists import checklists_in
+from tests.test_reminders import said
+
+
+async def test_non_latin_titles_are_not_each_others_duplicates(bot: Bot) -> None:
+    titles = ["Платежи не работают", "Поиск не работает", "支付系统故障", "検索が遅い",
+              "🔥🔥", "🚒🚒"]
+    for title in titles:
+        reply = await bot.slack.command(f"declare sev2 {title}", user=ALICE, channel=GENERAL)
+        assert "moment ago" not in reply.text, title
+        await bot.settle()
+    assert sorted(i.title for i in await bot.open_incidents()) == sorted(titles)
+    again = await bot.slack.command("declare sev2 ПЛАТЕЖИ не работают!", user=ALICE,
+                                    channel=GENERAL)
+    assert "You declared this a moment ago" in again.text  # same words, other case
+
+
+async def test_catch_up_skips_a_thread_that_is_gone_and_keeps_the_rest(
+        make_bot: BotFactory, sqlite_url: str) -> None:
+    bot = await make_bot()
+    inc, _ = await bot.declare()
+    parent, _ = await bot.slack.say(inc.channel_id, BOB, "looking at the DB")
+    reply, _ = await bot.slack.say(inc.channel_id, CAROL, "replica lag", thread_ts=parent.ts)
+    await bot.stop()
+    bot.fake.human_delete(inc.channel_id, reply.ts)  # while down: the whole thread goes
+    bot.fake.human_delete(inc.channel_id, parent.ts)
+    bot.fake.human_message(inc.channel_id, DAN, "said while Foghorn was down")
+    restarted = await make_bot(database_url=sqlite_url)
+    assert any(c.error == "thread_not_found"
+               for c in restarted.fake.calls_to("conversations.replies"))
+    async with restarted.fh.db.read() as s:
+        texts = [e.text for e in await repo.list_entries(s, inc.id)]
+    assert "said while Foghorn was down" in texts
+
+
+async def test_a_taken_over_reminder_is_not_posted_twice_in_a_busy_channel(bot: Bot) -> None:
+    inc, _ = await bot.declare("sev1 Busy channel")
+    await bot.command("role ic me", user=BOB, channel=inc.channel_id)
+    bot.clock.now = inc.declared_at + timedelta(minutes=30)
+    async with bot.fh.db.write() as s:  # a replica claims it, posts it, and dies
+        [r] = [c for c in await repo.claim_due(s, bot.clock(), "dead-replica",
+                                               timedelta(minutes=5), 10) if c.kind == "update"]
+    await bot.fh.service.fire_reminder(r)
+    for n in range(250):  # then the channel gets busy: more than one page of history
+        bot.fake.human_message(inc.channel_id, CAROL, f"status {n}")
+    bot.clock.now += timedelta(minutes=6)  # the lease runs out; this process takes over
+    await bot.fire_due()
+    assert len(said(bot, inc.channel_id, "Reminder:")) == 1
+
+
+async def test_simultaneous_ticks_both_count_on_postgresql(make_bot: BotFactory,
+                                                           pg_url: str) -> None:
+    bot = await make_bot(database_url=pg_url)
+    inc, _ = await bot.declare("sev1 Two tickers")
+    msg = checklists_in(bot, inc.channel_id)["initial-assessment"]
+    block = next(b for b in msg.blocks if b["type"] == "actions")
+    options = block["elements"][0]["options"]
+    lost = 0
+    for round_ in range(5):
+        a, b = 2 * round_, 2 * round_ + 1
+        if b >= len(options):
+            break
+
+        async def tick(user: str, index: int) -> None:
+            await bot.slack.block_action(
+                user=user, channel=inc.channel_id, message_ts=msg.ts,
+                action={"type": "checkboxes", "action_id": blocks.CHECKLIST_TICK,
+                        "block_id": block["block_id"],
+                        "selected_options": [options[index]]})
+
+        # Both saw the same (unticked) copy of the message and ticked one item each.
+        msg.blocks = [dict(bl) for bl in msg.blocks]
+        await asyncio.gather(tick(BOB, a), tick(CAROL, b))
+        await bot.settle()
+        async with bot.fh.db.read() as s:
+            row = await repo.checklist_post(s, inc.id, "initial-assessment")
+        lost += not {a, b} <= set(row.ticked)
+        async with bot.fh.db.write() as s:  # untick for the next round
+            (await repo.claim_checklist_post(s, inc.id, "initial-assessment")).ticked = []
+    assert lost == 0
+
+
+async def test_simultaneous_take_ic_tells_the_loser_who_holds_it(make_bot: BotFactory,
+                                                                 pg_url: str) -> None:
+    bot = await make_bot(database_url=pg_url)
+    inc, _ = await bot.declare("sev1 Who leads")
+    block_id = blocks.role_block_id(inc.id, "ic")
+    await asyncio.gather(*(bot.slack.click(user=u, channel=inc.channel_id,
+                                           message_ts=inc.card_ts, action_id=blocks.ROLE_TAKE,
+                                           block_id=block_id) for u in (BOB, CAROL)))
+    await bot.settle()
+    holder = (await bot.incident(inc.id)).commander
+    assert holder in (BOB, CAROL)
+    told = [r["text"] for r in bot.fake.responses]
+    assert not any("Something went wrong" in t for t in told)
+    assert any(f"<@{holder}> took the Incident Commander role" in t for t in told)
+    async with bot.fh.db.read() as s:
+        assigned = [e for e in await repo.list_entries(s, inc.id) if e.kind == "role_assigned"]
+    assert len(assigned) == 1
+    # A deliberate click on the refreshed card is a handover.
+    loser = CAROL if holder == BOB else BOB
+    await bot.slack.click(user=loser, channel=inc.channel_id, message_ts=inc.card_ts,
+                          action_id=blocks.ROLE_TAKE, block_id=block_id)
+    await bot.settle()
+    assert (await bot.incident(inc.id)).commander == loser
