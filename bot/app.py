@@ -41,7 +41,7 @@ from bot.playbooks import (
     escalation_targets,
     load_playbooks,
 )
-from bot.slack import actions, commands, events, guard
+from bot.slack import actions, commands, declaring, events, guard
 from bot.slack.blocks import Presenter
 from bot.slack.catchup import catch_up
 from bot.slack.gateway import SlackGateway, make_client
@@ -308,7 +308,7 @@ async def finish_startup(fh: Foghorn) -> None:
         log.info("finished the interrupted declare of %s", inc.label)
         try:
             await (await fh.slack(inc.team_id)).tell(inc.origin_channel_id, inc.declared_by,
-                                                     commands.declare_outcome(result))
+                                                     declaring.outcome(result))
         except ChatError as exc:
             log.warning("could not tell %s about %s: %s", inc.declared_by, inc.label, exc)
     await fh.service.timeline.forget_old_events()
@@ -341,7 +341,9 @@ async def shutdown(fh: Foghorn, runner: web.AppRunner | None) -> None:
         await runner.cleanup()
     await fh.dispatcher.stop()
     if not await fh.background.drain(max(0.5, deadline - loop.time())):
-        log.warning("shutting down with %d task(s) unfinished", fh.background.pending)
+        log.warning("shutting down with %d task(s) unfinished; the next start resumes them",
+                    fh.background.pending)
+        await fh.background.cancel_all()
     await fh.workspaces.close()
     await fh.db.close()
 

@@ -64,6 +64,13 @@ class Background:
     def pending(self) -> int:
         return len(self._tasks)
 
+    async def cancel_all(self) -> None:
+        """Stop what is still running (at the end of shutdown: whatever an interrupted job
+        left undone is stored, and the next start resumes it)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
     async def drain(self, within: float | None = None) -> bool:
         """Wait for all work (including work spawned meanwhile); True if everything finished."""
         loop = asyncio.get_running_loop()

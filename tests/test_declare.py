@@ -226,14 +226,20 @@ async def test_unknown_severity_lists_the_valid_ones_and_creates_nothing(bot: Bo
     assert bot.fake.calls_to("conversations.create") == []
 
 
-async def test_refused_channel_creation_declares_nothing_and_says_why(bot: Bot) -> None:
+async def test_a_refused_channel_keeps_the_declare_and_says_why(make_bot: BotFactory,
+                                                                 sqlite_url: str) -> None:
+    bot = await make_bot()
     bot.fake.fail("conversations.create", status=200, error="restricted_action")
     await bot.command("declare sev1 Cannot create")
-    assert "restricted_action" in bot.fake.responses[-1]["text"]
-    assert "nothing was declared" in bot.fake.responses[-1]["text"]
+    told = bot.fake.responses[-1]["text"]
+    assert "INC-1 is saved, but Slack would not create its channel (restricted_action)" in told
     async with bot.fh.db.read() as s:
-        assert await repo.list_unfinished_setup(s) == []
-        assert await repo.list_open(s) == []
+        [kept] = await repo.list_unfinished_setup(s)  # never deleted: it was acknowledged
+    assert kept.title == "Cannot create" and kept.channel_id is None
+    await bot.stop()
+    restarted = await make_bot(database_url=sqlite_url)  # the admin fixed it meanwhile
+    [inc] = await restarted.open_incidents()
+    assert inc.id == kept.id and inc.setup_done and inc.channel_id
 
 
 async def test_rate_limited_create_is_retried_after_retry_after(bot: Bot) -> None:

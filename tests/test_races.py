@@ -7,6 +7,8 @@ PostgreSQL's (row locks); Slack's own faults come from the fake Slack.
 from __future__ import annotations
 
 import asyncio
+import sys
+import time
 from datetime import timedelta
 
 from bot.slack import blocks
@@ -117,3 +119,64 @@ async def test_simultaneous_take_ic_tells_the_loser_who_holds_it(make_bot: BotFa
                           action_id=blocks.ROLE_TAKE, block_id=block_id)
     await bot.settle()
     assert (await bot.incident(inc.id)).commander == loser
+
+
+async def test_declares_under_a_channel_creation_rate_limit_all_finish(bot: Bot) -> None:
+    """conversations.create limited (Slack's Tier 2): every acknowledged declare gets its
+    channel; none is deleted or told that nothing was declared (before: 24 of 50 lost)."""
+    bot.fake.limit("conversations.create", per_second=5)
+    people = [f"U{n:07d}" for n in range(50)]
+    for user in people:
+        bot.fake.add_user(user, user.lower())
+    replies = await asyncio.gather(*(
+        bot.slack.command(f"declare sev2 Region {n} degraded", user=user, channel=GENERAL)
+        for n, user in enumerate(people)))
+    assert all(r.status == 200 and "Declaring" in r.text for r in replies)
+    assert await bot.fh.background.drain(within=120)
+    incidents = await bot.open_incidents()
+    assert len(incidents) == 50
+    assert all(i.setup_done and i.channel_id and i.card_ts for i in incidents)
+    assert len({i.channel_id for i in incidents}) == 50
+    told = "\n".join(r["text"] for r in bot.fake.responses)
+    assert "nothing was declared" not in told and told.count("declared as SEV2") == 50
+    assert any(c.status == 429 for c in bot.fake.calls_to("conversations.create"))
+
+
+async def test_many_people_declaring_the_same_title_at_once(bot: Bot) -> None:
+    """Five declarers, one title, the same moment: each acknowledged declare ends in one
+    incident with its own channel; nobody sees an error (before: three 'Something went
+    wrong', half-made rows, channels -3 to -5 created at the next start)."""
+    people = [ALICE, BOB, CAROL, DAN, "U0ERIN"]
+    bot.fake.add_user("U0ERIN", "erin")
+    await asyncio.gather(*(bot.slack.command("declare sev1 Checkout down", user=u,
+                                             channel=GENERAL) for u in people))
+    await bot.settle()
+    incidents = await bot.open_incidents()
+    assert len(incidents) == 5 and all(i.setup_done for i in incidents)
+    assert len({i.channel_id for i in incidents}) == 5
+    assert not any("went wrong" in r["text"] for r in bot.fake.responses)
+
+
+async def test_a_declare_is_answered_in_time_and_kept_while_sqlite_is_locked(
+        bot: Bot, sqlite_url: str) -> None:
+    """Another process holds the SQLite file's write lock past the busy timeout (10 s):
+    Slack still gets its answer within 3 s, and the declare is stored and finished when
+    the lock goes (before: a 500 after 10 s, nothing stored, nothing said)."""
+    path = sqlite_url.split(":///", 1)[1]
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c",
+        "import sqlite3, sys, time\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True)\n"
+        "time.sleep(12); c.execute('COMMIT')\n", path, stdout=asyncio.subprocess.PIPE)
+    assert holder.stdout is not None
+    assert (await holder.stdout.readline()).strip() == b"locked"
+    started = time.monotonic()
+    reply = await bot.slack.command("declare sev1 Locked out", user=ALICE, channel=GENERAL)
+    assert time.monotonic() - started < 3.0
+    assert reply.status == 200 and "database is slow right now" in reply.text
+    await holder.wait()
+    assert await bot.fh.background.drain(within=60)
+    [inc] = await bot.open_incidents()
+    assert inc.title == "Locked out" and inc.setup_done and inc.channel_id
+    assert "INC-1 declared as SEV1" in bot.fake.responses[-1]["text"]

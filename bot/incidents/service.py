@@ -233,11 +233,53 @@ class IncidentService:
         bind(incident=stored.label)
         return DeclareResult(stored)
 
-    async def complete(self, inc: Incident) -> DeclareResult:
+    async def register_until_stored(self, req: DeclareRequest) -> DeclareResult:
+        """`register`, tried again while the database refuses (locked past its busy timeout,
+        a failover, a full disk) for up to STORE_FOR: the caller has acknowledged the
+        declare, so giving up at the first error would lose it."""
+        delay, waited = 0.5, 0.0
+        while True:
+            try:
+                return await self.register(req)
+            except UserError:
+                raise
+            except Exception as exc:
+                if waited >= STORE_FOR.total_seconds():
+                    raise
+                log.warning("storing a declare failed (%s); trying again in %.1f s",
+                            type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                waited, delay = waited + delay, min(delay * 2, 10.0)
+
+    async def complete(self, inc: Incident, *,
+                       queued: Callable[[Incident, str], Awaitable[None]] | None = None
+                       ) -> DeclareResult:
         """Create the channel, card, pin, topic and announcement of a registered incident.
-        Each Slack result is stored as soon as it exists, so `resume_unfinished` can finish
-        a declare a crash interrupted without repeating any of it."""
-        return await self._complete_setup(inc)
+        Each Slack result is stored as soon as it exists, so a retry (or `resume_unfinished`
+        after a crash) never repeats any of it. An acknowledged declare is never undone:
+        while Slack rate-limits or fails, it waits and tries again (telling `queued` once);
+        a refusal that waiting cannot cure leaves it stored, for the next start to finish."""
+        delay, waited = 1.0, 0.0
+        while True:
+            try:
+                return await self._complete_setup(inc)
+            except ChatError as exc:
+                if not retryable(exc) or waited >= RETRY_FOR.total_seconds():
+                    raise self._unfinished(inc, exc) from exc
+                log.info("declare %s waits %.0f s: %s", inc.label, delay, exc)
+                if queued is not None and waited == 0:
+                    await queued(inc, exc.error)
+                await asyncio.sleep(delay)
+                waited, delay = waited + delay, min(delay * 2, 30.0)
+                inc = replace(await self.get(inc.id) or inc, setup_interrupted=True)
+
+    def _unfinished(self, inc: Incident, exc: ChatError) -> UserError:
+        what = ("create its channel" if inc.channel_id is None
+                else f"post its card in <#{inc.channel_id}>")
+        return UserError(
+            f"{inc.label} is saved, but Slack would not {what} ({exc.error}). Foghorn "
+            "finishes it when it next starts; if this keeps happening, ask a Slack admin "
+            "whether the app may create channels and post in them.")
 
     async def resume_unfinished(self) -> list[DeclareResult]:
         """Finish every declare that a crash or a Slack failure left half done."""
@@ -252,31 +294,30 @@ class IncidentService:
         return results
 
     async def _create_channel(self, inc: Incident) -> Incident:
+        """Create the incident's channel, taking the next numbered name while one is taken.
+        Only a resumed declare adopts an existing channel of ours by that name (the one it
+        made before a crash); a live declare never takes another's, so people declaring the
+        same title at once each get their own channel."""
         day = inc.declared_at.astimezone(self.tz).date()
         for attempt in range(1, MAX_NAME_ATTEMPTS + 1):
             name = naming.channel_name(inc.title, day, f"inc-{inc.id}", attempt)
             try:
-                channel_id = await self.chat.create_channel(inc, name)
+                channel_id: str | None = await self.chat.create_channel(inc, name)
             except ChannelNameTaken:
-                adopted = await self._adopt(inc, name)
-                if adopted is None:
-                    continue
-                channel_id = adopted
-            except ChatError as exc:
-                # Nothing half-made: no channel exists, so the incident row goes too.
-                async with self.db.write() as s:
-                    await repo.delete_incident(s, inc.id)
-                raise UserError(
-                    f"Slack would not create the incident channel ({exc.error}), so nothing "
-                    "was declared. Please try again; if it keeps failing, ask a Slack admin "
-                    "whether the app may create channels."
-                ) from exc
-            async with self.db.write() as s:
-                await repo.update_incident(s, inc.id, channel_id=channel_id, channel_name=name)
-            return replace(inc, channel_id=channel_id, channel_name=name)
+                channel_id = await self._adopt(inc, name) if inc.setup_interrupted else None
+            if channel_id is not None and await self._claim_channel(inc, channel_id, name):
+                return replace(inc, channel_id=channel_id, channel_name=name)
+        raise UserError(f"Every channel name for {inc.label}'s title is taken; it is saved "
+                        "without a channel. Declare it again with a more specific title.")
+
+    async def _claim_channel(self, inc: Incident, channel_id: str, name: str) -> bool:
+        """Store the channel as this incident's; False if another incident holds it (the
+        unique channel_id settles a race between two adopters)."""
         async with self.db.write() as s:
-            await repo.delete_incident(s, inc.id)
-        raise UserError("Every channel name for this title is taken; try a more specific title.")
+            claimed = await repo.claim_channel(s, inc.id, channel_id, name)
+        if not claimed:
+            log.info("%s: a channel by that name belongs to another incident", inc.label)
+        return claimed
 
     async def _post_once(self, inc: Incident, what: str,
                          post: Callable[[Incident], Awaitable[str]]) -> str:
@@ -296,7 +337,7 @@ class IncidentService:
         async with self.db.read() as s:
             if await repo.get_by_channel(s, channel_id) is not None:
                 return None  # another incident's channel that happens to share the name
-        log.info("%s: adopting #%s, created before an interruption", inc.label, name)
+        log.info("%s: adopting its channel, created before an interruption", inc.label)
         return channel_id
 
     async def _complete_setup(self, inc: Incident) -> DeclareResult:
@@ -330,13 +371,7 @@ class IncidentService:
             inc = replace(inc, **stored)
         card_error = done.get("card")
         if isinstance(card_error, BaseException):
-            if not isinstance(card_error, ChatError):
-                raise card_error
-            raise UserError(
-                f"The channel <#{inc.channel_id}> is ready but the incident card could not be "
-                f"posted ({card_error.error}). Foghorn will finish it when it restarts; "
-                "meanwhile the channel works as usual."
-            )
+            raise card_error  # a ChatError: complete() waits and retries, or reports it
         try:
             await self.chat.pin_card(inc)
         except ChatError as exc:
@@ -737,6 +772,17 @@ async def load_stats(db: Database, playbook: Playbook, period: str, now: datetim
 def visible_to(inc: Incident, viewer: str | None) -> bool:
     """Private incidents are shown only to the people involved in them."""
     return not inc.is_private or viewer in {inc.declared_by, *inc.roles.values()}
+
+
+# Slack errors that waiting cures; a declare meeting one keeps trying for RETRY_FOR.
+RETRYABLE = frozenset({"ratelimited", "connection_error", "internal_error", "fatal_error",
+                       "service_unavailable", "request_timeout"})
+RETRY_FOR = timedelta(minutes=30)
+STORE_FOR = timedelta(minutes=10)  # an acknowledged declare the database will not take yet
+
+
+def retryable(exc: ChatError) -> bool:
+    return exc.error in RETRYABLE or exc.error.startswith("http_5")
 
 
 def _warning(step: str, exc: BaseException) -> str:

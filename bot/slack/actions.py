@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.incidents.errors import UserError
 from bot.incidents.model import Incident
 from bot.incidents.service import ANYONE, DeclareRequest
-from bot.slack import blocks
-from bot.slack.commands import declare_outcome, report_errors, team_of
+from bot.slack import blocks, declaring
+from bot.slack.commands import report_errors, team_of
 
 if TYPE_CHECKING:
     from bot.foghorn import Foghorn
@@ -242,17 +243,20 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
             team_id=team_of(body),
         )
 
-        # Stored before the ack, as for the slash command; a second submit of the same form
-        # finds the first incident.
-        registered = await fh.service.register(request)
+        # Stored before the ack when the database allows, as for the slash command; a
+        # second submit of the same form finds the first incident.
+        try:
+            registered, storing = await declaring.register_promptly(fh, request)
+        except UserError as exc:
+            await ack(response_action="errors", errors={"title": str(exc)[:150]})
+            return
         await ack()
 
         async def tell(text: str, **_: Any) -> None:
             await (await fh.slack(request.team_id)).tell(origin, user, text)
 
-        async def declare() -> None:
-            result = registered if registered.duplicate else (
-                await fh.service.complete(registered.incident))
-            await tell(declare_outcome(result))
-
-        fh.background.spawn(report_errors(tell, declare()), "declare-modal")
+        if registered is None:
+            fh.background.spawn(report_errors(tell, tell(declaring.slow_store_notice(title))),
+                                "declare-slow-store")
+        fh.background.spawn(report_errors(tell, declaring.finish(fh, storing, tell)),
+                            "declare-modal")

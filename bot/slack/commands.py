@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.incidents.errors import ChatError, NeedsConfirmation, UserError
-from bot.incidents.service import DeclareRequest, DeclareResult
-from bot.slack import parsing
+from bot.incidents.service import DeclareRequest
+from bot.slack import declaring, parsing
 from bot.slack.text import escape
 
 if TYPE_CHECKING:
@@ -57,19 +57,6 @@ def team_of(body: dict[str, Any]) -> str:
                or (user.get("team_id") if isinstance(user, dict) else None) or "")
 
 
-def declare_outcome(result: DeclareResult) -> str:
-    inc = result.incident
-    link = f"<#{inc.channel_id}>" if inc.channel_id else None
-    if result.duplicate:
-        where = link or "its channel (being created right now)"
-        return f"You declared this a moment ago: {inc.label} is in {where}."
-    text = (f":rotating_light: {inc.label} declared as {inc.severity}: {link}\n"
-            f"Take a role on the card there; post updates with `/incident update`.")
-    if result.warnings:
-        text += "\n" + "\n".join(f":warning: {escape(w)}" for w in result.warnings)
-    return text
-
-
 def register(app: AsyncApp, fh: Foghorn) -> None:
     @app.command(COMMAND)
     async def incident_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
@@ -99,27 +86,29 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                                     urgent=True)
             case parsing.Declare(title=title, severity=severity, is_private=private,
                                  notice=notice):
-                # Stored before the ack: an acknowledged declare survives a crash.
+                # Stored before the ack when the database allows: an acknowledged declare
+                # survives a crash. Either way it is never lost (see bot.slack.declaring).
                 try:
-                    registered = await service.register(DeclareRequest(
-                        title=title, by=user, severity=severity, is_private=private,
-                        origin_channel=channel, team_id=body.get("team_id", "")))
+                    registered, storing = await declaring.register_promptly(
+                        fh, DeclareRequest(title=title, by=user, severity=severity,
+                                           is_private=private, origin_channel=channel,
+                                           team_id=body.get("team_id", "")))
                 except UserError as exc:
                     await ack(response_type="ephemeral", text=str(exc))
                     return
-                if registered.duplicate:
-                    await ack(response_type="ephemeral", text=declare_outcome(registered))
+                if registered is not None and registered.duplicate:
+                    await ack(response_type="ephemeral", text=declaring.outcome(registered))
                     return
+                text = (declaring.slow_store_notice(title) if registered is None else
+                        f":hourglass_flowing_sand: Declaring *{escape(title)}*…")
                 await ack(response_type="ephemeral",
-                          text=f":hourglass_flowing_sand: Declaring *{escape(title)}*…"
-                               + (f"\n{notice}" if notice else ""))
+                          text=text + (f"\n{notice}" if notice else ""))
 
-                async def declare() -> None:
-                    result = await service.complete(registered.incident)
-                    await respond(text=declare_outcome(result), response_type="ephemeral",
-                                  replace_original=True)
+                async def say(text: str) -> None:
+                    await respond(text=text, response_type="ephemeral", replace_original=True)
 
-                fh.background.spawn(report_errors(respond, declare()), "declare")
+                fh.background.spawn(report_errors(respond, declaring.finish(fh, storing, say)),
+                                    "declare")
             case parsing.AssignRole(role=role, user=target):
                 await ack()
 

@@ -8,6 +8,7 @@ act on, and treats the harmless ones (`already_in_channel`, `already_pinned`) as
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -83,6 +84,7 @@ class SlackGateway:
         self._channel_ids: dict[str, str] = {}
         self._names: dict[str, str] = {}
         self._identity: dict[str, Any] | None = None
+        self._creating = asyncio.Lock()
 
     async def close(self) -> None:
         if self.client.session is not None:
@@ -143,7 +145,11 @@ class SlackGateway:
                 return
 
     async def create_channel(self, name: str, *, is_private: bool) -> str:
-        data = await self.call("conversations.create", name=name, is_private=is_private)
+        """One creation at a time per workspace: conversations.create is Tier 2 (about 20 a
+        minute), so a burst of declares queues here behind Slack's Retry-After instead of
+        exhausting its retries side by side."""
+        async with self._creating:
+            data = await self.call("conversations.create", name=name, is_private=is_private)
         return str(data["channel"]["id"])
 
     async def invite(self, channel: str, users: list[str]) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -141,7 +142,21 @@ async def update_incident(session: AsyncSession, incident_id: int, **fields: Any
 
 
 async def delete_incident(session: AsyncSession, incident_id: int) -> None:
+    """Remove an incident and, by cascade, everything recorded about it."""
     await session.execute(delete(IncidentRow).where(IncidentRow.id == incident_id))
+
+
+async def claim_channel(session: AsyncSession, incident_id: int, channel_id: str,
+                        name: str) -> bool:
+    """Make the channel this incident's; False (and nothing changed) if another incident
+    holds it already: the unique channel_id settles a race between two declares."""
+    try:
+        async with session.begin_nested():
+            await update_incident(session, incident_id, channel_id=channel_id,
+                                  channel_name=name)
+    except IntegrityError:
+        return False
+    return True
 
 
 async def list_open(session: AsyncSession, team_id: str | None = None) -> list[Incident]:

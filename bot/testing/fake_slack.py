@@ -158,6 +158,7 @@ class FakeSlack:
         self.triggers: dict[str, float] = {}
         self._faults: dict[str, list[Fault]] = {}
         self._delays: dict[str, float] = {}
+        self._limits: dict[str, tuple[int, list[float]]] = {}
         self._ids = itertools.count(1)
         self._ts_us = 0  # the last message timestamp handed out, in microseconds
         self.on_message: list[Callable[[str, Channel, Message, str], None]] = []
@@ -273,6 +274,23 @@ class FakeSlack:
         self._faults.setdefault(method, []).append(
             Fault(status, times, retry_after, error, when))
 
+    def limit(self, method: str, per_second: int) -> None:
+        """Answer `method` with 429 and `Retry-After: 1` beyond `per_second` calls in any
+        second, as Slack's rate tiers do (conversations.create is Tier 2)."""
+        self._limits[method] = (per_second, [])
+
+    def _limited(self, method: str) -> bool:
+        found = self._limits.get(method)
+        if found is None:
+            return False
+        rate, recent = found
+        now = time.monotonic()
+        recent[:] = [t for t in recent if now - t < 1.0]
+        if len(recent) >= rate:
+            return True
+        recent.append(now)
+        return False
+
     def delay(self, method: str, seconds: float) -> None:
         """Delay every answer of `method` (`*` for all) by `seconds`."""
         self._delays[method] = seconds
@@ -372,6 +390,8 @@ class FakeSlack:
         if delay:
             await asyncio.sleep(delay)
         fault = self._take_fault(method, args)
+        if fault is None and self._limited(method):
+            fault = Fault(429, 1)
         if fault is not None:
             call.status = fault.status
             if fault.status == 429:
