@@ -82,7 +82,7 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
     install_redaction([settings.SLACK_BOT_TOKEN, settings.SLACK_SIGNING_SECRET,
                        settings.SLACK_APP_TOKEN, settings.SLACK_CLIENT_SECRET])
     playbook = load_playbooks(settings.PLAYBOOKS_DIR)
-    db = Database(settings.DATABASE_URL)
+    db = Database(settings.DATABASE_URL, timeout=settings.DATABASE_TIMEOUT)
     try:
         await db.migrate()
     except Exception as exc:
@@ -226,6 +226,11 @@ def web_app(fh: Foghorn, *, with_events: bool = True) -> web.Application:
             log.warning("healthz: the database does not answer: %s", exc)
             return web.json_response({"ok": False, "reason": "database unavailable"},
                                      status=503)
+        problem = fh.db.health.problem()
+        if problem is not None:
+            log.warning("healthz: %s", problem)
+            return web.json_response({"ok": False, "reason": "database writes failing"},
+                                     status=503)
         return web.json_response({"ok": True, "playbook": fh.playbook.name,
                                   "rejected_requests": fh.rejected_requests})
 
@@ -320,7 +325,15 @@ async def finish_startup(fh: Foghorn) -> None:
     if fh.schedule:
         await fh.dispatcher.start()  # fires what fell due while we were down, once
     # Catching up costs a history call per open incident: never let it hold up reminders
-    # or readiness.
+    # or readiness. Also when the database takes writes again after failing: events Slack
+    # sent meanwhile were answered 500 and may never come again.
+    await catch_up_all(fh)
+    fh.db.health.on_recovered = lambda: fh.background.spawn(catch_up_all(fh), "catch-up")
+    fh.ready = True
+
+
+async def catch_up_all(fh: Foghorn) -> None:
+    """Start storing what was said in every open incident's channel that we missed."""
     by_team: dict[str, list[Incident]] = {}
     for inc in await fh.service.list_open(include_private=True):
         by_team.setdefault(inc.team_id if fh.workspaces.multi else "", []).append(inc)
@@ -328,7 +341,6 @@ async def finish_startup(fh: Foghorn) -> None:
         gateway = await fh.workspaces.gateway(team_id)
         if gateway is not None:
             fh.background.spawn(catch_up(gateway, fh.service.timeline, incidents), "catch-up")
-    fh.ready = True
 
 
 async def shutdown(fh: Foghorn, runner: web.AppRunner | None) -> None:

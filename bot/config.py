@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     )
     LOG_FORMAT: str = Field(default="text", description="text or json")
     LOG_LEVEL: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    DATABASE_TIMEOUT: float = Field(
+        default=10.0, gt=0, le=300,
+        description="seconds any database call may take (connect, statement, pool wait)")
 
     @field_validator("SLACK_BOT_TOKEN")
     @classmethod

@@ -82,7 +82,11 @@ class GroupWriter(Generic[Item, Result]):
             _settle(q.done, result)
 
     async def _write(self, items: list[Item]) -> list[Result]:
-        return await self.db.write_sync(lambda s: self.write_many(s, items), urgent=True)
+        """One group write, bounded in time: a database that stops answering fails this
+        batch's callers (Slack will deliver their events again) instead of holding every
+        later batch behind it."""
+        async with asyncio.timeout(2 * self.db.timeout):
+            return await self.db.write_sync(lambda s: self.write_many(s, items), urgent=True)
 
 
 def _settle(done: asyncio.Future[Result], outcome: Result | Exception) -> None:

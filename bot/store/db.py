@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -32,9 +33,12 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
+from bot.store.health import WriteHealth
+
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+DEFAULT_TIMEOUT = 10.0  # seconds: connect, statement, pool wait (DATABASE_TIMEOUT)
 
 
 def _configure_sqlite(engine: Engine, *, begin: str) -> None:
@@ -110,9 +114,15 @@ class WriteTurn:
 class Database:
     """Owns the engines; hands out write and read sessions."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """`timeout` bounds every database call: connecting, each statement (and the
+        pool's liveness ping), waiting for a pooled connection; on SQLite, waiting for the
+        write lock. A server that stops answering (a black-holed network path) then costs
+        one failed call, never a writer stuck for good."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self.timeout = timeout
+        self.health = WriteHealth(stuck_after=2 * timeout)
         if self.is_sqlite:
             _ensure_sqlite_folder(url)
             self.engine = _sqlite_engine(url, begin="BEGIN IMMEDIATE")
@@ -120,7 +130,9 @@ class Database:
             # aiosqlite from starting (and stopping) a thread per overflow connection.
             self.read_engine = _sqlite_engine(url, begin="BEGIN", pool_size=20)
         else:
-            self.engine = create_async_engine(url, pool_pre_ping=True, pool_size=10)
+            self.engine = create_async_engine(
+                url, pool_pre_ping=True, pool_size=10, pool_timeout=timeout,
+                connect_args={"timeout": timeout, "command_timeout": timeout})
             self.read_engine = self.engine
         self._writer = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
@@ -134,8 +146,15 @@ class Database:
         """A write transaction: committed on success, rolled back on error. `urgent`: Slack
         is waiting for this one (see WriteTurn)."""
         turn = self._write_turn(urgent) if self._write_turn else contextlib.nullcontext()
-        async with turn, self._writer() as session, session.begin():
-            yield session
+        async with turn:
+            token = self.health.started()
+            try:
+                async with self._writer() as session, session.begin():
+                    yield session
+            except BaseException as exc:
+                self.health.finished(token, exc if _a_database_fault(exc) else None)
+                raise
+            self.health.finished(token)
 
     async def write_sync(self, fn: Callable[[Session], T], *, urgent: bool = False) -> T:
         """Run `fn`, plain synchronous SQLAlchemy, as one write transaction.
@@ -150,14 +169,21 @@ class Database:
                 return await session.run_sync(fn)
         assert self._write_turn is not None
         async with self._write_turn(urgent):
+            token = self.health.started()
             done = asyncio.get_running_loop().run_in_executor(
                 self._sync_thread, self._sync_transaction, fn)
             try:
-                return await asyncio.shield(done)
+                result = await asyncio.shield(done)
             except asyncio.CancelledError:
                 with contextlib.suppress(Exception):
                     await done  # keep the turn until the thread has finished writing
+                self.health.finished(token)
                 raise
+            except Exception as exc:
+                self.health.finished(token, exc if _a_database_fault(exc) else None)
+                raise
+            self.health.finished(token)
+            return result
 
     def _sync_transaction(self, fn: Callable[[Session], T]) -> T:
         with Session(self._sync_engine, expire_on_commit=False) as session, session.begin():
@@ -187,6 +213,14 @@ class Database:
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
+
+
+def _a_database_fault(exc: BaseException) -> bool:
+    """A failure of the database itself (not of the caller's logic, nor a unique key that
+    settled a race) makes writes unhealthy."""
+    if isinstance(exc, IntegrityError):
+        return False
+    return isinstance(exc, DBAPIError | OSError | TimeoutError)
 
 
 def alembic_config() -> Config:
