@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from harness import cpu_seconds, machine, pct, running_bot, until
 from sqlalchemy import select
 
-from bot.store import repo
+from bot.store import reminder_rows, repo
 from bot.store.db import Database
 from bot.store.tables import ReminderRow
 from bot.testing.fake_slack import BOT_USER_ID, FakeSlack
@@ -53,7 +53,7 @@ async def prepare(url: str, fake: FakeSlack, n_open: int, timed: int, burst: int
                 at = t0 + timedelta(seconds=START_DELAY + timed * SPACING + 10)
             else:
                 at = t0 + timedelta(hours=1)
-            await repo.add_reminder(s, iid, "update", at)
+            await reminder_rows.add_reminder(s, iid, "update", at)
             due[iid] = at
     async with db.read() as s:
         rows = await s.execute(select(ReminderRow.id, ReminderRow.incident_id))

@@ -3,10 +3,11 @@
 State lives in the `reminders` table, not here. APScheduler (in memory, UTC) only decides when
 to look: at the earliest due time it knows of, right after the service changes a row, and on
 a short safety interval (which also covers rows another replica planned). A look claims due
-rows atomically with a lease (see `repo.claim_due`), fires them side by side, and closes each
-one together with the rows that follow it (the next update reminder, say) in one transaction.
-A claim whose process died is claimed again when its lease runs out; the service then checks
-the channel for the message before posting again.
+rows atomically with a lease (see `reminder_rows.claim_due`), fires them side by side, and
+closes each one together with the rows that follow it (the next update reminder, say) in one
+transaction. A claim whose process died is claimed again when its lease runs out, or sooner
+once its dispatcher stops beating (TAKEOVER); the service then checks the channel for the
+message before posting again.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.incidents.model import Clock, Reminder, utcnow
-from bot.incidents.reminders import Planned
+from bot.incidents.reminders import POSTMORTEM, Planned
 from bot.logs import bind
-from bot.store import repo
+from bot.store import reminder_rows, repo
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ BATCH = 50
 CONCURRENCY = 20
 SAFETY_INTERVAL = 5.0  # seconds
 RETRY_AFTER_FAILURE = timedelta(seconds=30)
+# A replica silent this long (its heartbeat is every SAFETY_INTERVAL) has its claims taken.
+TAKEOVER = timedelta(seconds=30)
 
 
 class Dispatcher:
@@ -59,10 +62,13 @@ class Dispatcher:
         """Fire everything due now; return how many reminders were handled."""
         handled = 0
         async with self._run_lock:
+            await self.beat()
             while True:
+                now = self.clock()
                 async with self.db.write() as s:
-                    claimed = await repo.claim_due(s, self.clock(), self.owner, LEASE, BATCH,
-                                                   broken=self.broken_claim)
+                    claimed = await reminder_rows.claim_due(s, now, self.owner, LEASE, BATCH,
+                                                   broken=self.broken_claim,
+                                                   silent_since=now - TAKEOVER)
                 if not claimed:
                     return handled
                 results = await asyncio.gather(*(self._fire_one(r) for r in claimed))
@@ -88,26 +94,55 @@ class Dispatcher:
         async with self.db.write() as s:
             for r, result in zip(claimed, results, strict=True):
                 if result is None:
-                    await repo.release_reminder(s, r.id, self.owner, now + RETRY_AFTER_FAILURE)
+                    await reminder_rows.release_reminder(s, r.id, self.owner,
+                                                         now + RETRY_AFTER_FAILURE)
                     continue
                 outcome, follow = result
-                if not await repo.finish_reminder(s, r.id, self.owner, outcome, now):
+                if not await reminder_rows.finish_reminder(s, r.id, self.owner, outcome, now):
                     log.warning("reminder %d: claim lost before it was recorded", r.id)
                     continue
+                # A resolve that raced this reminder has cancelled every pending row: only
+                # the postmortem's may follow a resolved incident.
+                resolved = bool(follow) and await repo.is_resolved(s, r.incident_id)
                 for p in follow:
-                    await repo.add_reminder(s, r.incident_id, p.kind, p.due_at, p.step)
-                if outcome == repo.SENT:
+                    if not resolved or p.kind == POSTMORTEM:
+                        await reminder_rows.add_reminder(s, r.incident_id, p.kind, p.due_at,
+                                                         p.step)
+                if outcome == reminder_rows.SENT:
                     self.sent += 1
                     self.on_sent(r, now)
 
     # ----- deciding when ------------------------------------------------------------------
+    async def beat(self) -> None:
+        """Tell the other replicas this dispatcher is alive (its claims stay its own)."""
+        async with self.db.write() as s:
+            await reminder_rows.heartbeat(s, self.owner, self.clock())
+
     async def start(self) -> None:
-        """Fire what is overdue (after a restart, say), then keep watching."""
+        """Fire what is overdue (after a restart, say), then keep watching. A single SQLite
+        process first takes back every claim an earlier run of it left (it died: nobody
+        else can hold one); replicas on PostgreSQL take over a silent one's claims once it
+        has not beaten for TAKEOVER."""
+        await self.beat()
+        if self.db.is_sqlite:
+            async with self.db.write() as s:
+                released = await reminder_rows.release_claims_of_others(s, self.owner)
+            if released:
+                log.info("took back %d reminder claim(s) left by an earlier run", released)
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._scheduler.add_job(self._tick, "interval", seconds=SAFETY_INTERVAL, id="safety",
                                 max_instances=1, coalesce=True)
+        # Its own job: a long run (Slack slow) must not look like a dead replica.
+        self._scheduler.add_job(self._beat_quietly, "interval", seconds=SAFETY_INTERVAL,
+                                id="heartbeat", max_instances=1, coalesce=True)
         self._scheduler.start()
         await self._tick()
+
+    async def _beat_quietly(self) -> None:
+        try:
+            await self.beat()
+        except Exception as exc:  # the database is away: /healthz says so already
+            log.debug("heartbeat failed: %s", exc)
 
     async def stop(self) -> None:
         if self._scheduler is not None:
@@ -115,6 +150,11 @@ class Dispatcher:
             self._scheduler = None
         async with self._run_lock:  # let a run in progress finish
             pass
+        try:  # a clean stop hands its (now closed) claims over at once
+            async with self.db.write() as s:
+                await reminder_rows.forget_dispatcher(s, self.owner)
+        except Exception as exc:
+            log.warning("could not remove this dispatcher's heartbeat: %s", exc)
 
     def poke(self) -> None:
         """Reminder rows changed: look again at once (and re-plan the next wake-up). Pokes
@@ -129,7 +169,7 @@ class Dispatcher:
         try:
             await self.run_due()
             async with self.db.read() as s:
-                nxt = await repo.next_due(s)
+                nxt = await reminder_rows.next_due(s)
         except Exception:
             log.exception("reminder dispatch failed; trying again on the next tick")
             return

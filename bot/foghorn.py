@@ -22,7 +22,7 @@ from bot.slack.blocks import Presenter
 from bot.slack.gateway import SlackGateway
 from bot.slack.home import HomeTabs
 from bot.slack.workspaces import Workspaces
-from bot.store import repo
+from bot.store import reminder_rows
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,6 @@ class Foghorn:
             return
         await self.workspaces.uninstalled(team_id)
         async with self.db.write() as s:
-            cancelled = await repo.cancel_team_reminders(s, team_id)
+            cancelled = await reminder_rows.cancel_team_reminders(s, team_id)
         log.info("workspace %s uninstalled: tokens removed, %d reminder(s) cancelled",
                  team_id, cancelled)

@@ -177,3 +177,50 @@ async def test_sigterm_lets_in_flight_work_finish_then_exits(fake: FakeSlack, tm
     assert asyncio.get_running_loop().time() - started < 10
     [channel] = [c for c in fake.channels.values() if c.name.endswith("shutting-down")]
     assert channel.pins, "the declare in flight was finished before exit"
+
+
+async def test_a_kill_right_after_a_reminder_post_keeps_the_cadence(fake: FakeSlack,
+                                                                    tmp_path: Path) -> None:
+    """SIGKILL lands after Slack stored a reminder, before the bot heard back: the restarted
+    bot takes its dead run's claim back at once (before: no reminder for the 5-minute
+    lease, against a 3 s cadence), finds the reminder posted, and posts it only once."""
+    import yaml
+
+    pb = yaml.safe_load((ROOT / "playbooks" / "default.yml").read_text())
+    pb["severities"][0].update(response_time="3s", update_every="3s", escalation=[])
+    (tmp_path / "playbooks").mkdir()
+    (tmp_path / "playbooks" / "default.yml").write_text(yaml.safe_dump(pb))
+    db_url = f"sqlite+aiosqlite:///{tmp_path / 'r.db'}"
+    posted: list[int] = []
+    pids: list[int] = []
+
+    def on_post(kind: str, _channel: object, msg: object, _name: str) -> None:
+        meta = getattr(msg, "metadata", None) or {}
+        if kind == "post" and meta.get("event_type") == "foghorn_reminder":
+            posted.append(meta["event_payload"]["reminder_id"])
+            if len(posted) == 1:
+                os.kill(pids[-1], signal.SIGKILL)  # before the bot reads Slack's answer
+
+    fake.on_message.append(on_post)
+    port = _free_port()
+    proc = await _start(fake, db_url, port, playbooks=tmp_path / "playbooks")
+    pids.append(proc.pid)
+    async with aiohttp.ClientSession() as session:
+        slack = SlackSender(f"http://127.0.0.1:{port}", SECRET, fake, session)
+        await slack.command("declare sev1 Reminded then killed", user=ALICE, channel=GENERAL)
+        for _ in range(100):  # an IC at once, so the only reminders are update reminders
+            found = [c for c in fake.channels.values() if c.name.endswith("then-killed")]
+            if found and fake.calls_to("pins.add"):
+                break
+            await asyncio.sleep(0.05)
+        await slack.command("role ic me", user=BOB, channel=found[0].id)
+    await asyncio.wait_for(proc.wait(), 30)  # killed by the first reminder's post
+    restarted = await _start(fake, db_url, _free_port(), playbooks=tmp_path / "playbooks")
+    pids.append(restarted.pid)
+    started = asyncio.get_running_loop().time()
+    while len(posted) < 2:
+        assert asyncio.get_running_loop().time() - started < 20, "the cadence stalled"
+        await asyncio.sleep(0.1)
+    restarted.send_signal(signal.SIGTERM)
+    await restarted.wait()
+    assert posted[1] != posted[0] and len(posted) == len(set(posted)), posted

@@ -12,7 +12,7 @@ import yaml
 
 from bot.playbooks import PlaybookError
 from bot.slack import blocks
-from bot.store import repo
+from bot.store import reminder_rows, repo
 from bot.testing.fake_slack import INCIDENTS_CHANNEL_ID, FakeSlack
 from tests.conftest import ALICE, BOB, CAROL, DAN, ROOT, Bot, BotFactory
 
@@ -109,7 +109,7 @@ async def test_resolve_silences_everything(bot: Bot) -> None:
     await at(bot, inc, 60 * 47)
     assert len(channel.messages) == before
     async with bot.fh.db.read() as s:
-        pending = await repo.pending_reminders(s, inc.id)
+        pending = await reminder_rows.pending_reminders(s, inc.id)
     assert [r.kind for r in pending] == ["postmortem"]
 
 
@@ -281,7 +281,7 @@ async def test_a_claim_whose_owner_died_after_posting_is_not_posted_again(bot: B
     bot.clock.now = inc.declared_at + timedelta(minutes=30)
     # Another process claims the reminder and posts it, then dies before recording it.
     async with bot.fh.db.write() as s:
-        [r] = [c for c in await repo.claim_due(s, bot.clock(), "dead-replica",
+        [r] = [c for c in await reminder_rows.claim_due(s, bot.clock(), "dead-replica",
                                                timedelta(minutes=5), 10) if c.kind == "update"]
     await bot.fh.service.fire_reminder(r)
     assert len(said(bot, inc.channel_id, "Reminder:")) == 1
@@ -289,7 +289,7 @@ async def test_a_claim_whose_owner_died_after_posting_is_not_posted_again(bot: B
     assert await bot.fire_due() >= 1
     assert len(said(bot, inc.channel_id, "Reminder:")) == 1
     async with bot.fh.db.read() as s:
-        pending = await repo.pending_reminders(s, inc.id, ("update",))
+        pending = await reminder_rows.pending_reminders(s, inc.id, ("update",))
     assert len(pending) == 1  # and the cadence goes on
 
 

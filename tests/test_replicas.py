@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from bot.dispatcher import Dispatcher
 from bot.incidents.model import Reminder
-from bot.store import repo
+from bot.store import reminder_rows, repo
 from bot.testing.fake_slack import BOT_USER_ID, FakeSlack
 from tests.conftest import Bot, BotFactory, Clock
 
@@ -28,7 +28,7 @@ async def _due_reminders(bot: Bot, fake: FakeSlack, count: int) -> None:
                 is_private=False, setup_done=True, channel_id=ch.id, declared_by="UALICE",
                 declared_at=now - timedelta(minutes=31), last_update_at=now - timedelta(
                     minutes=31))
-            await repo.add_reminder(s, iid, "update", now - timedelta(minutes=1))
+            await reminder_rows.add_reminder(s, iid, "update", now - timedelta(minutes=1))
 
 
 def _reminders_per_channel(fake: FakeSlack) -> Counter[str]:
@@ -53,7 +53,7 @@ async def test_two_replicas_send_each_reminder_exactly_once(
     assert len(per_channel) == REMINDERS and set(per_channel.values()) == {1}
     assert sum(handled) == REMINDERS and min(handled) > 0  # both replicas took a share
     async with a.fh.db.read() as s:
-        leftover = await repo.claim_due(s, a.clock() + timedelta(minutes=10), "check",
+        leftover = await reminder_rows.claim_due(s, a.clock() + timedelta(minutes=10), "check",
                                         timedelta(minutes=1), 10)
     assert [r.kind for r in leftover] == []  # all sent; next ones due 30 min later
 

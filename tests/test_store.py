@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from bot.store import repo
-from bot.store.db import Database
+from bot.store.db import Database, alembic_config
 from bot.store.tables import Base
 
 
@@ -35,7 +36,8 @@ async def test_migrate_is_idempotent_and_keeps_data(db: Database) -> None:
     async with db.read() as s:
         assert len(await repo.list_open(s)) == 1
         version = (await s.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-    assert version == "0007"
+    assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert version == "0008"
 
 
 async def test_times_are_stored_in_utc_and_come_back_aware(db: Database) -> None:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from bot.store import repo
+from bot.store import reminder_rows
 from bot.store.tables import Base, TimelineEntryRow
 from bot.testing.fake_slack import INCIDENTS_CHANNEL_ID, TEAM_ID, FakeSlack
 from tests.conftest import ALICE, BOB, GENERAL, Bot, BotFactory
@@ -132,8 +132,8 @@ async def test_two_workspaces_side_by_side_never_see_each_other(
     async with bot.fh.db.read() as s:
         bots = (await s.execute(select(BOTS.c.team_id))).scalars().all()
         assert bots == [TEAM_ID]
-        assert await repo.pending_reminders(s, b.id) == []
-        assert await repo.pending_reminders(s, a.id) != []
+        assert await reminder_rows.pending_reminders(s, b.id) == []
+        assert await reminder_rows.pending_reminders(s, a.id) != []
     # A stray event from B afterwards: answered 200 and ignored, without an error logged.
     before = await count(bot, TimelineEntryRow.__table__)
     caplog.clear()
@@ -212,4 +212,4 @@ async def test_a_revoked_bot_token_removes_the_installation(oauth_bot: Bot) -> N
     assert await count(bot, BOTS) == 0 and await count(bot, INSTALLS) == 0
     [inc] = await bot.open_incidents()  # the record stays
     async with bot.fh.db.read() as s:
-        assert await repo.pending_reminders(s, inc.id) == []
+        assert await reminder_rows.pending_reminders(s, inc.id) == []

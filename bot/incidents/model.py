@@ -49,6 +49,7 @@ class Incident:
     history_synced_ts: str | None = None
     team_id: str = ""
     roles: dict[str, str] = field(default_factory=dict)
+    version: int = 0  # counted up by every stored change
     setup_interrupted: bool = False  # being completed after a crash (not stored)
 
     @property

@@ -34,7 +34,7 @@ from bot.incidents.postmortem import PostmortemWriter
 from bot.incidents.timeline import Timeline
 from bot.logs import bind
 from bot.playbooks import Checklist, EscalationStep, Playbook, normalize_key
-from bot.store import confirmations, repo
+from bot.store import confirmations, reminder_rows, repo
 from bot.store.batch import GroupWriter
 from bot.store.db import Database
 
@@ -440,7 +440,7 @@ class IncidentService:
                                 f"`/incident role {role.id} me`.")
             previous = await repo.set_role(s, inc.id, role.id, user, by, now)
             if role.id == "ic":
-                await repo.cancel_reminders(s, inc.id, (plan.IC_NUDGE,))
+                await reminder_rows.cancel_reminders(s, inc.id, (plan.IC_NUDGE,))
             await repo.add_entry(
                 s, inc.id, "role_assigned", now, by, f"{role.name}: <@{user}>",
                 {"role": role.id, "user": user, "previous": previous},
@@ -466,11 +466,12 @@ class IncidentService:
             await repo.add_entry(s, inc.id, "severity_changed", now, by,
                                  f"{current.severity} → {severity.id}",
                                  {"from": current.severity, "to": severity.id})
-            await repo.cancel_reminders(s, inc.id, (plan.UPDATE, plan.IC_NUDGE, plan.ESCALATION))
+            await reminder_rows.cancel_reminders(s, inc.id, (plan.UPDATE, plan.IC_NUDGE,
+                                                             plan.ESCALATION))
             for p in plan.on_severity_change(severity, current.declared_at,
                                              current.last_update_at, now,
                                              has_commander=current.commander is not None):
-                await repo.add_reminder(s, inc.id, p.kind, p.due_at, p.step)
+                await reminder_rows.add_reminder(s, inc.id, p.kind, p.due_at, p.step)
         self.reminders_changed()
         updated = replace(current, severity=severity.id)
         self.changed(updated, ())
@@ -498,9 +499,9 @@ class IncidentService:
                                  {"status": status.id, "previous_status": current.status})
             due = plan.next_update(self.playbook.severity(current.severity), now, now)
             if due is None:
-                await repo.cancel_reminders(s, inc.id, (plan.UPDATE,))
+                await reminder_rows.cancel_reminders(s, inc.id, (plan.UPDATE,))
             else:
-                await repo.set_reminder(s, inc.id, plan.UPDATE, due)
+                await reminder_rows.set_reminder(s, inc.id, plan.UPDATE, due)
         self.reminders_changed()
         updated = replace(current, status=status.id, last_update_at=now)
         self.changed(updated, ())
@@ -531,9 +532,9 @@ class IncidentService:
                                        last_update_at=now)
             await repo.add_entry(s, inc.id, "resolved", now, by, summary,
                                  {"previous_status": current.status})
-            await repo.cancel_reminders(s, inc.id)
+            await reminder_rows.cancel_reminders(s, inc.id)
             for p in plan.on_resolve(self.playbook.severity(current.severity), now):
-                await repo.add_reminder(s, inc.id, p.kind, p.due_at, p.step)
+                await reminder_rows.add_reminder(s, inc.id, p.kind, p.due_at, p.step)
         self.reminders_changed()
         updated = replace(current, status=RESOLVED, resolved_at=now, resolved_by=by,
                           summary=summary or None, last_update_at=now)
@@ -656,7 +657,7 @@ class IncidentService:
         async with self.db.write() as s:
             await repo.update_incident(s, inc.id, postmortem_at=now)
             await repo.add_entry(s, inc.id, "postmortem", now, by, filename)
-            await repo.cancel_reminders(s, inc.id, (plan.POSTMORTEM,))
+            await reminder_rows.cancel_reminders(s, inc.id, (plan.POSTMORTEM,))
         return replace(inc, postmortem_at=now)
 
     async def mark_postmortem_done(self, incident_id: int, by: str) -> Incident:
@@ -670,7 +671,7 @@ class IncidentService:
                 raise UserError(f"The postmortem for {inc.label} is already done.")
             await repo.update_incident(s, inc.id, postmortem_at=now)
             await repo.add_entry(s, inc.id, "postmortem_done", now, by, "")
-            await repo.cancel_reminders(s, inc.id, (plan.POSTMORTEM,))
+            await reminder_rows.cancel_reminders(s, inc.id, (plan.POSTMORTEM,))
         return replace(inc, postmortem_at=now)
 
     # ----- reminders ----------------------------------------------------------------------
@@ -680,11 +681,11 @@ class IncidentService:
         until = now + timedelta(minutes=minutes)
         async with self.db.write() as s:
             inc = self.require_open(await repo.lock_incident(s, incident_id))
-            pending = await repo.pending_reminders(s, inc.id, (plan.UPDATE,))
+            pending = await reminder_rows.pending_reminders(s, inc.id, (plan.UPDATE,))
             if pending and pending[0].due_at >= until - SNOOZE_SLACK:
                 raise UserError(f"Update reminders for {inc.label} are already quiet until "
                                 f"{pending[0].due_at.astimezone(self.tz):%H:%M %Z}.")
-            await repo.set_reminder(s, inc.id, plan.UPDATE, until)
+            await reminder_rows.set_reminder(s, inc.id, plan.UPDATE, until)
             await repo.add_entry(s, inc.id, "snoozed", now, by, f"{minutes}m",
                                  {"until": until.isoformat(), "minutes": minutes})
         self.reminders_changed()
@@ -699,38 +700,38 @@ class IncidentService:
         """
         inc = await self.get(r.incident_id)
         if inc is None or not inc.channel_id:
-            return repo.SKIPPED, []
+            return reminder_rows.SKIPPED, []
         sev = self.playbook.severity(inc.severity)
         now = self.clock()
         if r.kind == plan.POSTMORTEM:
             if inc.postmortem_at is not None:
-                return repo.SKIPPED, []
+                return reminder_rows.SKIPPED, []
             follow = [plan.Planned(plan.POSTMORTEM, now + plan.POSTMORTEM_REPEAT, r.step + 1)]
             if not await self._posted_before(inc, r):
                 await self.chat.remind_postmortem(inc, r.id)
-            return repo.SENT, follow
+            return reminder_rows.SENT, follow
         if inc.is_resolved:
-            return repo.SKIPPED, []
+            return reminder_rows.SKIPPED, []
         if r.kind == plan.UPDATE:
             due = plan.next_update(sev, inc.last_update_at, now)
             if due is None:
-                return repo.SKIPPED, []
+                return reminder_rows.SKIPPED, []
             # Repeat on the cadence from now: after downtime, one reminder, not a pile.
             follow = [plan.Planned(plan.UPDATE, now + sev.update_every)]  # type: ignore[operator]
             if not await self._posted_before(inc, r):
                 await self.chat.remind_update(inc, r.id, now - inc.last_update_at)
-            return repo.SENT, follow
+            return reminder_rows.SENT, follow
         if r.kind == plan.IC_NUDGE:
             if inc.commander is not None:
-                return repo.SKIPPED, []
+                return reminder_rows.SKIPPED, []
             if not await self._posted_before(inc, r):
                 await self.chat.nudge_commander(inc, r.id, now - inc.declared_at)
-            return repo.SENT, []
+            return reminder_rows.SENT, []
         if r.kind == plan.ESCALATION and r.step < len(sev.escalation):
             if not await self._posted_before(inc, r):
                 await self.chat.escalate(inc, r.id, sev.escalation[r.step])
-            return repo.SENT, []
-        return repo.SKIPPED, []
+            return reminder_rows.SENT, []
+        return reminder_rows.SKIPPED, []
 
     async def _posted_before(self, inc: Incident, r: Reminder) -> bool:
         """A row claimed before (its claimer died after posting, before recording it): look

@@ -24,6 +24,7 @@ from bot.store.db import Database
 log = logging.getLogger(__name__)
 
 REMINDER_EVENT = "foghorn_reminder"
+RENDER_ATTEMPTS = 5  # renderings of one change, while newer versions keep arriving
 
 
 class SlackPublisher:
@@ -35,6 +36,7 @@ class SlackPublisher:
         self.incidents_channel = incidents_channel
         self._card_locks: WeakValueDictionary[int, asyncio.Lock] = WeakValueDictionary()
         self._checklist_locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
+        self._topics: dict[int, str] = {}  # what this process last set, per incident
 
     # ----- declaring ----------------------------------------------------------------------
     async def create_channel(self, inc: Incident, name: str) -> str:
@@ -79,7 +81,14 @@ class SlackPublisher:
         await self.gateway.invite(_channel(inc), users)
 
     async def set_topic(self, inc: Incident) -> None:
-        await self.gateway.set_topic(_channel(inc), self.present.topic(inc))
+        """Set the topic, unless this process last set it to the same text (every change
+        of topic also posts a line in the channel, and setTopic is Tier 2). A stale topic
+        set elsewhere meanwhile is corrected by that renderer's own version check."""
+        topic = self.present.topic(inc)
+        if self._topics.get(inc.id) == topic:
+            return
+        await self.gateway.set_topic(_channel(inc), topic)
+        self._topics[inc.id] = topic
 
     async def announce_declared(self, inc: Incident) -> str:
         return await self.gateway.post_to_channel_ref(
@@ -87,16 +96,39 @@ class SlackPublisher:
             metadata=_tag("announcement", inc))
 
     async def refresh_card(self, inc: Incident) -> None:
+        """Show the stored state on the card and in the topic: read after the change
+        committed, one rendering at a time per incident in this process, and again while
+        the incident's version moved on meanwhile (another change, perhaps on another
+        replica, committed while this one was rendering): the last rendering to land is
+        always of the newest state. A card someone deleted is posted (and pinned) again."""
         lock = self._card_locks.get(inc.id)
         if lock is None:
             lock = self._card_locks[inc.id] = asyncio.Lock()
         async with lock:
-            async with self.db.read() as s:
-                fresh = await repo.get_incident(s, inc.id)
-            if fresh is None or not fresh.card_ts:
-                return
-            text, blocks = self.present.card(fresh)
+            for _ in range(RENDER_ATTEMPTS):
+                async with self.db.read() as s:
+                    fresh = await repo.get_incident(s, inc.id)
+                if fresh is None or not fresh.channel_id:
+                    return
+                await _all([self._show_card(fresh), self.set_topic(fresh)])
+                async with self.db.read() as s:
+                    if await repo.version_of(s, inc.id) == fresh.version:
+                        return
+
+    async def _show_card(self, fresh: Incident) -> None:
+        if not fresh.card_ts:
+            return
+        text, blocks = self.present.card(fresh)
+        try:
             await self.gateway.update(_channel(fresh), fresh.card_ts, text, blocks)
+        except ChatError as exc:
+            if exc.error != "message_not_found":
+                raise
+            log.info("%s: its card was deleted; posting it again", fresh.label)
+            ts = await self.post_card(fresh)
+            async with self.db.write() as s:  # where the card now is (a rendering detail)
+                await repo.update_incident(s, fresh.id, card_ts=ts)
+            await self.gateway.pin(_channel(fresh), ts)
 
     # ----- changes ------------------------------------------------------------------------
     async def _say(self, inc: Incident, text: str) -> None:
@@ -113,27 +145,23 @@ class SlackPublisher:
             self._say(inc, self.present.role_change(inc, role_id, user, previous, by)),
             self.refresh_card(inc),
         ]
-        if role_id == "ic":
-            jobs.append(self.set_topic(inc))
-        await _all(jobs)
+        await _all(jobs)  # (the card's refresh renders the topic too)
 
     async def severity_changed(self, inc: Incident, old: str, by: str) -> None:
         await _all([
             self._say(inc, self.present.severity_change(inc, old, by)),
             self.refresh_card(inc),
-            self.set_topic(inc),
         ])
 
     async def status_updated(self, inc: Incident, message: str, by: str) -> None:
         await _all([
             self._say(inc, self.present.status_update(inc, message, by)),
             self.refresh_card(inc),
-            self.set_topic(inc),
         ])
 
     async def resolved(self, inc: Incident) -> None:
         text = self.present.resolution(inc)
-        jobs = [self._say(inc, text), self.refresh_card(inc), self.set_topic(inc)]
+        jobs = [self._say(inc, text), self.refresh_card(inc)]
         if not inc.is_private:
             jobs.append(self.gateway.post_to_channel_ref(self.incidents_channel, text))
         await _all(jobs)

@@ -3,19 +3,18 @@ transaction, so a service method can change several rows atomically."""
 
 from __future__ import annotations
 
-import asyncio
 import zlib
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from bot.incidents.model import RESOLVED, Incident, Reminder, TimelineEntry
+from bot.incidents.model import RESOLVED, Incident, TimelineEntry
 from bot.store.tables import (
     ChecklistPostRow,
     HomeViewerRow,
@@ -50,6 +49,7 @@ def _to_incident(row: IncidentRow, roles: dict[str, str]) -> Incident:
         postmortem_at=row.postmortem_at,
         history_synced_ts=row.history_synced_ts,
         team_id=row.team_id,
+        version=row.version,
         roles=roles,
     )
 
@@ -101,7 +101,8 @@ def register_incident(session: Session, *, since: datetime, fields: dict[str, An
     session.add(row)
     session.flush()
     session.add(TimelineEntryRow(incident_id=row.id, **declared))
-    session.add_all(_reminder_row(row.id, kind, due_at, step) for kind, due_at, step in reminders)
+    session.add_all(new_reminder_row(row.id, kind, due_at, step)
+                    for kind, due_at, step in reminders)
     return _to_incident(row, {})
 
 
@@ -138,7 +139,19 @@ async def get_by_channel_name(session: AsyncSession, name: str) -> Incident | No
 
 
 async def update_incident(session: AsyncSession, incident_id: int, **fields: Any) -> None:
-    await session.execute(update(IncidentRow).where(IncidentRow.id == incident_id).values(**fields))
+    """Change the incident's row; its version counts up (see IncidentRow.version)."""
+    await session.execute(update(IncidentRow).where(IncidentRow.id == incident_id)
+                          .values(**fields, version=IncidentRow.version + 1))
+
+
+async def is_resolved(session: AsyncSession, incident_id: int) -> bool:
+    return await session.scalar(select(IncidentRow.status)
+                                .where(IncidentRow.id == incident_id)) == RESOLVED
+
+
+async def version_of(session: AsyncSession, incident_id: int) -> int | None:
+    return await session.scalar(select(IncidentRow.version)
+                                .where(IncidentRow.id == incident_id))
 
 
 async def delete_incident(session: AsyncSession, incident_id: int) -> None:
@@ -216,6 +229,7 @@ async def set_role(
     else:
         row.user_id, row.assigned_by, row.assigned_at = user_id, by, at
     await session.flush()
+    await update_incident(session, incident_id)  # a new version of the incident
     return previous
 
 
@@ -321,7 +335,7 @@ def insert_messages(session: Session, rows: list[dict[str, Any]]) -> set[tuple[i
     if not rows:
         return set()
     values = [{"key_event": False, "deleted": False, **r} for r in rows]
-    stmt = (_insert(session)(TimelineEntryRow)
+    stmt = (insert_for(session)(TimelineEntryRow)
             .on_conflict_do_nothing(index_elements=["incident_id", "slack_ts"])
             .returning(TimelineEntryRow.incident_id, TimelineEntryRow.slack_ts))
     # executemany form: the statement compiles once and is cached, whatever the batch size
@@ -346,7 +360,7 @@ def claim_events(session: Session, event_ids: list[str], at: datetime) -> set[st
     Synchronous: runs inside `Database.write_sync`."""
     if not event_ids:
         return set()
-    stmt = (_insert(session)(ProcessedEventRow)
+    stmt = (insert_for(session)(ProcessedEventRow)
             .on_conflict_do_nothing(index_elements=["event_id"])
             .returning(ProcessedEventRow.event_id))
     values = [{"event_id": e, "received_at": at} for e in dict.fromkeys(event_ids)]
@@ -374,7 +388,7 @@ async def thread_roots(session: AsyncSession, incident_id: int, recent: int) -> 
 
 # ----- App Home viewers --------------------------------------------------------------------
 async def home_opened(session: AsyncSession, team_id: str, user_id: str, at: datetime) -> None:
-    stmt = _insert(session)(HomeViewerRow).values(team_id=team_id, user_id=user_id,
+    stmt = insert_for(session)(HomeViewerRow).values(team_id=team_id, user_id=user_id,
                                                   opened_at=at)
     await session.execute(stmt.on_conflict_do_update(
         index_elements=["team_id", "user_id"], set_={"opened_at": at}))
@@ -417,126 +431,12 @@ async def checklist_posts(session: AsyncSession, incident_id: int) -> list[Check
         ChecklistPostRow.incident_id == incident_id).order_by(ChecklistPostRow.id)))
 
 
-# ----- reminders ----------------------------------------------------------------------------
-PENDING, CLAIMED, SENT, SKIPPED, CANCELLED = "pending", "claimed", "sent", "skipped", "cancelled"
-
-
-async def add_reminder(session: AsyncSession, incident_id: int, kind: str, due_at: datetime,
-                       step: int = 0) -> None:
-    session.add(_reminder_row(incident_id, kind, due_at, step))
-    await session.flush()
-
-
-def _reminder_row(incident_id: int, kind: str, due_at: datetime, step: int) -> ReminderRow:
+def new_reminder_row(incident_id: int, kind: str, due_at: datetime, step: int) -> ReminderRow:
+    """A pending reminder row (planned with the change that causes it)."""
     return ReminderRow(incident_id=incident_id, kind=kind, step=step, due_at=due_at,
-                       status=PENDING, attempts=0)
+                       status="pending", attempts=0)
 
 
-async def pending_reminders(session: AsyncSession, incident_id: int,
-                            kinds: tuple[str, ...] | None = None) -> list[ReminderRow]:
-    stmt = select(ReminderRow).where(ReminderRow.incident_id == incident_id,
-                                     ReminderRow.status == PENDING)
-    if kinds is not None:
-        stmt = stmt.where(ReminderRow.kind.in_(kinds))
-    return list(await session.scalars(stmt.order_by(ReminderRow.due_at)))
-
-
-async def cancel_reminders(session: AsyncSession, incident_id: int,
-                           kinds: tuple[str, ...] | None = None) -> None:
-    stmt = update(ReminderRow).where(ReminderRow.incident_id == incident_id,
-                                     ReminderRow.status == PENDING)
-    if kinds is not None:
-        stmt = stmt.where(ReminderRow.kind.in_(kinds))
-    await session.execute(stmt.values(status=CANCELLED))
-
-
-async def cancel_team_reminders(session: AsyncSession, team_id: str) -> int:
-    """Cancel every pending reminder of a workspace's incidents; how many were cancelled."""
-    of_team = select(IncidentRow.id).where(IncidentRow.team_id == team_id).scalar_subquery()
-    result = await session.execute(
-        update(ReminderRow).where(ReminderRow.incident_id.in_(of_team),
-                                  ReminderRow.status == PENDING).values(status=CANCELLED))
-    return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def set_reminder(session: AsyncSession, incident_id: int, kind: str, due_at: datetime
-                       ) -> None:
-    """Make the incident's one pending `kind` reminder due at `due_at`."""
-    rows = await pending_reminders(session, incident_id, (kind,))
-    if not rows:
-        await add_reminder(session, incident_id, kind, due_at)
-        return
-    rows[0].due_at = due_at
-    for extra in rows[1:]:
-        extra.status = CANCELLED
-
-
-def _due(now: datetime) -> Any:
-    return or_(and_(ReminderRow.status == PENDING, ReminderRow.due_at <= now),
-               and_(ReminderRow.status == CLAIMED, ReminderRow.lease_until < now))
-
-
-_CLAIMED_COLUMNS = (ReminderRow.id, ReminderRow.incident_id, ReminderRow.kind,
-                    ReminderRow.step, ReminderRow.due_at, ReminderRow.attempts)
-
-
-async def claim_due(session: AsyncSession, now: datetime, owner: str, lease: timedelta,
-                    limit: int, *, broken: bool = False) -> list[Reminder]:
-    """Atomically take up to `limit` due reminders (and ones whose claim's lease ran out).
-
-    One UPDATE whose subquery, on PostgreSQL, locks the rows it picks and skips rows another
-    replica has locked (FOR UPDATE SKIP LOCKED); on SQLite the write transaction itself is
-    exclusive (BEGIN IMMEDIATE). `broken=True` is the classic mistake, select then update
-    without a lock, kept so a test can show that it sends duplicates.
-    """
-    picked = select(ReminderRow.id).where(_due(now)).order_by(ReminderRow.due_at).limit(limit)
-    values = {"status": CLAIMED, "claimed_by": owner, "lease_until": now + lease,
-              "attempts": ReminderRow.attempts + 1}
-    if broken:  # both replicas read the same due rows, then each claims them by id alone
-        ids = list(await session.scalars(picked))
-        await asyncio.sleep(0.1)  # the window in which the other replica reads them too
-        stmt = update(ReminderRow).where(ReminderRow.id.in_(ids))
-    else:
-        if session.bind.dialect.name == "postgresql":
-            picked = picked.with_for_update(skip_locked=True)
-        stmt = update(ReminderRow).where(ReminderRow.id.in_(picked.scalar_subquery()))
-    rows = await session.execute(stmt.values(**values).returning(*_CLAIMED_COLUMNS))
-    return [Reminder(*row) for row in rows]
-
-
-async def finish_reminder(session: AsyncSession, reminder_id: int, owner: str, status: str,
-                          at: datetime) -> bool:
-    """Close a claimed reminder (sent or skipped); False if our claim was lost meanwhile."""
-    result = await session.execute(
-        update(ReminderRow)
-        .where(ReminderRow.id == reminder_id, ReminderRow.claimed_by == owner,
-               ReminderRow.status == CLAIMED)
-        .values(status=status, sent_at=at if status == SENT else None, lease_until=None))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def release_reminder(session: AsyncSession, reminder_id: int, owner: str,
-                           retry_at: datetime) -> None:
-    """Give a claimed reminder back (sending failed): pending again, due at `retry_at`."""
-    await session.execute(
-        update(ReminderRow)
-        .where(ReminderRow.id == reminder_id, ReminderRow.claimed_by == owner,
-               ReminderRow.status == CLAIMED)
-        .values(status=PENDING, due_at=retry_at, claimed_by=None, lease_until=None))
-
-
-async def next_due(session: AsyncSession) -> datetime | None:
-    """When the dispatcher next has work: the earliest pending due time or lease expiry."""
-    pending = await session.scalar(
-        select(func.min(ReminderRow.due_at)).where(ReminderRow.status == PENDING))
-    lease = await session.scalar(
-        select(func.min(ReminderRow.lease_until)).where(ReminderRow.status == CLAIMED))
-    times = [t for t in (pending, lease) if t is not None]
-    if not times:
-        return None
-    return min(t if t.tzinfo else t.replace(tzinfo=UTC) for t in times)
-
-
-def _insert(session: AsyncSession | Session) -> Any:
+def insert_for(session: AsyncSession | Session) -> Any:
     """INSERT with ON CONFLICT support for the session's dialect."""
     return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert

@@ -78,6 +78,9 @@ class IncidentRow(Base):
     # Channel history up to this Slack ts is stored (advanced only by a finished catch-up;
     # live events may leave gaps before it, e.g. when the channel was not yet linked).
     history_synced_ts: Mapped[str | None] = mapped_column(String(32))
+    # Counted up by every change (in its transaction): a rendering of an older version in
+    # Slack is known to be stale and is done again.
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (Index("ix_incidents_status", "status"),
                       Index("ix_incidents_team_declared", "team_id", "declared_at"))
@@ -153,6 +156,15 @@ class ReminderRow(Base):
     sent_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_reminders_status_due", "status", "due_at"),)
+
+
+class DispatcherRow(Base):
+    """A running dispatcher's heartbeat: its claims are taken over once it falls silent."""
+
+    __tablename__ = "dispatchers"
+
+    owner: Mapped[str] = mapped_column(String(100), primary_key=True)
+    beat_at: Mapped[datetime]
 
 
 class ChecklistPostRow(Base):

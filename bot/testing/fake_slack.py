@@ -16,6 +16,7 @@ import asyncio
 import base64
 import itertools
 import json
+import random
 import re
 import time
 from collections.abc import Callable
@@ -291,9 +292,10 @@ class FakeSlack:
         recent.append(now)
         return False
 
-    def delay(self, method: str, seconds: float) -> None:
-        """Delay every answer of `method` (`*` for all) by `seconds`."""
-        self._delays[method] = seconds
+    def delay(self, method: str, seconds: float, *, jitter: bool = False) -> None:
+        """Delay every answer of `method` (`*` for all) by `seconds` (with `jitter`, by a
+        random time up to `seconds`: answers then overtake each other, as on a network)."""
+        self._delays[method] = -seconds if jitter else seconds
 
     # ----- inspection -----------------------------------------------------------------
     def calls_to(self, method: str) -> list[Call]:
@@ -388,7 +390,7 @@ class FakeSlack:
     async def _answer(self, method: str, args: dict[str, Any], call: Call) -> web.Response:
         delay = self._delays.get(method, self._delays.get("*", 0.0))
         if delay:
-            await asyncio.sleep(delay)
+            await asyncio.sleep(delay if delay > 0 else random.uniform(0, -delay))
         fault = self._take_fault(method, args)
         if fault is None and self._limited(method):
             fault = Fault(429, 1)
