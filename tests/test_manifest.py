@@ -24,7 +24,11 @@ FAMILY = {"public_channel": "channels", "private_channel": "groups", "im": "im",
 EVENT_SCOPES = {"app_home_opened": None, "message.channels": "channels:history",
                 "message.groups": "groups:history", "reaction_added": "reactions:read",
                 "reaction_removed": "reactions:read", "pin_added": "pins:read",
-                "pin_removed": "pins:read", "app_uninstalled": None, "tokens_revoked": None}
+                "pin_removed": "pins:read", "app_uninstalled": None, "tokens_revoked": None,
+                "channel_archive": "channels:read", "channel_unarchive": "channels:read",
+                "group_archive": "groups:read", "group_unarchive": "groups:read",
+                "member_left_channel": "channels:read",
+                "member_joined_channel": "channels:read"}
 
 
 def test_manifest_declares_the_command_interactivity_and_home() -> None:

@@ -37,7 +37,6 @@ async def test_migrate_is_idempotent_and_keeps_data(db: Database) -> None:
         assert len(await repo.list_open(s)) == 1
         version = (await s.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert version == "0008"
 
 
 async def test_times_are_stored_in_utc_and_come_back_aware(db: Database) -> None:

@@ -17,6 +17,8 @@ def utcnow() -> datetime:
 RESOLVED = "resolved"
 # What every surface showing them can carry: a title goes into the topic, headers, lists and
 # messages; updates, notes, summaries and impact into one message section each.
+# Slack errors that mean Foghorn cannot post in a channel until a person acts.
+CHANNEL_GONE = frozenset({"is_archived", "not_in_channel", "channel_not_found"})
 TITLE_LIMIT = 200
 TEXT_LIMIT = 2500
 
@@ -50,6 +52,7 @@ class Incident:
     team_id: str = ""
     roles: dict[str, str] = field(default_factory=dict)
     version: int = 0  # counted up by every stored change
+    channel_lost: str | None = None  # why Foghorn cannot post in its channel, if it cannot
     setup_interrupted: bool = False  # being completed after a crash (not stored)
 
     @property

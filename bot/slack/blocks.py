@@ -371,6 +371,15 @@ class Presenter:
                 f"\u201c{escape(truncate(inc.title, 200))}\u201d is still open after "
                 f"{format_duration(waited)}: {self.channel_link(inc)}{note}")
 
+    def channel_lost(self, inc: Incident, error: str) -> str:
+        why = {"is_archived": "it was archived",
+               "not_in_channel": "Foghorn was removed from it"}.get(error, "it is gone")
+        return (f":warning: {inc.label} {inc.severity} \u201c{escape(truncate(inc.title, 200))}"
+                f"\u201d is still open, but Foghorn can no longer post in "
+                f"{self.channel_link(inc)}: {why}. Update reminders are paused; escalations "
+                "go on. Unarchive the channel, or invite Foghorn back with `/invite "
+                "@Foghorn`, and everything resumes.")
+
     @staticmethod
     def target(t: str) -> str:
         kind = target_kind(t)

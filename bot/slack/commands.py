@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.incidents.errors import ChatError, NeedsConfirmation, UserError
+from bot.incidents.model import CHANNEL_GONE
 from bot.incidents.service import DeclareRequest
 from bot.slack import declaring, parsing
 from bot.slack.text import escape
@@ -30,11 +31,12 @@ async def report_errors(respond: Callable[..., Awaitable[Any]], work: Awaitable[
     except UserError as exc:
         await respond(text=str(exc), response_type="ephemeral", replace_original=False)
     except ChatError as exc:
-        await respond(
-            text=f"Saved, but Slack refused part of it ({exc.error}). The incident record is "
-                 "intact; try again in a moment.",
-            response_type="ephemeral", replace_original=False,
-        )
+        text = (f"Saved, but Foghorn cannot post in the incident channel ({exc.error}): it "
+                "was archived, or Foghorn was removed from it. Unarchive it or `/invite "
+                "@Foghorn` there, and Foghorn catches up." if exc.error in CHANNEL_GONE else
+                f"Saved, but Slack refused part of it ({exc.error}). The incident record is "
+                "intact; try again in a moment.")
+        await respond(text=text, response_type="ephemeral", replace_original=False)
     except Exception:
         log.exception("command failed")
         await respond(text="Something went wrong on Foghorn's side; it has been logged.",

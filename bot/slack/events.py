@@ -113,10 +113,39 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
             await timeline.mark(channel, ts, "pin", on=event["type"] == "pin_added",
                                 event_id=body.get("event_id"))
 
+    async def on_channel_gone(event: dict[str, Any], body: dict[str, Any]) -> None:
+        channel = event.get("channel")
+        if not isinstance(channel, str):
+            return
+        if event["type"] in ("member_left_channel", "member_joined_channel") and (
+                event.get("user") != await _bot_user(fh, body)):
+            return  # a person came or went: nothing to do
+        if event["type"] in ("channel_unarchive", "group_unarchive", "member_joined_channel"):
+            await fh.service.channel_back(channel)
+        else:
+            error = "not_in_channel" if event["type"] == "member_left_channel" else "is_archived"
+            await fh.service.channel_gone(channel, error)
+
+    for name in CHANNEL_EVENTS:
+        app.event(name)(on_channel_gone)
     for name in ("reaction_added", "reaction_removed"):
         app.event(name)(on_reaction)
     for name in ("pin_added", "pin_removed"):
         app.event(name)(on_pin)
+
+
+# An incident channel archived or unarchived, Foghorn removed from it or invited back.
+CHANNEL_EVENTS = ("channel_archive", "group_archive", "channel_unarchive", "group_unarchive",
+                  "member_left_channel", "member_joined_channel")
+
+
+async def _bot_user(fh: Foghorn, body: dict[str, Any]) -> str:
+    """Foghorn's own user id in the event's workspace (from the envelope's authorizations,
+    else from auth.test)."""
+    for auth in body.get("authorizations") or []:
+        if isinstance(auth, dict) and auth.get("is_bot") and auth.get("user_id"):
+            return str(auth["user_id"])
+    return await (await fh.slack(team_of(body))).bot_user_id()
 
 
 def _was_a_persons(channel: str, event: dict[str, Any]) -> bool:

@@ -264,11 +264,15 @@ class SlackPublisher:
                               ) -> None:
         await self._post_reminder(inc, reminder_id, self.present.commander_nudge(inc, waited))
 
-    async def escalate(self, inc: Incident, reminder_id: int, step: EscalationStep) -> None:
-        await self._post_reminder(inc, reminder_id,
-                                  self.present.escalation(inc, step, step.after))
+    async def escalate(self, inc: Incident, reminder_id: int, step: EscalationStep, *,
+                       in_channel: bool = True) -> None:
+        """The escalation in the incident channel and to each target, side by side: a
+        channel Foghorn can no longer post in does not keep the others from hearing."""
         notice = self.present.escalation_notice(inc, step, step.after)
-        jobs = []
+        jobs: list[Awaitable[object]] = []
+        if in_channel:
+            jobs.append(self._post_reminder(inc, reminder_id,
+                                            self.present.escalation(inc, step, step.after)))
         for target in step.notify:
             kind = target_kind(target)
             if kind == "user":  # a direct message
@@ -285,6 +289,17 @@ class SlackPublisher:
             return True
         log.debug("%s is private: not telling %s", inc.label, channel_target)
         return False
+
+    async def channel_lost(self, inc: Incident, error: str) -> None:
+        """Tell the declarer and the Incident Commander (a DM each) and, for a public
+        incident, the incidents channel, that Foghorn cannot post in the channel."""
+        text = self.present.channel_lost(inc, error)
+        jobs: list[Awaitable[object]] = [self.gateway.post(user, text) for user in
+                                         dict.fromkeys(u for u in (inc.declared_by,
+                                                                   inc.commander) if u)]
+        if not inc.is_private:
+            jobs.append(self.gateway.post_to_channel_ref(self.incidents_channel, text))
+        await _all(jobs)
 
     async def remind_postmortem(self, inc: Incident, reminder_id: int) -> None:
         text, blocks = self.present.postmortem_reminder(inc)

@@ -50,6 +50,7 @@ def _to_incident(row: IncidentRow, roles: dict[str, str]) -> Incident:
         history_synced_ts=row.history_synced_ts,
         team_id=row.team_id,
         version=row.version,
+        channel_lost=row.channel_lost,
         roles=roles,
     )
 

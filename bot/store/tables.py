@@ -81,6 +81,8 @@ class IncidentRow(Base):
     # Counted up by every change (in its transaction): a rendering of an older version in
     # Slack is known to be stale and is done again.
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Why Foghorn cannot post in the channel (`is_archived`, `not_in_channel`...), or None.
+    channel_lost: Mapped[str | None] = mapped_column(String(20))
 
     __table_args__ = (Index("ix_incidents_status", "status"),
                       Index("ix_incidents_team_declared", "team_id", "declared_at"))

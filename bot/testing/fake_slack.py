@@ -806,6 +806,8 @@ class FakeSlack:
             raise SlackError("message_not_found")
         if msg.user != BOT_USER_ID:
             raise SlackError("cant_update_message")
+        if ch.is_archived:
+            raise SlackError("is_archived")
         text, blocks = args.get("text"), args.get("blocks")
         if not text and not blocks:
             raise SlackError("no_text")

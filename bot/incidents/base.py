@@ -1,0 +1,274 @@
+"""The incident service's shared ground: the chat port it talks through, declare requests and
+results, reading incidents, who may act, and helpers every subject uses."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from bot.incidents import stats
+from bot.incidents.errors import ChatError, UserError
+from bot.incidents.model import Clock, Incident, utcnow
+from bot.incidents.postmortem import PostmortemWriter
+from bot.incidents.timeline import Timeline
+from bot.logs import bind
+from bot.playbooks import Checklist, EscalationStep, Playbook, normalize_key
+from bot.store import repo
+from bot.store.batch import GroupWriter
+from bot.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+DUPLICATE_WINDOW = timedelta(seconds=120)
+MAX_NAME_ATTEMPTS = 50
+# How far before the declaration an adopted channel may have been created (clock skew).
+ADOPT_MARGIN = timedelta(seconds=5)
+ANYONE = object()  # assign_role: no expectation about the current holder
+NOT_HERE = ("That button or form belongs to another channel's incident, so nothing was "
+            "changed. Use the incident's own channel.")
+# A second click of the same Snooze button (a minute later, say) changes nothing.
+SNOOZE_SLACK = timedelta(minutes=5)
+
+
+
+class ChatPort(Protocol):
+    """What the service needs from the chat platform (implemented by slack.publisher).
+    Every method takes the incident first: it says which workspace the call is for."""
+
+    async def create_channel(self, inc: Incident, name: str) -> str: ...
+    async def own_channel(self, inc: Incident, name: str, since: datetime) -> str | None: ...
+    async def find_posted(self, inc: Incident, what: str) -> str | None: ...
+    async def links_and_notices(self, inc: Incident, *, resumed: bool) -> None: ...
+    async def post_card(self, inc: Incident) -> str: ...
+    async def pin_card(self, inc: Incident) -> None: ...
+    async def invite(self, inc: Incident, users: list[str]) -> None: ...
+    async def is_member(self, inc: Incident, user: str) -> bool: ...
+    async def set_topic(self, inc: Incident) -> None: ...
+    async def refresh_card(self, inc: Incident) -> None: ...
+    async def announce_declared(self, inc: Incident) -> str: ...
+    async def role_changed(
+        self, inc: Incident, role_id: str, user: str, previous: str | None, by: str
+    ) -> None: ...
+    async def severity_changed(self, inc: Incident, old: str, by: str) -> None: ...
+    async def status_updated(self, inc: Incident, message: str, by: str) -> None: ...
+    async def resolved(self, inc: Incident) -> None: ...
+    async def note_added(self, inc: Incident, user: str, text: str) -> None: ...
+    async def display_names(self, inc: Incident, users: set[str]) -> dict[str, str]: ...
+    async def upload_postmortem(self, inc: Incident, filename: str, content: str) -> None: ...
+    async def remind_update(self, inc: Incident, reminder_id: int, since: timedelta) -> None: ...
+    async def nudge_commander(self, inc: Incident, reminder_id: int, waited: timedelta
+                              ) -> None: ...
+    async def escalate(self, inc: Incident, reminder_id: int, step: EscalationStep, *,
+                       in_channel: bool = True) -> None: ...
+    async def channel_lost(self, inc: Incident, error: str) -> None: ...
+    async def remind_postmortem(self, inc: Incident, reminder_id: int) -> None: ...
+    async def reminder_already_posted(self, inc: Incident, reminder_id: int,
+                                      since: datetime) -> bool: ...
+    async def snoozed(self, inc: Incident, by: str, until: datetime) -> None: ...
+    async def post_checklist(self, inc: Incident, checklist: Checklist, ticked: set[int]
+                             ) -> str: ...
+    async def refresh_checklist(self, inc: Incident, checklist: Checklist) -> None: ...
+
+
+
+@dataclass(frozen=True)
+class DeclareRequest:
+    title: str
+    by: str
+    severity: str | None = None
+    description: str = ""
+    is_private: bool = False
+    origin_channel: str | None = None
+    team_id: str = ""
+
+
+@dataclass(frozen=True)
+class DeclareResult:
+    incident: Incident
+    duplicate: bool = False
+    warnings: tuple[str, ...] = ()
+
+
+def dedup_key(team_id: str, user: str, title: str) -> str:
+    # Titles of emoji or punctuation alone fold to nothing: compare those as typed.
+    key = normalize_key(title) or " ".join(title.split())
+    raw = f"{team_id}|{user}|{key}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:64]
+
+
+
+class ServiceBase:
+    """What every part of the service shares: its collaborators, reading incidents, who may
+    act, and the words messages use."""
+
+    def __init__(
+        self,
+        db: Database,
+        playbook: Playbook,
+        chat: ChatPort,
+        *,
+        tz: ZoneInfo,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.db = db
+        self.playbook = playbook
+        self.chat = chat
+        self.tz = tz
+        self.clock = clock
+        self.timeline = Timeline(db, clock=clock)
+        self.postmortems = PostmortemWriter(playbook, tz)
+        # Declares arriving together are stored in one transaction (Slack waits for each).
+        self._registrations: GroupWriter[dict[str, Any], int | Incident] = GroupWriter(
+            db, lambda s, items: [repo.register_incident(s, **i) for i in items],
+            name="declare")
+        # Called after reminder rows change, so the dispatcher can wake in time.
+        self.reminders_changed: Callable[[], None] = lambda: None
+        # Called once per newly declared incident (for the metrics).
+        self.declared: Callable[[Incident], None] = lambda inc: None
+        # Called after an incident changed (declared, roles, severity, status, resolved),
+        # with anyone else concerned (a role's previous holder), for the App Home.
+        self.changed: Callable[[Incident, tuple[str | None, ...]], None] = lambda inc, also: None
+
+    # ----- reading ------------------------------------------------------------------------
+    async def get(self, incident_id: int) -> Incident | None:
+        async with self.db.read() as s:
+            inc = await repo.get_incident(s, incident_id)
+        bind(incident=inc and inc.label)
+        return inc
+
+    async def in_channel(self, channel_id: str, command: str) -> Incident:
+        async with self.db.read() as s:
+            inc = await repo.get_by_channel(s, channel_id)
+        bind(incident=inc and inc.label)
+        if inc is None:
+            raise UserError(
+                f"`/incident {command}` works inside an incident channel. "
+                "Use `/incident list` to find the one you mean."
+            )
+        return inc
+
+    async def acting_in(self, channel_id: str | None, user: str,
+                        incident_id: int | None = None) -> Incident:
+        """The incident a click or a form acts on, provided it was made where that incident
+        lives: in its own channel (a button) or naming it (a form's metadata), by someone
+        who may see it (a member of a private incident's channel). Anything else is refused
+        alike, so a refusal never tells whether a private incident exists."""
+        async with self.db.read() as s:
+            inc = await repo.get_by_channel(s, channel_id) if channel_id else None
+        if inc is None or (incident_id is not None and inc.id != incident_id) or (
+                inc.is_private and not await self.chat.is_member(inc, user)):
+            log.info("refused an action made outside its incident's channel")
+            raise UserError(NOT_HERE)
+        bind(incident=inc.label)
+        return inc
+
+    async def list_open(self, viewer: str | None = None, team_id: str | None = None, *,
+                        include_private: bool = False) -> list[Incident]:
+        """Open incidents (of one workspace when `team_id` is given); private ones only for
+        the people involved in them, unless `include_private`."""
+        async with self.db.read() as s:
+            found = await repo.list_open(s, team_id)
+        return [i for i in found if include_private or visible_to(i, viewer)]
+
+    async def recently_resolved(self, team_id: str | None, limit: int) -> list[Incident]:
+        """The newest resolved incidents, private ones included (callers filter them with
+        `visible_to` for each viewer)."""
+        async with self.db.read() as s:
+            return await repo.list_resolved(s, limit, team_id)
+
+    async def stats(self, period: str, team_id: str | None = None) -> stats.Stats:
+        """Incident metrics for the `period` (a key of stats.PERIODS) up to now."""
+        return await load_stats(self.db, self.playbook, period, self.clock(), team_id)
+
+    # ----- who may act ----------------------------------------------------------------------
+    def _require_allowed(self, inc: Incident, action: str, user: str) -> None:
+        """The playbook's `permissions` say who may `action`; anyone when it says nothing."""
+        allowed = self.playbook.permissions.get(action)
+        if not allowed or "anyone" in allowed:
+            return
+        if ("declarer" in allowed and user == inc.declared_by) or any(
+                inc.roles.get(role) == user for role in allowed):
+            return
+        names = []
+        for who in allowed:
+            role = self.playbook.role(who)
+            holder = inc.roles.get(who)
+            if role is not None:
+                names.append(f"the {role.name}" + (f" (<@{holder}>)" if holder else ""))
+            elif who == "declarer":
+                names.append(f"the declarer (<@{inc.declared_by}>)")
+        verb = {"resolve": "resolve", "severity": "change the severity of",
+                "update": "post updates to", "role": "assign roles in"}[action]
+        raise UserError(f"Sorry, only {' or '.join(names)} may {verb} {inc.label}.")
+
+    def require_open(self, inc: Incident | None) -> Incident:
+        if inc is None:
+            raise UserError("That incident no longer exists.")
+        if inc.is_resolved:
+            raise UserError(f"{inc.label} is already resolved.")
+        return inc
+
+    async def find(self, ref: str) -> Incident | None:
+        """An incident by channel ID, channel name (with or without #) or INC-n label."""
+        ref = ref.strip().lstrip("#")
+        async with self.db.read() as s:
+            if ref.upper().startswith("INC-") and ref[4:].isdigit():
+                return await repo.get_incident(s, int(ref[4:]))
+            return (await repo.get_by_channel(s, ref)
+                    or await repo.get_by_channel_name(s, ref))
+
+    # ----- vocabulary for messages --------------------------------------------------------
+    def severity_names(self) -> str:
+        return ", ".join(f"`{s.id}` ({s.name})" for s in self.playbook.severities)
+
+    def role_names(self) -> str:
+        return ", ".join(f"`{r.id}` ({r.name})" for r in self.playbook.roles)
+
+    def status_names(self) -> str:
+        return ", ".join(f"`{s.id}`" for s in self.playbook.open_statuses)
+
+
+
+async def load_stats(db: Database, playbook: Playbook, period: str, now: datetime,
+                     team_id: str | None = None) -> stats.Stats:
+    """Read what the figures need and compute them (also used by `foghorn stats`)."""
+    since = now - stats.PERIODS[period]
+    async with db.read() as s:  # one transaction: the incidents and entries agree
+        found = await repo.list_declared_since(s, since, team_id)
+        entries = await repo.entries_of_declared_since(s, since, team_id, stats.KINDS)
+    return stats.compute(found, entries, playbook, period, now)
+
+
+def visible_to(inc: Incident, viewer: str | None) -> bool:
+    """Private incidents are shown only to the people involved in them."""
+    return not inc.is_private or viewer in {inc.declared_by, *inc.roles.values()}
+
+
+# Slack errors that waiting cures; a declare meeting one keeps trying for RETRY_FOR.
+RETRYABLE = frozenset({"ratelimited", "connection_error", "internal_error", "fatal_error",
+                       "service_unavailable", "request_timeout"})
+RETRY_FOR = timedelta(minutes=30)
+STORE_FOR = timedelta(minutes=10)  # an acknowledged declare the database will not take yet
+
+
+def retryable(exc: ChatError) -> bool:
+    return exc.error in RETRYABLE or exc.error.startswith("http_5")
+
+
+def _warning(step: str, exc: BaseException) -> str:
+    error = exc.error if isinstance(exc, ChatError) else type(exc).__name__
+    what = {
+        "invite": "invite you to the channel",
+        "topic": "set the channel topic",
+        "announce": "announce it in the incidents channel",
+        "pin": "pin the incident card",
+        "checklist": "post the declare checklist",
+        "links": "add the playbook's links or notify everyone the severity names",
+    }.get(step, step)
+    return f"Could not {what} ({error})."

@@ -1,0 +1,88 @@
+"""Playbook checklists: posted by phase (once each), ticked as diffs, listed on demand."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.incidents.base import ServiceBase
+from bot.incidents.errors import UserError
+from bot.incidents.model import Incident
+from bot.playbooks import Checklist
+from bot.store import repo
+
+log = logging.getLogger(__name__)
+
+
+class Checklists(ServiceBase):
+    # ----- checklists ---------------------------------------------------------------------
+    async def checklist_state(self, incident_id: int) -> dict[str, set[int]]:
+        """Ticked items of every checklist posted for the incident."""
+        async with self.db.read() as s:
+            return {r.checklist_id: set(r.ticked)
+                    for r in await repo.checklist_posts(s, incident_id) if r.message_ts}
+
+    async def _open_before_resolve(self, inc: Incident) -> list[str]:
+        state = await self.checklist_state(inc.id)
+        return [f"{c.title}: {item.text}" for c in self.playbook.checklists
+                if c.before_resolve and c.id in state
+                for i, item in enumerate(c.items) if i not in state[c.id]]
+
+    async def post_checklists(self, inc: Incident, when: str) -> None:
+        """Post the playbook's checklists for this moment (each once per incident)."""
+        for checklist in self.playbook.checklists_for(when, inc.severity):
+            async with self.db.read() as s:
+                posted = await repo.checklist_post(s, inc.id, checklist.id)
+            if posted is None or posted.message_ts is None:
+                await self._post_checklist(inc, checklist)
+
+    async def _post_checklist(self, inc: Incident, checklist: Checklist) -> None:
+        async with self.db.write() as s:
+            ticked = set((await repo.claim_checklist_post(s, inc.id, checklist.id)).ticked)
+        ts = await self.chat.post_checklist(inc, checklist, ticked)
+        async with self.db.write() as s:
+            row = await repo.claim_checklist_post(s, inc.id, checklist.id)
+            row.message_ts = ts
+
+    async def checklist_on_demand(self, channel_id: str, checklist_id: str) -> None:
+        """`/incident checklist <id>`: post it (again, with its ticks, if it was posted)."""
+        inc = await self.in_channel(channel_id, "checklist")
+        checklist = self.playbook.checklist(checklist_id)
+        if checklist is None:
+            raise UserError(f"That checklist is not in the playbook. {self.checklist_names()}")
+        await self._post_checklist(inc, checklist)
+
+    def checklist_names(self) -> str:
+        if not self.playbook.checklists:
+            return "This playbook has no checklists."
+        return "Checklists: " + ", ".join(
+            f"`{c.id}` ({c.title}, {'on demand' if c.when == 'demand' else 'on ' + c.when})"
+            for c in self.playbook.checklists) + "."
+
+    async def tick(self, incident_id: int, checklist_id: str, selected: set[int],
+                   seen: set[int], by: str) -> set[int]:
+        """Apply what this person changed (their selection against what their copy of the
+        message showed), so two people ticking at once both end up seeing both ticks.
+        Recorded in the timeline, even on a resolved incident."""
+        checklist = self.playbook.checklist(checklist_id)
+        if checklist is None:
+            raise UserError("That checklist is no longer in the playbook.")
+        valid = set(range(len(checklist.items)))
+        added, removed = (selected - seen) & valid, (seen - selected) & valid
+        now = self.clock()
+        async with self.db.write() as s:
+            inc = await repo.lock_incident(s, incident_id)
+            if inc is None:
+                raise UserError("That incident no longer exists.")
+            row = await repo.claim_checklist_post(s, incident_id, checklist_id)
+            before = set(row.ticked)
+            after = (before | added) - removed
+            for index in sorted(after ^ before):
+                done = index in after
+                await repo.add_entry(
+                    s, incident_id, "checklist", now, by,
+                    f"{checklist.title}: {'ticked' if done else 'unticked'} "
+                    f"\u201c{checklist.items[index].text}\u201d",
+                    {"checklist": checklist_id, "item": index, "ticked": done})
+            row.ticked = sorted(after)
+        await self.chat.refresh_checklist(inc, checklist)
+        return after

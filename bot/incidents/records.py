@@ -1,0 +1,60 @@
+"""Notes in the timeline, and the postmortem draft."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from bot.incidents import reminders as plan
+from bot.incidents.base import ServiceBase
+from bot.incidents.errors import UserError
+from bot.incidents.model import Incident, TimelineEntry
+from bot.store import reminder_rows, repo
+
+log = logging.getLogger(__name__)
+
+
+class Records(ServiceBase):
+    # ----- timeline and postmortem -------------------------------------------------------
+    async def add_note(self, channel_id: str, text: str, by: str) -> TimelineEntry:
+        inc = await self.in_channel(channel_id, "note")
+        entry = await self.timeline.note(inc, by, text)
+        await self.chat.note_added(inc, by, entry.text)
+        return entry
+
+    async def draft_postmortem(self, inc: Incident) -> str:
+        """The postmortem Markdown, with people's names where the chat side knows them."""
+        entries = await self.timeline.entries(inc.id)
+        people = {inc.declared_by, *(e.actor for e in entries if e.actor)}
+        people |= {str(e.data[k]) for e in entries for k in ("user", "previous")
+                   if e.kind == "role_assigned" and e.data.get(k)}
+        names = await self.chat.display_names(inc, people)
+        return self.postmortems.build(inc, entries, names, self.clock(),
+                                      await self.checklist_state(inc.id))
+
+    async def publish_postmortem(self, channel_id: str, by: str) -> Incident:
+        """Build the draft, upload it to the incident channel and remember that it exists."""
+        inc = await self.in_channel(channel_id, "postmortem")
+        document = await self.draft_postmortem(inc)
+        filename = f"postmortem-{inc.channel_name or inc.label.lower()}.md"
+        await self.chat.upload_postmortem(inc, filename, document)
+        now = self.clock()
+        async with self.db.write() as s:
+            await repo.update_incident(s, inc.id, postmortem_at=now)
+            await repo.add_entry(s, inc.id, "postmortem", now, by, filename)
+            await reminder_rows.cancel_reminders(s, inc.id, (plan.POSTMORTEM,))
+        return replace(inc, postmortem_at=now)
+
+    async def mark_postmortem_done(self, incident_id: int, by: str) -> Incident:
+        """Someone wrote the postmortem elsewhere: stop the postmortem reminders."""
+        now = self.clock()
+        async with self.db.write() as s:
+            inc = await repo.lock_incident(s, incident_id)
+            if inc is None:
+                raise UserError("That incident no longer exists.")
+            if inc.postmortem_at is not None:
+                raise UserError(f"The postmortem for {inc.label} is already done.")
+            await repo.update_incident(s, inc.id, postmortem_at=now)
+            await repo.add_entry(s, inc.id, "postmortem_done", now, by, "")
+            await reminder_rows.cancel_reminders(s, inc.id, (plan.POSTMORTEM,))
+        return replace(inc, postmortem_at=now)
