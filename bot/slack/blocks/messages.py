@@ -1,0 +1,154 @@
+"""Message texts: announcements, updates, resolution, topic, role and severity changes,
+nudges and escalations, lists and help."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.durations import format_duration
+from bot.incidents.model import Incident
+from bot.playbooks import EscalationStep
+from bot.slack.blocks.common import TOPIC_LIMIT, PresenterBase, fill
+from bot.slack.text import escape, escape_within, mention, truncate
+
+
+class Messages(PresenterBase):
+    # ----- messages -----------------------------------------------------------------------
+    def announcement(self, inc: Incident) -> str:
+        return fill(self.playbook.templates.announcement, self._values(inc))
+
+    def status_update(self, inc: Incident, message: str, author: str) -> str:
+        values = self._values(inc) | {
+            "message": escape(message),
+            "author": mention(author),
+            "next_update": self.next_update(inc),
+        }
+        return fill(self.playbook.templates.status_update, values)
+
+    def resolution(self, inc: Incident) -> str:
+        assert inc.resolved_at is not None
+        sev = self.playbook.severity(inc.severity)
+        values = self._values(inc) | {
+            "duration": format_duration(inc.resolved_at - inc.declared_at),
+            "summary": escape(inc.summary or "") or "_none given_",
+            "resolved_by": mention(inc.resolved_by),
+            "postmortem": "required for this severity" if sev.postmortem_required
+            else "not required",
+        }
+        return fill(self.playbook.templates.resolution, values)
+
+    def topic(self, inc: Incident) -> str:
+        """The channel topic: escaped like every other surface (a title's `<!here>` stays
+        text), and within the topic's 250 characters."""
+        ic = f"<@{inc.commander}>" if inc.commander else "unassigned"
+        head = (f"{inc.severity} · {escape(self.playbook.status(inc.status).name)} · "
+                f"IC: {ic} · {inc.label} ")
+        return head + escape_within(inc.title, TOPIC_LIMIT - len(head))
+
+    def role_change(self, inc: Incident, role_id: str, user: str, previous: str | None,
+                    by: str) -> str:
+        role = self.playbook.role(role_id)
+        name = role.name if role else role_id
+        if previous:
+            return (f":arrows_counterclockwise: <@{user}> takes over as *{name}* from "
+                    f"<@{previous}> (set by <@{by}>).")
+        who = "" if by == user else f" (assigned by <@{by}>)"
+        return f":bust_in_silhouette: <@{user}> is now the *{name}*{who}."
+
+    def role_brief(self, inc: Incident, role_id: str) -> str:
+        role = self.playbook.role(role_id)
+        if role is None:
+            return f"You now hold the {role_id} role for {inc.label}."
+        lines = [f"You are now the *{role.name}* for {inc.label}: {escape(inc.title)}"]
+        if role.summary:
+            lines.append(f"_{escape(role.summary)}_")
+        lines += [f"• {escape(r)}" for r in role.responsibilities]
+        return "\n".join(lines)
+
+    def severity_change(self, inc: Incident, old: str, by: str) -> str:
+        """Announce a severity change; `inc` already carries the new severity."""
+        up = self.playbook.severity_rank(inc.severity) < self.playbook.severity_rank(old)
+        arrow = ":arrow_up:" if up else ":arrow_down:"
+        return (f"{arrow} Severity changed from *{self.severity_label(old)}* to "
+                f"*{self.severity_label(inc.severity)}* by <@{by}>. "
+                f"Next update due: {self.next_update(inc)}")
+
+    def commander_nudge(self, inc: Incident, waited: timedelta) -> str:
+        sev = self.playbook.severity(inc.severity)
+        return (f":wave: Nobody has taken the Incident Commander role on {inc.label} after "
+                f"{format_duration(waited)} (the {sev.id} response time is "
+                f"{format_duration(sev.response_time)}). <@{inc.declared_by}>, take it on the "
+                "card, or assign someone with `/incident role ic @person`.")
+
+    def escalation(self, inc: Incident, step: EscalationStep, waited: timedelta) -> str:
+        targets = ", ".join(self.target(t) for t in step.notify)
+        note = f" {escape(step.note)}" if step.note else ""
+        return (f":rotating_light: Escalation: {inc.label} ({inc.severity}) is still open after "
+                f"{format_duration(waited)}. Notifying {targets}.{note}")
+
+    def declared_notice(self, inc: Incident) -> str:
+        return (f":rotating_light: {inc.label} {inc.severity} declared: "
+                f"\u201c{escape(truncate(inc.title, 200))}\u201d in {self.channel_link(inc)}")
+
+    def escalation_notice(self, inc: Incident, step: EscalationStep, waited: timedelta) -> str:
+        note = f"\n{escape(step.note)}" if step.note else ""
+        return (f":rotating_light: *Escalation:* {inc.label} {inc.severity} "
+                f"\u201c{escape(truncate(inc.title, 200))}\u201d is still open after "
+                f"{format_duration(waited)}: {self.channel_link(inc)}{note}")
+
+    def channel_lost(self, inc: Incident, error: str) -> str:
+        why = {"is_archived": "it was archived",
+               "not_in_channel": "Foghorn was removed from it"}.get(error, "it is gone")
+        return (f":warning: {inc.label} {inc.severity} \u201c{escape(truncate(inc.title, 200))}"
+                f"\u201d is still open, but Foghorn can no longer post in "
+                f"{self.channel_link(inc)}: {why}. Update reminders are paused; escalations "
+                "go on. Unarchive the channel, or invite Foghorn back with `/invite "
+                "@Foghorn`, and everything resumes.")
+
+    # ----- lists and help -----------------------------------------------------------------
+    def incident_list(self, incidents: list[Incident], now: datetime, limit: int = 50) -> str:
+        if not incidents:
+            return ":white_check_mark: No open incidents."
+        ordered = sorted(incidents, key=lambda i: (self.playbook.severity_rank(i.severity),
+                                                   i.declared_at))
+        lines = [f"*Open incidents ({len(ordered)})*"]
+        for inc in ordered[:limit]:
+            lines.append(
+                f"• {self._headline(inc)}"
+                f" · {self.playbook.status(inc.status).name}"
+                f" · {format_duration(now - inc.declared_at)} old"
+                f" · IC: {mention(inc.commander)}"
+            )
+        if len(ordered) > limit:
+            lines.append(f"_…and {len(ordered) - limit} more._")
+        return "\n".join(lines)
+
+    def help(self) -> str:
+        sevs = ", ".join(f"`{s.id}`" for s in self.playbook.severities)
+        roles = ", ".join(f"`{r.id}` ({escape(r.name)})" for r in self.playbook.roles)
+        statuses = ", ".join(f"`{s.id}`" for s in self.playbook.open_statuses)
+        return "\n".join([
+            "*Foghorn: `/incident` commands*",
+            "• `/incident declare [SEV] <title>`: declare an incident, e.g. "
+            "`/incident declare sev1 Checkout API returning 500s` (no title opens a form)",
+            "• `/incident role <role> @person`: assign a role, e.g. `/incident role ic @alice` "
+            "(or `me`)",
+            "• `/incident severity <SEV>`: change the severity, e.g. `/incident severity sev2`",
+            "• `/incident update <status> <message>`: post a status update, e.g. "
+            "`/incident update identified Bad deploy, rolling back`",
+            "• `/incident resolve [summary]`: resolve, e.g. "
+            "`/incident resolve Rolled back to v1.42`",
+            "• `/incident note <text>`: add a note to the timeline, e.g. "
+            "`/incident note Decided to fail over to eu-west-2`",
+            "• `/incident timeline`: the newest 50 timeline entries (only you see them)",
+            "• `/incident postmortem`: build the postmortem draft and upload it to the channel",
+            "• `/incident checklist [id]`: post one of the playbook's checklists, or list them",
+            "• `/incident list`: open incidents",
+            "• `/incident stats [7d|30d|90d]`: MTTA, MTTR, update cadence and postmortems "
+            "(only you see them)",
+            "• `/incident help`: this list",
+            f"Severities: {sevs}. Roles: {roles}. Statuses: {statuses}.",
+            "Everything but `declare`, `list`, `stats` and `help` works inside an incident "
+            "channel. Every message there goes into the timeline; react with :pushpin: or pin "
+            "a message to make it a key event.",
+        ])
