@@ -108,6 +108,14 @@ class _Problems(list[str]):
     def add(self, message: str, pointer: str) -> None:
         self.append(f"{message} [json-pointer:{pointer}]")
 
+    def unique(self, value: object, seen: set[str], what: str, rule: str, pointer: str
+               ) -> None:
+        """`value` must not repeat within its scope, and must fit `rule`'s length."""
+        if str(value) in seen:
+            self.add(f"duplicate {what} `{value}`", pointer)
+        seen.add(str(value))
+        self.limit(rule, len(str(value)), pointer)
+
     def limit(self, rule: str, size: int, pointer: str) -> None:
         r = RULES[rule]
         if size > r.limit:
@@ -171,12 +179,8 @@ def _check_blocks(blocks: list[Any], ptr: str, surface: str, out: _Problems) -> 
             out.add("missing required field: type", p)
             continue
         _model(block, p, out)
-        bid = block.get("block_id")
-        if bid is not None:
-            if bid in seen_ids:
-                out.add(f"duplicate block_id `{bid}`", f"{p}/block_id")
-            seen_ids.add(str(bid))
-            out.limit("block_id", len(str(bid)), f"{p}/block_id")
+        if block.get("block_id") is not None:
+            out.unique(block["block_id"], seen_ids, "block_id", "block_id", f"{p}/block_id")
         btype = block["type"]
         if btype == "input" and surface == "message":
             out.add("input blocks are not supported in messages", p)
@@ -202,12 +206,9 @@ def _check_blocks(blocks: list[Any], ptr: str, surface: str, out: _Problems) -> 
             out.limit("input_label", len(_text(block.get("label"))), f"{p}/label/text")
         action_ids: set[str] = set()
         for el, ep in _elements(block, p):
-            aid = el.get("action_id")
-            if aid is not None:
-                if aid in action_ids:
-                    out.add(f"duplicate action_id `{aid}` in one block", f"{ep}/action_id")
-                action_ids.add(str(aid))
-                out.limit("action_id", len(str(aid)), f"{ep}/action_id")
+            if el.get("action_id") is not None:
+                out.unique(el["action_id"], action_ids, "action_id", "action_id",
+                           f"{ep}/action_id")
             _check_element(el, ep, out)
 
 
