@@ -161,6 +161,25 @@ async def test_every_action_and_form_is_refused_outside_its_incidents_channel(
     assert len(bot.fake.views) == views_before  # no modal showed the private title
     assert TITLE not in json.dumps([r for r in bot.fake.responses if "matrix" in r["key"]])
     assert refused == len(elements) * 3 + 1
+    # Resolved, its postmortem reminder's buttons are refused the same way.
+    await bot.command("resolve done anyway", channel=inc.channel_id)
+    [confirm] = [el for el, _ in _elements(bot.fake.responses[-1:])]
+    await bot.slack.interaction(_click(bot, confirm, "c", user=ALICE, channel=inc.channel_id,
+                                       key="legit"))
+    await bot.settle()
+    await at(bot, inc, 60 * 50)
+    reminder = channel.messages[-1]
+    assert reminder.text.startswith("Reminder: the postmortem")
+    before = await _state(bot, inc.id)
+    for el, block_id in _elements([{"blocks": reminder.blocks}]):
+        key = f"pm{el['action_id']}"
+        await bot.slack.interaction(_click(bot, el, block_id, user=DAN, channel=GENERAL,
+                                           key=key))
+        await bot.settle()
+        assert [r["text"] for r in bot.fake.responses if r["key"] == key] == [NOT_HERE]
+        refused += 1
+    assert await _state(bot, inc.id) == before and not bot.fake.files
+    assert refused == len(elements) * 3 + 3  # 14 elements × 3 places, 1 form, 2 buttons
     logging.getLogger(__name__).info("action matrix: %d elements, %d refusals",
                                      len(elements), refused)
 
