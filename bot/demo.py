@@ -160,8 +160,9 @@ async def _script(fake: FakeSlack, fh: Foghorn, slack: SlackSender,
     await wait()
 
     clock.at(6)
-    first_clue, _ = await slack.say(cid, "UCAROL",
-                                    "Error rate jumped at 14:02, right after deploy v1.43")
+    spike = (clock() - timedelta(minutes=9)).astimezone(fh.settings.tz)  # before the declare
+    first_clue, _ = await slack.say(cid, "UCAROL", f"Error rate jumped at {spike:%H:%M}, "
+                                                   "right after deploy v1.43")
     await asyncio.sleep(pace)
     clock.at(7)
     show.step("bob", "reacts with :pushpin: to carol's message (a key event)")

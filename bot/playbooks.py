@@ -163,7 +163,10 @@ class Severity(_Strict):
         return self
 
     def match_keys(self) -> set[str]:
-        return {normalize_key(k) for k in (self.id, *self.aliases)}
+        """What people type for this severity: its id and aliases in any case and spacing
+        (`SEV 1`, `sev-1`), and `S1` for `SEV1`."""
+        keys = {normalize_key(k) for k in (self.id, *self.aliases)}
+        return keys | {"s" + k[3:] for k in keys if k.startswith("sev") and k[3:].isdigit()}
 
 
 class Role(_Strict):

@@ -47,7 +47,8 @@ async def test_help_and_unknown_subcommand(bot: Bot) -> None:
         assert f"`/incident {sub}" in help_text
     assert await bot.command("") == help_text
     unknown = await bot.command("explode <!channel>")
-    assert unknown.startswith("I don't know `explode`.") and help_text in unknown
+    assert unknown.startswith("I don't know `explode`.") and help_text not in unknown
+    assert "`/incident help` lists every command" in unknown and "<!channel>" not in unknown
 
 
 async def test_body_over_one_megabyte_is_refused(bot: Bot) -> None:

@@ -54,9 +54,10 @@ def test_update_severity_resolve_list_help() -> None:
     assert parse("") == p.Help() == parse("help")
 
 
-def test_unknown_subcommand_shows_help() -> None:
+def test_unknown_subcommand_points_to_help_not_the_whole_of_it() -> None:
     cmd = parse("frobnicate now")
-    assert isinstance(cmd, p.Usage) and cmd.show_help and "`frobnicate`" in cmd.message
+    assert isinstance(cmd, p.Usage) and not cmd.show_help and "`frobnicate`" in cmd.message
+    assert "`/incident help`" in cmd.message
 
 
 def test_echoed_words_are_escaped() -> None:

@@ -80,7 +80,11 @@ class Firing(ServiceBase):
                 await self.chat.remind_update(inc, r.id, now - inc.last_update_at)
             return reminder_rows.SENT, follow
         if r.kind == plan.IC_NUDGE:
-            if inc.commander is not None:
+            later = sev.response_time * (r.step + 1)
+            if inc.commander is not None or (r.step in plan.IC_NUDGES[:-1]
+                                             and now >= inc.declared_at + later):
+                # After downtime the next nudge is due too: it alone speaks, saying how
+                # long it has been.
                 return reminder_rows.SKIPPED, []
             if not await self._posted_before(inc, r):
                 await self.chat.nudge_commander(inc, r.id, now - inc.declared_at)

@@ -101,8 +101,9 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                 if registered is not None and registered.duplicate:
                     await ack(response_type="ephemeral", text=declaring.outcome(registered))
                     return
+                as_sev = f" as {severity}" if severity else ""
                 text = (declaring.slow_store_notice(title) if registered is None else
-                        f":hourglass_flowing_sand: Declaring *{escape(title)}*…")
+                        f":hourglass_flowing_sand: Declaring *{escape(title)}*{as_sev}…")
                 await ack(response_type="ephemeral",
                           text=text + (f"\n{notice}" if notice else ""))
 
@@ -153,6 +154,11 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
 
                 fh.background.spawn(report_errors(respond, report()), "stats")
             case parsing.Postmortem():
+                try:  # check first, speak once
+                    await service.in_channel(channel, "postmortem")
+                except UserError as exc:
+                    await ack(response_type="ephemeral", text=str(exc))
+                    return
                 await ack(response_type="ephemeral",
                           text=":hourglass_flowing_sand: Building the postmortem draft…")
                 fh.background.spawn(

@@ -5,15 +5,19 @@ Pure functions of the text and the playbook: no I/O, never raises on any input.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from bot.incidents import stats
 from bot.incidents.model import TEXT_LIMIT, TITLE_LIMIT, clip
-from bot.playbooks import Playbook
+from bot.playbooks import Playbook, normalize_key
 from bot.slack.text import escape, parse_user_mention, to_plain
 
-_SEVERITY_LIKE = re.compile(r"^(sev|p)[-_]?\d+$", re.IGNORECASE)
+_SEVERITY_LIKE = re.compile(r"^(sev|p|s)[-_]?\d+$", re.IGNORECASE)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,25 @@ _ALIASES = {
 }
 
 
+# One line per subcommand, shown with "did you mean".
+USAGE = {
+    "declare": "`/incident declare [SEV] <title>`, e.g. `/incident declare sev1 Checkout "
+               "down` (no title opens a form; `--private` for a private channel)",
+    "role": "`/incident role <role> @person`, e.g. `/incident role ic @alice` (or `me`)",
+    "severity": "`/incident severity <SEV>`, e.g. `/incident severity sev2`",
+    "update": "`/incident update <status> <message>`, e.g. `/incident update identified Bad "
+              "deploy, rolling back`",
+    "resolve": "`/incident resolve [summary]`, e.g. `/incident resolve Rolled back to v1.42`",
+    "list": "`/incident list`: open incidents",
+    "note": "`/incident note <text>`, e.g. `/incident note Decided to fail over`",
+    "timeline": "`/incident timeline`: the newest 50 timeline entries",
+    "postmortem": "`/incident postmortem`: build the postmortem draft",
+    "checklist": "`/incident checklist [id]`: post one of the playbook's checklists",
+    "stats": "`/incident stats [7d|30d|90d]`: incident metrics",
+    "help": "`/incident help`: every command",
+}
+
+
 def _split(text: str) -> tuple[str, str]:
     parts = text.strip().split(None, 1)
     if not parts:
@@ -147,7 +170,13 @@ def parse(text: str, user: str, pb: Playbook) -> Command:
         return Help()
     sub = _ALIASES.get(word.lower())
     if sub is None:
-        return Usage(f"I don't know `{_echo(word)}`.", show_help=True)
+        guess = difflib.get_close_matches(word.lower(), list(_ALIASES), n=1, cutoff=0.6)
+        if not guess:
+            return Usage(f"I don't know `{_echo(word)}`. `/incident help` lists every "
+                         "command.")
+        meant = _ALIASES[guess[0]]
+        return Usage(f"I don't know `{_echo(word)}`; did you mean `{meant}`?\n"
+                     f"{USAGE[meant]}")
     if sub == "help":
         return Help()
     if sub == "list":
@@ -187,20 +216,29 @@ def parse(text: str, user: str, pb: Playbook) -> Command:
     return Resolve(*_clipped(to_plain(rest).strip(), TEXT_LIMIT, "summary"))
 
 
-def _declare(rest: str, pb: Playbook) -> Command:
-    tokens = rest.split()
-    is_private = any(t.lower() == "--private" for t in tokens)
-    if is_private:
-        rest = " ".join(t for t in tokens if t.lower() != "--private")
-    first, remainder = _split(rest)
-    severity = None
-    if first:
-        found = pb.find_severity(first)
+def leading(words: list[str], find: Callable[[str], T | None], most: int = 4
+            ) -> tuple[T | None, int]:
+    """The longest run of leading words (up to `most`) that names something `find` knows,
+    and how many words it took: `sev 1`, `P 0`, `Incident Commander`. (None, 0) if none."""
+    for n in range(min(most, len(words)), 0, -1):
+        if n > 1 and not all(normalize_key(w) for w in words[:n]):
+            continue  # `sev3 🔥` is `sev3` and a title, not one longer name
+        found = find(" ".join(words[:n]))
         if found is not None:
-            severity, rest = found.id, remainder
-        elif _SEVERITY_LIKE.match(first):
-            return Usage(f"Unknown severity `{_echo(first)}`. Use one of: {_severities(pb)}.")
-    title = " ".join(to_plain(rest).split())
+            return found, n
+    return None, 0
+
+
+def _declare(rest: str, pb: Playbook) -> Command:
+    words = [w for w in rest.split() if w.lower() != "--private"]
+    is_private = len(words) != len(rest.split())
+    found, used = leading(words, pb.find_severity, most=2)
+    severity = found.id if found is not None else None
+    looks_like = next((c for c in (" ".join(words[:2]), " ".join(words[:1]))
+                       if c and _SEVERITY_LIKE.match(c.replace(" ", ""))), None)
+    if found is None and looks_like:
+        return Usage(f"Unknown severity `{_echo(looks_like)}`. Use one of: {_severities(pb)}.")
+    title = " ".join(to_plain(" ".join(words[used:])).split())
     if not title:
         return DeclareModal(severity=severity, is_private=is_private)
     title, notice = _clipped(title, TITLE_LIMIT, "title")
@@ -209,13 +247,13 @@ def _declare(rest: str, pb: Playbook) -> Command:
 
 def _role(rest: str, user: str, pb: Playbook) -> Command:
     roles = ", ".join(f"`{r.id}` ({r.name})" for r in pb.roles)
-    role_word, who = _split(rest)
-    if not role_word:
+    words = rest.split()
+    if not words:
         return Usage(f"Which role? e.g. `/incident role ic @alice`. Roles: {roles}.")
-    role = pb.find_role(role_word)
+    role, used = leading(words, pb.find_role)  # `Incident Commander` is two words
     if role is None:
-        return Usage(f"Unknown role `{_echo(role_word)}`. Roles: {roles}.")
-    who_word, _ = _split(who)
+        return Usage(f"Unknown role `{_echo(words[0])}`. Roles: {roles}.")
+    who_word = words[used] if len(words) > used else ""
     if who_word.lower() == "me":
         return AssignRole(role=role.id, user=user)
     target = parse_user_mention(who_word) if who_word else None
@@ -228,13 +266,14 @@ def _role(rest: str, user: str, pb: Playbook) -> Command:
 
 
 def _severity(rest: str, pb: Playbook) -> Command:
-    word, _ = _split(rest)
-    if not word:
+    words = rest.split()
+    if not words:
         return Usage(f"Which severity? e.g. `/incident severity sev1`. Use one of: "
                      f"{_severities(pb)}.")
-    found = pb.find_severity(word)
+    found, _ = leading(words, pb.find_severity, most=2)
     if found is None:
-        return Usage(f"Unknown severity `{_echo(word)}`. Use one of: {_severities(pb)}.")
+        return Usage(f"Unknown severity `{_echo(' '.join(words[:2]))}`. Use one of: "
+                     f"{_severities(pb)}.")
     return ChangeSeverity(severity=found.id)
 
 
