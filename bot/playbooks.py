@@ -256,6 +256,9 @@ class Playbook(_Strict):
     # notices reach people (DM, invite) and user groups (mentioned inside its own channel);
     # a channel outside it hears only if it is listed here.
     private_channels: tuple[str, ...] = ()
+    # Ask for one more click before a severity changes two levels or more at once, or the
+    # top severity is lowered.
+    confirm_severity_changes: bool = True
 
     @field_validator("private_channels")
     @classmethod

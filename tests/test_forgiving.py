@@ -88,3 +88,53 @@ async def test_after_downtime_one_nudge_says_how_long_it_has_been(bot: Bot) -> N
     await at(bot, inc, 40)  # both fell due while Foghorn was away
     [nudge] = said(bot, inc.channel_id, ":wave:")
     assert "after 40m" in nudge
+
+
+async def _confirm(bot: Bot, user: str, channel: str, button: dict) -> None:
+    """Click the one-click confirmation in the private answer, as `user`."""
+    await bot.slack.interaction({
+        "type": "block_actions", "user": {"id": user, "name": user.lower()},
+        "api_app_id": "A0FOGHORN", "team": {"id": "T0FOGHORN"},
+        "container": {"type": "message", "channel_id": channel, "is_ephemeral": True},
+        "channel": {"id": channel}, "response_url": bot.fake.response_url(kind="actions"),
+        "trigger_id": bot.fake.new_trigger_id(),
+        "actions": [{**button, "block_id": "c", "action_ts": "1"}]})
+    await bot.settle()
+
+
+async def test_a_big_severity_drop_asks_first(bot: Bot) -> None:
+    inc, _ = await bot.declare("sev1 Big drop")
+    await bot.command("severity p2", user=BOB, channel=inc.channel_id)
+    ask = bot.fake.responses[-1]["text"]
+    assert "from *SEV1 (Critical)* to *SEV3 (Minor)*" in ask
+    assert (await bot.incident(inc.id)).severity == "SEV1"  # not yet
+    [button] = bot.fake.responses[-1]["blocks"][1]["elements"]
+    await _confirm(bot, ALICE, inc.channel_id, button)  # someone else's click: refused
+    assert (await bot.incident(inc.id)).severity == "SEV1"
+    await _confirm(bot, BOB, inc.channel_id, button)
+    assert (await bot.incident(inc.id)).severity == "SEV3"
+
+
+async def test_which_changes_ask(bot: Bot) -> None:
+    inc, _ = await bot.declare("sev3 Small steps")
+    await bot.command("severity sev2", channel=inc.channel_id)  # one level up: at once
+    assert (await bot.incident(inc.id)).severity == "SEV2"
+    await bot.command("severity sev4", channel=inc.channel_id)  # (asked, not clicked)
+    await bot.command("severity sev1", channel=inc.channel_id)  # raising never waits
+    assert (await bot.incident(inc.id)).severity == "SEV1"
+    await bot.command("severity sev2", channel=inc.channel_id)  # lowering the top: asks
+    assert (await bot.incident(inc.id)).severity == "SEV1"
+    assert bot.fake.responses[-1]["blocks"][1]["elements"][0]["action_id"] == \
+        "severity_confirm"
+
+
+async def test_the_playbook_can_turn_the_question_off(make_bot, tmp_path) -> None:
+    import yaml
+
+    pb = yaml.safe_load((Path(ROOT) / "playbooks" / "default.yml").read_text())
+    pb["confirm_severity_changes"] = False
+    (tmp_path / "default.yml").write_text(yaml.safe_dump(pb))
+    bot = await make_bot(playbooks=tmp_path)
+    inc, _ = await bot.declare("sev1 No questions")
+    await bot.command("severity sev4", channel=inc.channel_id)
+    assert (await bot.incident(inc.id)).severity == "SEV4"

@@ -129,12 +129,14 @@ async def test_every_action_and_form_is_refused_outside_its_incidents_channel(
     await tick(bot, ALICE, inc, "validation", {0})
     await bot.settle()
     await bot.command("resolve done", channel=inc.channel_id)  # asks first: a question
+    await bot.command("severity p2", channel=inc.channel_id)  # and another
     await at(bot, inc, 30)  # an update reminder with its buttons
     posted = [{"blocks": m.blocks} for m in channel.messages]
     elements = [*_elements(posted), *_elements(bot.fake.responses)]
     ids = {el["action_id"] for el, _ in elements}
     assert ids >= {blocks.ROLE_TAKE, blocks.ROLE_PICK, blocks.CHECKLIST_TICK,
-                   blocks.RESOLVE_CONFIRM, blocks.REMINDER_UPDATE, blocks.snooze_action_id(30),
+                   blocks.RESOLVE_CONFIRM, blocks.SEVERITY_CONFIRM, blocks.REMINDER_UPDATE,
+                   blocks.snooze_action_id(30),
                    blocks.snooze_action_id(60)}
     before = await _state(bot, inc.id)
     views_before = len(bot.fake.views)
@@ -163,7 +165,8 @@ async def test_every_action_and_form_is_refused_outside_its_incidents_channel(
     assert refused == len(elements) * 3 + 1
     # Resolved, its postmortem reminder's buttons are refused the same way.
     await bot.command("resolve done anyway", channel=inc.channel_id)
-    [confirm] = [el for el, _ in _elements(bot.fake.responses[-1:])]
+    [confirm] = [el for el, _ in _elements(bot.fake.responses[-1:])
+                 if el["action_id"] == blocks.RESOLVE_CONFIRM]
     await bot.slack.interaction(_click(bot, confirm, "c", user=ALICE, channel=inc.channel_id,
                                        key="legit"))
     await bot.settle()
@@ -179,7 +182,7 @@ async def test_every_action_and_form_is_refused_outside_its_incidents_channel(
         assert [r["text"] for r in bot.fake.responses if r["key"] == key] == [NOT_HERE]
         refused += 1
     assert await _state(bot, inc.id) == before and not bot.fake.files
-    assert refused == len(elements) * 3 + 3  # 14 elements × 3 places, 1 form, 2 buttons
+    assert refused == len(elements) * 3 + 3  # 15 elements × 3 places, 1 form, 2 buttons
     logging.getLogger(__name__).info("action matrix: %d elements, %d refusals",
                                      len(elements), refused)
 

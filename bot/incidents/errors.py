@@ -27,3 +27,14 @@ class NeedsConfirmation(UserError):
         self.incident_id = incident_id
         self.open_items = open_items
         self.confirmation_id = confirmation_id  # what the "Resolve anyway" button answers
+
+
+class SeverityNeedsConfirmation(UserError):
+    """A big severity change (two levels or more, or the top severity lowered): ask first."""
+
+    def __init__(self, incident_id: int, old: str, new: str, confirmation_id: int) -> None:
+        super().__init__(f"Change the severity from {old} to {new}?")
+        self.incident_id = incident_id
+        self.old = old
+        self.new = new
+        self.confirmation_id = confirmation_id  # what the "Change severity" button answers

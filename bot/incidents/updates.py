@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from bot.incidents import reminders as plan
 from bot.incidents.base import ServiceBase
-from bot.incidents.errors import NeedsConfirmation, UserError
+from bot.incidents.errors import NeedsConfirmation, SeverityNeedsConfirmation, UserError
 from bot.incidents.model import RESOLVED, TEXT_LIMIT, Incident, clip
 from bot.store import confirmations, reminder_rows, repo
 
@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 
 
 class Updates(ServiceBase):
-    async def change_severity(self, channel_id: str, severity_text: str, by: str) -> Incident:
+    async def change_severity(self, channel_id: str, severity_text: str, by: str, *,
+                              confirmed: bool = False) -> Incident:
         severity = self.playbook.find_severity(severity_text)
         if severity is None:
             raise UserError(f"Unknown severity `{severity_text}`. Use one of: "
@@ -25,6 +26,11 @@ class Updates(ServiceBase):
         self._require_allowed(inc, "severity", by)
         if inc.severity == severity.id:
             raise UserError(f"{inc.label} is already {severity.id}.")
+        if not confirmed and self._big_change(inc.severity, severity.id):
+            async with self.db.write() as s:
+                asked = await confirmations.ask(s, inc.id, "severity", by,
+                                                {"to": severity.id}, self.clock())
+            raise SeverityNeedsConfirmation(inc.id, inc.severity, severity.id, asked)
         now = self.clock()
         async with self.db.write() as s:
             current = self.require_open(await repo.lock_incident(s, inc.id))
@@ -43,6 +49,30 @@ class Updates(ServiceBase):
         self.changed(updated, ())
         await self.chat.severity_changed(updated, current.severity, by)
         return updated
+
+    def _big_change(self, old: str, new: str) -> bool:
+        """Lowering by two levels or more at once, or lowering the top severity: worth one
+        more click (unless the playbook says `confirm_severity_changes: false`). Raising a
+        severity never waits: in an outage, more urgency must cost nothing."""
+        if not self.playbook.confirm_severity_changes:
+            return False
+        rank_old, rank_new = (self.playbook.severity_rank(old),
+                              self.playbook.severity_rank(new))
+        return rank_new - rank_old >= 2 or (rank_old == 0 and rank_new > 0)
+
+    async def severity_confirmed(self, channel_id: str, confirmation_id: int, by: str
+                                 ) -> Incident:
+        """"Change severity" clicked: make the change that was asked about."""
+        inc = await self.acting_in(channel_id, by)
+        async with self.db.write() as s:
+            asked = await confirmations.take(s, confirmation_id, incident_id=inc.id,
+                                             kind="severity", asked_by=by)
+        if asked is None:
+            self.require_open(inc)
+            raise UserError("That question has expired, or was asked of someone else. Run "
+                            "`/incident severity` again.")
+        return await self.change_severity(channel_id, str(asked.payload["to"]), by,
+                                          confirmed=True)
 
     async def post_update(self, channel_id: str, status_text: str, message: str, by: str
                           ) -> Incident:

@@ -122,6 +122,21 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
 
         fh.background.spawn(report_errors(respond, resolve()), "resolve-anyway")
 
+    @app.action(blocks.SEVERITY_CONFIRM)
+    async def severity_anyway(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                              respond: AsyncRespond) -> None:
+        await ack()
+        asked = _incident_id(action)  # the stored question's id
+        if asked is None:
+            return
+
+        async def change() -> None:
+            await fh.service.severity_confirmed(channel_of(body) or "", asked,
+                                                body["user"]["id"])
+            await respond(delete_original=True)
+
+        fh.background.spawn(report_errors(respond, change()), "severity-confirmed")
+
     @app.action(blocks.REMINDER_UPDATE)
     async def open_update(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
                           respond: AsyncRespond) -> None:

@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.incidents.errors import ChatError, NeedsConfirmation, UserError
+from bot.incidents.errors import (
+    ChatError,
+    NeedsConfirmation,
+    SeverityNeedsConfirmation,
+    UserError,
+)
 from bot.incidents.model import CHANNEL_GONE
 from bot.incidents.service import DeclareRequest
 from bot.slack import declaring, parsing
@@ -122,9 +127,17 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                 fh.background.spawn(report_errors(respond, assign()), "assign-role")
             case parsing.ChangeSeverity(severity=severity):
                 await ack()
-                fh.background.spawn(
-                    report_errors(respond, service.change_severity(channel, severity, user)),
-                    "change-severity")
+
+                async def change() -> None:
+                    try:
+                        await service.change_severity(channel, severity, user)
+                    except SeverityNeedsConfirmation as ask:
+                        text, blocks = fh.presenter.confirm_severity(ask.old, ask.new,
+                                                                     ask.confirmation_id)
+                        await respond(text=text, blocks=blocks, response_type="ephemeral",
+                                      replace_original=False)
+
+                fh.background.spawn(report_errors(respond, change()), "change-severity")
             case parsing.PostUpdate(status=status, message=message, notice=notice):
                 await _ack_noting(ack, notice)
                 fh.background.spawn(

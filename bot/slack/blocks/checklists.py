@@ -11,6 +11,7 @@ from bot.slack.blocks.common import (
     CHECKLIST_TICK,
     OPTION_TEXT,
     RESOLVE_CONFIRM,
+    SEVERITY_CONFIRM,
     Blocks,
     PresenterBase,
     _context,
@@ -60,6 +61,16 @@ class Checklists(PresenterBase):
         blocks.append(_context(f"{done} of {len(cl.items)} done · every tick is recorded in the "
                                "timeline"))
         return f"{cl.title} ({inc.label}): {done} of {len(cl.items)} done", blocks
+
+    def confirm_severity(self, old: str, new: str, confirmation_id: int
+                         ) -> tuple[str, Blocks]:
+        text = (f"Change the severity from *{self.severity_label(old)}* to "
+                f"*{self.severity_label(new)}*? That is a big step; one more click, please.")
+        return text, [
+            _section(f":warning: {text}"),
+            {"type": "actions", "elements": [self._button(
+                SEVERITY_CONFIRM, f"Change to {new}", str(confirmation_id), "danger")]},
+        ]
 
     def confirm_resolve(self, open_items: list[str], confirmation_id: int
                         ) -> tuple[str, Blocks]:

@@ -38,6 +38,7 @@ POSTMORTEM_DONE = "postmortem_done"
 SNOOZE_MINUTES = (30, 60)
 CHECKLIST_TICK = "checklist_tick"
 RESOLVE_CONFIRM = "resolve_confirm"
+SEVERITY_CONFIRM = "severity_confirm"
 CHECKBOXES_PER_ELEMENT = 10  # Block Kit's limit for one checkboxes element
 HOME_INCIDENTS = 40  # open incidents with their own blocks on the App Home (2 blocks each)
 HOME_MINE = 20  # lines under "Your incidents"
