@@ -147,7 +147,9 @@ class Messages(PresenterBase):
             "• `/incident stats [7d|30d|90d]`: MTTA, MTTR, update cadence and postmortems "
             "(only you see them)",
             "• `/incident help`: this list",
-            f"Severities: {sevs}. Roles: {roles}. Statuses: {statuses}.",
+            f"Severities: {sevs} (also typed `SEV 1`, `sev-1`, `S1`, `P0`, `P 0`, or a name "
+            f"such as `critical`). Roles: {roles} (ids or names, e.g. `Incident Commander`). "
+            f"Statuses: {statuses}.",
             "Everything but `declare`, `list`, `stats` and `help` works inside an incident "
             "channel. Every message there goes into the timeline; react with :pushpin: or pin "
             "a message to make it a key event.",
