@@ -63,16 +63,22 @@ class Updates(ServiceBase):
     async def severity_confirmed(self, channel_id: str, confirmation_id: int, by: str
                                  ) -> Incident:
         """"Change severity" clicked: make the change that was asked about."""
+        payload = await self._answered(channel_id, confirmation_id, by, "severity")
+        return await self.change_severity(channel_id, str(payload["to"]), by, confirmed=True)
+
+    async def _answered(self, channel_id: str, confirmation_id: int, by: str, kind: str
+                        ) -> dict[str, object]:
+        """The stored question a click answers, taken (once): it must be about the incident
+        of the channel clicked in, of this kind, and asked of this person."""
         inc = await self.acting_in(channel_id, by)
         async with self.db.write() as s:
             asked = await confirmations.take(s, confirmation_id, incident_id=inc.id,
-                                             kind="severity", asked_by=by)
+                                             kind=kind, asked_by=by)
         if asked is None:
-            self.require_open(inc)
-            raise UserError("That question has expired, or was asked of someone else. Run "
-                            "`/incident severity` again.")
-        return await self.change_severity(channel_id, str(asked.payload["to"]), by,
-                                          confirmed=True)
+            self.require_open(inc)  # resolved meanwhile: say so
+            raise UserError("That question has expired, or was asked of someone else. Ask "
+                            "again with the command.")
+        return dict(asked.payload)
 
     async def post_update(self, channel_id: str, status_text: str, message: str, by: str
                           ) -> Incident:
@@ -142,13 +148,6 @@ class Updates(ServiceBase):
     async def resolve_confirmed(self, channel_id: str, confirmation_id: int, by: str
                                 ) -> Incident:
         """"Resolve anyway" clicked: resolve with the summary that was given when asked."""
-        inc = await self.acting_in(channel_id, by)
-        async with self.db.write() as s:
-            asked = await confirmations.take(s, confirmation_id, incident_id=inc.id,
-                                             kind="resolve", asked_by=by)
-        if asked is None:
-            self.require_open(inc)  # resolved meanwhile: say so
-            raise UserError("That question has expired, or was asked of someone else. Run "
-                            "`/incident resolve` again.")
-        return await self.resolve(channel_id, str(asked.payload.get("summary", "")), by,
+        payload = await self._answered(channel_id, confirmation_id, by, "resolve")
+        return await self.resolve(channel_id, str(payload.get("summary", "")), by,
                                   confirmed=True)

@@ -107,35 +107,27 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
 
         fh.background.spawn(report_errors(respond, tick_it()), "tick")
 
-    @app.action(blocks.RESOLVE_CONFIRM)
-    async def resolve_anyway(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
-                             respond: AsyncRespond) -> None:
+    answers = {blocks.RESOLVE_CONFIRM: fh.service.resolve_confirmed,
+               blocks.SEVERITY_CONFIRM: fh.service.severity_confirmed}
+
+    async def confirmed(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                        respond: AsyncRespond) -> None:
+        """A one-click confirmation ("Resolve anyway", "Change to SEV3"): its value is the
+        stored question's id."""
         await ack()
-        asked = _incident_id(action)  # the stored question's id
+        asked = _incident_id(action)
         if asked is None:
             return
 
-        async def resolve() -> None:
-            await fh.service.resolve_confirmed(channel_of(body) or "", asked,
+        async def answer() -> None:
+            await answers[action["action_id"]](channel_of(body) or "", asked,
                                                body["user"]["id"])
             await respond(delete_original=True)
 
-        fh.background.spawn(report_errors(respond, resolve()), "resolve-anyway")
+        fh.background.spawn(report_errors(respond, answer()), "confirmed")
 
-    @app.action(blocks.SEVERITY_CONFIRM)
-    async def severity_anyway(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
-                              respond: AsyncRespond) -> None:
-        await ack()
-        asked = _incident_id(action)  # the stored question's id
-        if asked is None:
-            return
-
-        async def change() -> None:
-            await fh.service.severity_confirmed(channel_of(body) or "", asked,
-                                                body["user"]["id"])
-            await respond(delete_original=True)
-
-        fh.background.spawn(report_errors(respond, change()), "severity-confirmed")
+    for action_id in answers:
+        app.action(action_id)(confirmed)
 
     @app.action(blocks.REMINDER_UPDATE)
     async def open_update(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
