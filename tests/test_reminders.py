@@ -217,7 +217,8 @@ async def test_escalation_is_silent_after_resolve(bot: Bot) -> None:
     assert said(bot, inc.channel_id, ":rotating_light: Escalation") == []
 
 
-async def test_postmortem_reminder_repeats_until_built_or_done(bot: Bot) -> None:
+async def test_postmortem_reminder_repeats_until_marked_done_not_just_drafted(bot: Bot
+                                                                              ) -> None:
     inc, _ = await bot.declare("sev1 Needs a postmortem")
     await bot.command("role ic me", user=BOB, channel=inc.channel_id)
     await at(bot, inc, 10)
@@ -235,8 +236,18 @@ async def test_postmortem_reminder_repeats_until_built_or_done(bot: Bot) -> None
                           action_id=blocks.POSTMORTEM_BUILD)
     await bot.settle()
     assert bot.fake.files  # the draft was built and uploaded
+    # A draft is not a postmortem: the next reminder points at it and offers "Mark done" first.
+    await at(bot, inc, resolved + 96 * 60)
+    third = last_reminder(bot, inc.channel_id, "Reminder: the postmortem")
+    assert "has a draft from" in third.text and "not marked done" in third.text
+    buttons = [e["action_id"] for e in third.blocks[1]["elements"]]
+    assert buttons == [blocks.POSTMORTEM_DONE, blocks.POSTMORTEM_BUILD]
+    await bot.command("postmortem done", user=BOB, channel=inc.channel_id)
+    assert said(bot, inc.channel_id, f":white_check_mark: <@{BOB}> marked the postmortem "
+                                     "for INC-1 done")
     await at(bot, inc, resolved + 200 * 60)
-    assert len(said(bot, inc.channel_id, "Reminder: the postmortem")) == 2
+    assert len(said(bot, inc.channel_id, "Reminder: the postmortem")) == 3
+    assert (await bot.incident(inc.id)).postmortem_done_at is not None
 
 
 async def test_mark_done_stops_postmortem_reminders(bot: Bot) -> None:
@@ -251,9 +262,22 @@ async def test_mark_done_stops_postmortem_reminders(bot: Bot) -> None:
     await bot.slack.click(user=BOB, channel=inc.channel_id, message_ts=reminder.ts,
                           action_id=blocks.POSTMORTEM_DONE)
     await bot.settle()
-    assert "already done" in bot.fake.responses[-1]["text"]
+    assert "already marked done" in bot.fake.responses[-1]["text"]
     await at(bot, inc, 10 + 100 * 60)
     assert len(said(bot, inc.channel_id, "Reminder: the postmortem")) == 1
+
+
+async def test_postmortem_done_needs_a_resolved_incident_and_its_channel(bot: Bot) -> None:
+    inc, _ = await bot.declare("sev2 Still burning")
+    await bot.command("postmortem done", channel=inc.channel_id)
+    await bot.settle()
+    assert "still open: resolve it before" in bot.fake.responses[-1]["text"]
+    assert (await bot.incident(inc.id)).postmortem_done_at is None
+    await bot.command("postmortem done", channel="C0GENERAL")
+    await bot.settle()
+    assert "inside an incident channel" in bot.fake.responses[-1]["text"]
+    reply = await bot.command("postmortem finsihed", channel=inc.channel_id)
+    assert "Unknown `postmortem finsihed`" in reply and "postmortem done" in reply
 
 
 async def test_no_postmortem_reminder_where_none_is_required(bot: Bot) -> None:

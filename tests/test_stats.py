@@ -24,7 +24,7 @@ async def _script(bot: Bot) -> None:
         await bot.command(text, user=user, channel=channel)
 
     # A: SEV1, IC after 4m, updates at 20m (on time) and 70m (50m > 30m: late),
-    #    resolved at 90m, postmortem built.
+    #    resolved at 90m, draft built, postmortem marked done.
     a0 = bot.clock.now = NOW - timedelta(days=2)
     a, _ = await bot.declare("sev1 Checkout down")
     await at(a0, 4, "role ic me", a.channel_id, BOB)
@@ -32,8 +32,10 @@ async def _script(bot: Bot) -> None:
     await at(a0, 70, "update identified Bad deploy", a.channel_id)
     await at(a0, 90, "resolve Rolled back", a.channel_id)
     await at(a0, 95, "postmortem", a.channel_id)
+    await at(a0, 600, "postmortem done", a.channel_id, BOB)
     # B: SEV2, IC after 10m, update at 30m (on time for SEV2's 1h), raised to SEV1 at 40m,
-    #    update at 80m (50m under SEV1's 30m: late), resolved at 3h, no postmortem.
+    #    update at 80m (50m under SEV1's 30m: late), resolved at 3h, a draft built but
+    #    never marked done: a draft, not a postmortem.
     b0 = bot.clock.now = NOW - timedelta(days=1)
     b, _ = await bot.declare("sev2 Search slow")
     await at(b0, 10, "role ic me", b.channel_id, CAROL)
@@ -41,6 +43,7 @@ async def _script(bot: Bot) -> None:
     await at(b0, 40, "severity sev1", b.channel_id)
     await at(b0, 80, "update identified Rebuilding the index", b.channel_id)
     await at(b0, 180, "resolve Index rebuilt", b.channel_id)
+    await at(b0, 190, "postmortem", b.channel_id)
     # C: SEV3, still open, no IC, no update.
     bot.clock.now = NOW - timedelta(hours=3)
     await bot.declare("sev3 Flaky exports")
@@ -69,6 +72,7 @@ async def test_stats_command_reports_known_figures(make_bot: BotFactory) -> None
     assert "*Time to first update:* median 25m, p90 30m (2 incidents)" in text
     assert "*Updates on cadence:* 50% (2 of 4 updates)" in text
     assert "*Postmortems done:* 50% (1 of 2 required)" in text
+    assert "*Postmortem drafts (not done):* 1" in text
 
     await bot.command("stats", channel="C0GENERAL")  # 30 days by default: D counts too
     text = bot.fake.responses[-1]["blocks"][1]["text"]["text"]

@@ -62,7 +62,7 @@ class Firing(ServiceBase):
         sev = self.playbook.severity(inc.severity)
         now = self.clock()
         if r.kind == plan.POSTMORTEM:
-            if inc.postmortem_at is not None:
+            if inc.postmortem_done_at is not None:
                 return reminder_rows.SKIPPED, []
             follow = [plan.Planned(plan.POSTMORTEM, now + plan.POSTMORTEM_REPEAT, r.step + 1)]
             if not await self._posted_before(inc, r):

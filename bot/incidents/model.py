@@ -47,7 +47,8 @@ class Incident:
     resolved_at: datetime | None = None
     resolved_by: str | None = None
     summary: str | None = None
-    postmortem_at: datetime | None = None
+    postmortem_at: datetime | None = None  # the last draft built
+    postmortem_done_at: datetime | None = None  # someone marked the postmortem done
     history_synced_ts: str | None = None
     team_id: str = ""
     roles: dict[str, str] = field(default_factory=dict)

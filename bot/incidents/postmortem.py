@@ -53,6 +53,10 @@ def describe(e: TimelineEntry, playbook: Playbook, style: Style) -> str:
             return "resolved the incident" + (f": {style.text(e.text)}" if e.text else "")
         case "note":
             return f"note: {style.text(e.text)}"
+        case "postmortem":
+            return f"built the postmortem draft ({style.text(e.text)})"
+        case "postmortem_done":
+            return "marked the postmortem done"
         case "file":
             files = ", ".join(style.link(f["name"], f["permalink"]) for f in d.get("files", []))
             return f"{style.text(e.text)} (shared {files})" if e.text else f"shared {files}"
@@ -188,6 +192,10 @@ class PostmortemWriter:
         ])
 
 
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
+
+
 def timeline_json(inc: Incident, entries: list[TimelineEntry]) -> str:
     """The raw timeline for `foghorn export --format json`."""
     return json.dumps({
@@ -197,6 +205,8 @@ def timeline_json(inc: Incident, entries: list[TimelineEntry]) -> str:
             "declared_by": inc.declared_by, "declared_at": inc.declared_at.isoformat(),
             "resolved_at": inc.resolved_at.isoformat() if inc.resolved_at else None,
             "roles": inc.roles, "summary": inc.summary,
+            "postmortem_draft_at": _iso(inc.postmortem_at),
+            "postmortem_done_at": _iso(inc.postmortem_done_at),
         },
         "entries": [{
             "kind": e.kind, "at": e.occurred_at.isoformat(), "actor": e.actor,

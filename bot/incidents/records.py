@@ -33,7 +33,8 @@ class Records(ServiceBase):
                                       await self.checklist_state(inc.id))
 
     async def publish_postmortem(self, channel_id: str, by: str) -> Incident:
-        """Build the draft, upload it to the incident channel and remember that it exists."""
+        """Build the draft, upload it to the incident channel and remember that it exists.
+        A draft is not a postmortem: the reminders go on until someone marks it done."""
         inc = await self.in_channel(channel_id, "postmortem")
         document = await self.draft_postmortem(inc)
         filename = f"postmortem-{inc.channel_name or inc.label.lower()}.md"
@@ -42,19 +43,30 @@ class Records(ServiceBase):
         async with self.db.write() as s:
             await repo.update_incident(s, inc.id, postmortem_at=now)
             await repo.add_entry(s, inc.id, "postmortem", now, by, filename)
-            await reminder_rows.cancel_reminders(s, inc.id, (plan.POSTMORTEM,))
         return replace(inc, postmortem_at=now)
 
+    async def postmortem_done_here(self, channel_id: str, by: str) -> Incident:
+        """`/incident postmortem done` in the incident's channel."""
+        inc = await self.in_channel(channel_id, "postmortem done")
+        return await self.mark_postmortem_done(inc.id, by)
+
     async def mark_postmortem_done(self, incident_id: int, by: str) -> Incident:
-        """Someone wrote the postmortem elsewhere: stop the postmortem reminders."""
+        """The postmortem is written (from the draft or elsewhere): it counts as done and the
+        postmortem reminders stop."""
         now = self.clock()
         async with self.db.write() as s:
             inc = await repo.lock_incident(s, incident_id)
             if inc is None:
                 raise UserError("That incident no longer exists.")
-            if inc.postmortem_at is not None:
-                raise UserError(f"The postmortem for {inc.label} is already done.")
-            await repo.update_incident(s, inc.id, postmortem_at=now)
+            if inc.postmortem_done_at is not None:
+                raise UserError(f"The postmortem for {inc.label} is already marked done "
+                                f"(on {self.postmortems.when(inc.postmortem_done_at)}).")
+            if not inc.is_resolved:
+                raise UserError(f"{inc.label} is still open: resolve it before marking its "
+                                "postmortem done.")
+            await repo.update_incident(s, inc.id, postmortem_done_at=now)
             await repo.add_entry(s, inc.id, "postmortem_done", now, by, "")
             await reminder_rows.cancel_reminders(s, inc.id, (plan.POSTMORTEM,))
-        return replace(inc, postmortem_at=now)
+        done = replace(inc, postmortem_done_at=now)
+        await self.chat.postmortem_done(done, by)
+        return done

@@ -11,7 +11,8 @@ Definitions (also in README):
   the share that came at most that long after the previous update (or the declaration),
   using the severity in force at the time;
 - postmortem completion: of the resolved incidents whose final severity requires a
-  postmortem, the share whose draft was built or marked done.
+  postmortem, the share someone marked done; drafts built but not marked done are counted
+  apart (a generated draft is not a postmortem).
 p90 is the nearest-rank percentile: the smallest value at least 90% of the values reach.
 """
 
@@ -76,6 +77,7 @@ class Stats:
     time_to_first_update: Spread = Spread(0, None, None)
     cadence: Share = Share(0, 0)
     postmortems: Share = Share(0, 0)
+    postmortem_drafts: int = 0  # required, draft built, not marked done
 
 
 def parse_period(text: str) -> str | None:
@@ -95,7 +97,7 @@ def compute(incidents: list[Incident], entries: list[TimelineEntry], playbook: P
         if e.incident_id in by_incident:
             by_incident[e.incident_id].append(e)
     ack, resolve, first_update = [], [], []
-    on_time = updates = pm_done = pm_due = 0
+    on_time = updates = pm_done = pm_due = pm_drafts = 0
     for inc in chosen:
         log = by_incident[inc.id]
         figures = compute_figures(inc, log, now)  # the same figures as the postmortem's
@@ -108,7 +110,8 @@ def compute(incidents: list[Incident], entries: list[TimelineEntry], playbook: P
             sev = playbook.find_severity(inc.severity)
             if sev is not None and sev.postmortem_required:
                 pm_due += 1
-                pm_done += inc.postmortem_at is not None
+                pm_done += inc.postmortem_done_at is not None
+                pm_drafts += inc.postmortem_done_at is None and inc.postmortem_at is not None
         done, total = _cadence(inc, log, playbook)
         on_time, updates = on_time + done, updates + total
     return Stats(
@@ -118,6 +121,7 @@ def compute(incidents: list[Incident], entries: list[TimelineEntry], playbook: P
         time_to_ack=Spread.of(ack), time_to_resolve=Spread.of(resolve),
         time_to_first_update=Spread.of(first_update),
         cadence=Share(on_time, updates), postmortems=Share(pm_done, pm_due),
+        postmortem_drafts=pm_drafts,
     )
 
 
@@ -155,6 +159,7 @@ def rows(st: Stats, playbook: Playbook) -> list[tuple[str, str]]:
         ("Time to first update", _spread(st.time_to_first_update)),
         ("Updates on cadence", _share(st.cadence, "updates")),
         ("Postmortems done", _share(st.postmortems, "required")),
+        ("Postmortem drafts (not done)", str(st.postmortem_drafts)),
     ]
 
 

@@ -166,6 +166,11 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                                   replace_original=False)
 
                 fh.background.spawn(report_errors(respond, report()), "stats")
+            case parsing.Postmortem(done=True):
+                await ack()
+                fh.background.spawn(
+                    report_errors(respond, service.postmortem_done_here(channel, user)),
+                    "postmortem-done")
             case parsing.Postmortem():
                 try:  # check first, speak once
                     await service.in_channel(channel, "postmortem")

@@ -81,7 +81,7 @@ class ShowTimeline:
 
 @dataclass(frozen=True)
 class Postmortem:
-    pass
+    done: bool = False  # `postmortem done`: mark it written, instead of building a draft
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,8 @@ USAGE = {
     "list": "`/incident list`: open incidents",
     "note": "`/incident note <text>`, e.g. `/incident note Decided to fail over`",
     "timeline": "`/incident timeline`: the newest 50 timeline entries",
-    "postmortem": "`/incident postmortem`: build the postmortem draft",
+    "postmortem": "`/incident postmortem`: build the postmortem draft; "
+                  "`/incident postmortem done` when the postmortem is written",
     "checklist": "`/incident checklist [id]`: post one of the playbook's checklists",
     "stats": "`/incident stats [7d|30d|90d]`: incident metrics",
     "help": "`/incident help`: every command",
@@ -206,6 +207,11 @@ def parse(text: str, user: str, pb: Playbook) -> Command:
                          f"(default `{stats.DEFAULT_PERIOD}`), e.g. `/incident stats 7d`.")
         return ShowStats(period)
     if sub == "postmortem":
+        word = _split(rest)[0].lower()
+        if word in ("done", "finished", "complete", "completed"):
+            return Postmortem(done=True)
+        if word and word not in ("draft", "build"):
+            return Usage(f"Unknown `postmortem {_echo(word)}`. Use {USAGE['postmortem']}.")
         return Postmortem()
     if sub == "checklist":
         word = _split(rest)[0]

@@ -178,7 +178,13 @@ class SlackPublisher:
         await self.gateway.upload(
             _channel(inc), filename, content, title=f"Postmortem draft: {inc.label}",
             comment=":page_facing_up: Postmortem draft: fill in the _italic_ prompts, then "
-                    "share it. The timeline and figures are filled in from this channel.")
+                    "share it. The timeline and figures are filled in from this channel. "
+                    "When the postmortem is written, mark it done with `/incident postmortem "
+                    "done`: until then it counts as a draft and the reminders go on.")
+
+    async def postmortem_done(self, inc: Incident, by: str) -> None:
+        await self._say(inc, f":white_check_mark: <@{by}> marked the postmortem for "
+                             f"{inc.label} done.")
 
 
     async def links_and_notices(self, inc: Incident, *, resumed: bool) -> None:

@@ -47,6 +47,7 @@ def _to_incident(row: IncidentRow, roles: dict[str, str]) -> Incident:
         resolved_by=row.resolved_by,
         summary=row.summary,
         postmortem_at=row.postmortem_at,
+        postmortem_done_at=row.postmortem_done_at,
         history_synced_ts=row.history_synced_ts,
         team_id=row.team_id,
         version=row.version,

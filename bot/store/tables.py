@@ -74,7 +74,8 @@ class IncidentRow(Base):
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(String(32))
     summary: Mapped[str | None] = mapped_column(Text)
-    postmortem_at: Mapped[datetime | None]
+    postmortem_at: Mapped[datetime | None]  # the last draft built
+    postmortem_done_at: Mapped[datetime | None]  # someone marked the postmortem done
     # Channel history up to this Slack ts is stored (advanced only by a finished catch-up;
     # live events may leave gaps before it, e.g. when the channel was not yet linked).
     history_synced_ts: Mapped[str | None] = mapped_column(String(32))

@@ -141,7 +141,8 @@ class Messages(PresenterBase):
             "• `/incident note <text>`: add a note to the timeline, e.g. "
             "`/incident note Decided to fail over to eu-west-2`",
             "• `/incident timeline`: the newest 50 timeline entries (only you see them)",
-            "• `/incident postmortem`: build the postmortem draft and upload it to the channel",
+            "• `/incident postmortem`: build the postmortem draft and upload it to the channel; "
+            "`/incident postmortem done` once the postmortem is written",
             "• `/incident checklist [id]`: post one of the playbook's checklists, or list them",
             "• `/incident list`: open incidents",
             "• `/incident stats [7d|30d|90d]`: MTTA, MTTR, update cadence and postmortems "

@@ -38,10 +38,17 @@ class Reminders(PresenterBase):
     def postmortem_reminder(self, inc: Incident) -> tuple[str, Blocks]:
         who = inc.commander or inc.declared_by
         when = self.when(inc.resolved_at) if inc.resolved_at else "recently"
-        text = (f"Reminder: the postmortem for {inc.label} ({inc.severity}, resolved {when}) "
-                f"is not written yet. <@{who}>, build the draft or mark it done.")
+        if inc.postmortem_at is None:
+            text = (f"Reminder: the postmortem for {inc.label} ({inc.severity}, resolved "
+                    f"{when}) is not written yet. <@{who}>, build the draft or mark it done.")
+            build = self._button(POSTMORTEM_BUILD, "Build the draft", str(inc.id), "primary")
+            done = self._button(POSTMORTEM_DONE, "Mark done", str(inc.id))
+        else:
+            text = (f"Reminder: the postmortem for {inc.label} ({inc.severity}, resolved "
+                    f"{when}) has a draft from {self.when(inc.postmortem_at)} but is not "
+                    f"marked done. <@{who}>, finish it, then mark it done.")
+            done = self._button(POSTMORTEM_DONE, "Mark done", str(inc.id), "primary")
+            build = self._button(POSTMORTEM_BUILD, "Rebuild the draft", str(inc.id))
         return text, [_section(f":memo: {text}"), {
             "type": "actions", "block_id": f"postmortem|{inc.id}",
-            "elements": [self._button(POSTMORTEM_BUILD, "Build the draft", str(inc.id),
-                                      "primary"),
-                         self._button(POSTMORTEM_DONE, "Mark done", str(inc.id))]}]
+            "elements": [build, done] if inc.postmortem_at is None else [done, build]}]
