@@ -85,6 +85,7 @@ async def test_export_prints_markdown_and_json(bot: Bot) -> None:
     assert await export(bot.fh.settings, f"#{inc.channel_name}", "json", out) == 0
     data = json.loads(out.getvalue())
     assert data["incident"]["label"] == inc.label
+    assert data["incident"]["postmortem_done_at"] is None  # a draft is not a postmortem
     kinds = [e["kind"] for e in data["entries"]]
     assert kinds[0] == "declared" and kinds.count("role_assigned") == 2
     assert {"message", "status_update", "severity_changed", "resolved"} <= set(kinds)
