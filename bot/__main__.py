@@ -1,4 +1,5 @@
-"""`python -m bot` / `foghorn`: run (the default), demo, check-playbooks."""
+"""`python -m bot` / `foghorn`: run (the default), demo, check, init, check-playbooks, export,
+stats."""
 
 from __future__ import annotations
 
@@ -9,23 +10,33 @@ import os
 import sys
 from pathlib import Path
 
-from bot.config import LOG_LEVELS, ConfigError, load_settings
+from bot.config import LOG_LEVELS, ConfigError, load_settings, secrets_in_environment
 from bot.logs import configure as configure_logging
+from bot.logs import install_redaction, redact
 from bot.playbooks import (
     TEMPLATE_FIELDS,
     PlaybookError,
     load_playbooks,
     parse_playbook,
     playbook_files,
+    playbook_warnings,
 )
+from bot.startup import StartupError
+from bot.store.opening import DatabaseProblem
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="foghorn", description="Foghorn: incident response in Slack")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
     sub = p.add_subparsers(dest="command")
     sub.add_parser("run", help="run the bot (default); settings come from the environment")
     demo = sub.add_parser("demo", help="play a scripted incident against a fake Slack, offline")
     demo.add_argument("--pace", type=float, default=0.4, help="seconds between steps")
+    sub.add_parser("check", help="check settings, playbook, database and Slack tokens, "
+                                 "without serving (exit 0 when all is well, else 1)")
+    init = sub.add_parser("init", help="write the default playbook into DIR to edit")
+    init.add_argument("dir", nargs="?", type=Path, default=Path("playbooks"),
+                      help="folder (default: ./playbooks)")
     check = sub.add_parser("check-playbooks", help="validate playbooks without starting")
     check.add_argument("dir", nargs="?", type=Path, help="folder (default: PLAYBOOKS_DIR)")
     export = sub.add_parser("export", help="print an incident's postmortem draft or timeline")
@@ -48,13 +59,23 @@ def check_playbooks(directory: Path) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"active playbook: {active.name}")
+    for warning in playbook_warnings(active):
+        print(f"warning: {warning}")
     for name, fields in TEMPLATE_FIELDS.items():
         print(f"  templates.{name} may use: {', '.join('{' + f + '}' for f in sorted(fields))}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Before anything is checked or logged: whatever the environment holds as a secret,
+    # valid or not, never reaches the output.
+    install_redaction(secrets_in_environment(os.environ))
     args = _parser().parse_args(argv)
+    if args.version:
+        from bot.admin import version
+
+        print(f"foghorn {version()}")
+        return 0
     fmt = os.environ.get("LOG_FORMAT", "text").strip().lower()
     level = os.environ.get("LOG_LEVEL", "INFO").strip().upper()  # checked with the settings
     configure_logging("json" if fmt == "json" else "text",
@@ -62,42 +83,52 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # APScheduler logs two INFO lines per job run: one pair per reminder look is noise.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    command = args.command or "run"
     try:
-        if command == "check-playbooks":
-            directory = args.dir or load_settings().PLAYBOOKS_DIR
-            return check_playbooks(directory)
-        if command == "export":
-            from bot.export import export
-
-            return asyncio.run(export(load_settings(), args.incident, args.format))
-        if command == "stats":
-            from bot.incidents.stats import PERIODS, parse_period
-            from bot.report import print_stats
-
-            period = parse_period(args.period)
-            if period is None:
-                print(f"foghorn: unknown period {args.period!r}: use one of "
-                      f"{', '.join(PERIODS)}", file=sys.stderr)
-                return 2
-            return asyncio.run(print_stats(load_settings(), period, args.team))
-        if command == "demo":
-            from bot.demo import play
-
-            logging.getLogger().setLevel(logging.WARNING)
-            return asyncio.run(play(pace=args.pace))
-        from bot.app import StartupError, run
-
-        try:
-            asyncio.run(run(load_settings()))
-        except StartupError as exc:
-            raise ConfigError(str(exc)) from None
-        return 0
-    except (ConfigError, PlaybookError) as exc:
-        print(f"foghorn: {exc}", file=sys.stderr)
+        return _command(args)
+    except (ConfigError, PlaybookError, StartupError, DatabaseProblem) as exc:
+        print(f"foghorn: {redact(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug: its traceback goes through the redacting log
+        logging.getLogger("bot").error("foghorn stopped: %s", exc, exc_info=exc)
+        return 1
+
+
+def _command(args: argparse.Namespace) -> int:
+    command = args.command or "run"
+    if command == "check-playbooks":
+        return check_playbooks(args.dir or load_settings().playbooks_dir)
+    if command == "init":
+        from bot.admin import init
+
+        return init(args.dir)
+    if command == "check":
+        from bot.admin import check
+
+        return asyncio.run(check())
+    if command == "export":
+        from bot.export import export
+
+        return asyncio.run(export(load_settings(), args.incident, args.format))
+    if command == "stats":
+        from bot.incidents.stats import PERIODS, parse_period
+        from bot.report import print_stats
+
+        period = parse_period(args.period)
+        if period is None:
+            print(f"foghorn: unknown period {args.period!r}: use one of "
+                  f"{', '.join(PERIODS)}", file=sys.stderr)
+            return 2
+        return asyncio.run(print_stats(load_settings(), period, args.team))
+    if command == "demo":
+        from bot.demo import play
+
+        logging.getLogger().setLevel(logging.WARNING)
+        return asyncio.run(play(pace=args.pace))
+    from bot.serve import run
+
+    return asyncio.run(run(load_settings()))
 
 
 if __name__ == "__main__":

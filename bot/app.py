@@ -10,19 +10,16 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import signal
 import time
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
-from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.request.async_request import AsyncBoltRequest
-from sqlalchemy.engine import make_url
 
+from bot import startup
 from bot.background import Background
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
@@ -34,13 +31,7 @@ from bot.logs import bind, install_redaction, unbind_all
 from bot.logs import context as log_context
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.metrics import Metrics
-from bot.playbooks import (
-    Playbook,
-    PlaybookError,
-    active_file,
-    escalation_targets,
-    load_playbooks,
-)
+from bot.playbooks import active_file, load_playbooks, playbook_warnings
 from bot.slack import actions, commands, declaring, events, guard
 from bot.slack.blocks import Presenter
 from bot.slack.catchup import catch_up
@@ -55,8 +46,9 @@ from bot.slack.workspaces import (
     installation_store,
     oauth_settings,
 )
+from bot.startup import StartupError
 from bot.store import repo
-from bot.store.db import Database
+from bot.store.opening import DatabaseProblem, open_database
 
 log = logging.getLogger(__name__)
 
@@ -71,31 +63,32 @@ OTHER_WORKSPACE = ("This Foghorn belongs to another Slack workspace, so it did n
                    "Ask your Slack admin to install Foghorn in this workspace.")
 
 
-class StartupError(Exception):
-    """Start-up cannot go on; the message is one line for the operator."""
-
-
 async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = True
                 ) -> Foghorn:
-    """Load the playbook, migrate the database and wire the app. Raises StartupError,
-    PlaybookError or ConfigError with a one-line message."""
+    """Load the playbook, open and migrate the database, check the token and the channels
+    with Slack, and wire the app. Raises StartupError, PlaybookError or ConfigError with a
+    one-line message, having closed whatever it opened."""
     install_redaction([settings.SLACK_BOT_TOKEN, settings.SLACK_SIGNING_SECRET,
                        settings.SLACK_APP_TOKEN, settings.SLACK_CLIENT_SECRET])
-    playbook = load_playbooks(settings.PLAYBOOKS_DIR)
-    db = Database(settings.DATABASE_URL, timeout=settings.DATABASE_TIMEOUT)
+    playbook = load_playbooks(settings.playbooks_dir)
+    for warning in playbook_warnings(playbook):
+        log.warning("playbook: %s", warning)
     try:
-        await db.migrate()
-    except Exception as exc:
-        await db.close()
-        where = make_url(settings.DATABASE_URL).render_as_string(hide_password=True)
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise StartupError(f"cannot open the database {where}: {reason}") from None
+        db = await open_database(settings.DATABASE_URL, settings.DATABASE_TIMEOUT)
+    except DatabaseProblem as exc:
+        raise StartupError(str(exc)) from None
     metrics = Metrics()
     client = make_client(settings.SLACK_BOT_TOKEN, settings.SLACK_API_URL, metrics=metrics)
     gateway = SlackGateway(client, metrics)
+    slack_answered = True
     try:
-        await check_escalation_targets(gateway, playbook, active_file(settings.PLAYBOOKS_DIR))
-    except PlaybookError:
+        if client.token:
+            slack_answered = await startup.check_token(gateway)
+            if slack_answered:
+                await startup.check_targets(gateway, playbook,
+                                            active_file(settings.playbooks_dir),
+                                            settings.INCIDENTS_CHANNEL)
+    except BaseException:  # a refused token, a missing channel, or a signal
         await gateway.close()
         await db.close()
         raise
@@ -119,6 +112,8 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
                      client=client, logger=logging.getLogger("slack_bolt"))}
     bolt = AsyncApp(
         client=client,
+        # Bolt reads SLACK_BOT_TOKEN itself and warns that `client` wins: it holds that token.
+        logger=_bolt_logger(),
         signing_secret=settings.SLACK_SIGNING_SECRET or "",
         request_verification_enabled=not settings.socket_mode,
         # Listeners ack first and hand slow work to `Background`, so Bolt can answer as soon
@@ -133,6 +128,7 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
     dispatcher.on_sent = lambda r, at: metrics.reminder_sent(r.kind, r.due_at, at)
     fh = Foghorn(settings, playbook, db, gateway, presenter, service, background, bolt,
                  dispatcher, metrics, workspaces, schedule=schedule)
+    fh.slack_answered = slack_answered
     fh.home = HomeTabs(service, presenter, background, workspaces.gateway, fh.scope)
     service.changed = fh.home.incident_changed
     # Bolt tries listeners in the order they were added, and each try costs; message events
@@ -217,6 +213,8 @@ def web_app(fh: Foghorn, *, with_events: bool = True) -> web.Application:
         return response
 
     async def healthz(_request: web.Request) -> web.Response:
+        if not fh.slack_answered:
+            return web.json_response({"ok": False, "reason": "waiting for Slack"}, status=503)
         if not fh.ready:
             return web.json_response({"ok": False, "reason": "starting"}, status=503)
         try:
@@ -284,26 +282,6 @@ async def start_http(fh: Foghorn, port: int, *, host: str = "0.0.0.0",
     return runner, bound
 
 
-async def check_escalation_targets(gateway: SlackGateway, playbook: Playbook,
-                                   source: Path) -> None:
-    """Stop start-up for a target Slack says does not exist; only warn when Slack cannot
-    answer (an incident bot must start even while Slack has its own incident)."""
-    if not gateway.client.token:
-        return
-    checked: set[str] = set()
-    for path, target in escalation_targets(playbook):
-        if target in checked:
-            continue
-        checked.add(target)
-        try:
-            exists = await gateway.target_exists(target)
-        except ChatError as exc:
-            log.warning("could not check escalation targets (Slack: %s); starting anyway", exc)
-            return
-        if not exists:
-            raise PlaybookError(f"{source}: {path}: {target} does not exist in this workspace")
-
-
 async def finish_startup(fh: Foghorn) -> None:
     """Complete declares a crash interrupted (telling each declarer), store what was said in
     incident channels while we were down, then report ready."""
@@ -360,33 +338,16 @@ async def shutdown(fh: Foghorn, runner: web.AppRunner | None) -> None:
     await fh.db.close()
 
 
-async def connect_socket_mode(fh: Foghorn) -> AsyncSocketModeHandler:
-    """Receive Slack's requests over Socket Mode (the app-level token's WebSocket)."""
-    handler = AsyncSocketModeHandler(fh.bolt, fh.settings.SLACK_APP_TOKEN)
-    await handler.connect_async()
-    return handler
+def _bolt_logger() -> logging.Logger:
+    logger = logging.getLogger("slack_bolt.AsyncApp")
+    if not any(isinstance(f, _NotTokenUnused) for f in logger.filters):
+        logger.addFilter(_NotTokenUnused())
+    return logger
 
 
-async def run(settings: Settings) -> None:
-    """`foghorn run`: serve until SIGTERM or SIGINT."""
-    settings.require_slack()
-    fh = await build(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    runner, port = await start_http(fh, settings.PORT, with_events=not settings.socket_mode)
-    socket_handler = None
-    try:
-        if settings.socket_mode:
-            socket_handler = await connect_socket_mode(fh)
-            log.info("connected to Slack in Socket Mode; /healthz on port %d", port)
-        else:
-            log.info("listening on port %d (POST /slack/events, GET /healthz)", port)
-        await finish_startup(fh)
-        await stop.wait()
-        log.info("shutting down")
-    finally:
-        if socket_handler is not None:
-            await socket_handler.close_async()
-        await shutdown(fh, runner)
+class _NotTokenUnused(logging.Filter):
+    """Bolt's "`token` will be unused" warning is about SLACK_BOT_TOKEN, which it reads from
+    the environment though our client already holds it: not a problem to report."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()

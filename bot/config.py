@@ -6,16 +6,23 @@ variable and says what is expected; `python -m bot` prints it and exits without 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SLACK_API_URL_DEFAULT = "https://slack.com/api/"
+SHIPPED_PLAYBOOKS = Path(__file__).parent / "defaults"
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# Settings whose values are credentials: never echoed, redacted from every log line.
+SECRET_SETTINGS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN",
+                   "SLACK_CLIENT_SECRET")
 
 
 class ConfigError(Exception):
@@ -91,6 +98,12 @@ class Settings(BaseSettings):
                 v = driver + v.removeprefix(plain)
         if not v.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        try:
+            port = urlsplit(v).port
+        except ValueError:
+            port = -1
+        if port is not None and not 0 < port < 65536:
+            raise ValueError("has a port that is not a number from 1 to 65535")
         return v
 
     @field_validator("INCIDENTS_CHANNEL")
@@ -141,6 +154,14 @@ class Settings(BaseSettings):
         return self.SLACK_APP_TOKEN is not None
 
     @property
+    def playbooks_dir(self) -> Path:
+        """PLAYBOOKS_DIR when set; else ./playbooks when it exists; else the default playbook
+        shipped in the package (so an installed wheel runs from any folder)."""
+        if "PLAYBOOKS_DIR" in self.model_fields_set or self.PLAYBOOKS_DIR.is_dir():
+            return self.PLAYBOOKS_DIR
+        return SHIPPED_PLAYBOOKS
+
+    @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.TIMEZONE)
 
@@ -171,8 +192,20 @@ def _missing(name: str) -> str:
     return f"{name} is not set: expected {desc}"
 
 
+def secrets_in_environment(env: Mapping[str, str]) -> list[str]:
+    """The raw secret values in the environment, valid or not, so they can be redacted
+    before anything has been checked."""
+    found = [env.get(name, "") for name in SECRET_SETTINGS]
+    try:
+        password = urlsplit(env.get("DATABASE_URL", "")).password
+    except ValueError:
+        password = None
+    return [s for s in [*found, password or ""] if s]
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read the environment (plus explicit overrides), turning errors into one-line ConfigErrors."""
+    """Read the environment (plus explicit overrides), turning errors into one-line ConfigErrors.
+    A secret's value is never part of the message."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
@@ -180,9 +213,19 @@ def load_settings(**overrides: object) -> Settings:
         name = str(err["loc"][0]) if err["loc"] else "configuration"
         field = Settings.model_fields.get(name)
         expected = field.description if field is not None else ""
-        got = err.get("input")
         msg = err["msg"].removeprefix("Value error, ")
-        detail = f"{name} is invalid ({msg}; got {got!r})"
+        detail = f"{name} is invalid ({msg}{_shown(name, err.get('input'))})"
         if expected and expected not in msg:
             detail += f": expected {expected}"
         raise ConfigError(detail) from None
+
+
+def _shown(name: str, value: object) -> str:
+    """What of a bad value may be printed: all of it, unless it is (or holds) a secret."""
+    if name in SECRET_SETTINGS:
+        prefix = re.match(r"[a-z]{3,5}-", str(value))
+        return f"; got a value starting with {prefix.group(0)!r}" if prefix else ""
+    if name == "DATABASE_URL":
+        scheme = str(value).partition("://")[0]
+        return f"; got the scheme {scheme!r}" if "://" in str(value) else ""
+    return f"; got {value!r}"

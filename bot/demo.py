@@ -18,7 +18,7 @@ from typing import TextIO
 import aiohttp
 
 from bot.app import build, finish_startup, shutdown, start_http
-from bot.config import load_settings
+from bot.config import SHIPPED_PLAYBOOKS, load_settings
 from bot.foghorn import Foghorn
 from bot.incidents.timeline import ts_to_datetime
 from bot.slack import blocks
@@ -28,7 +28,6 @@ from bot.testing.transcript import readable, render_message
 
 PEOPLE = {"UALICE": "alice", "UBOB": "bob", "UCAROL": "carol", "UDAN": "dan"}
 GENERAL = "C0GENERAL"
-PLAYBOOKS = Path(__file__).resolve().parent.parent / "playbooks"
 
 
 class Transcript:
@@ -94,7 +93,7 @@ async def play(out: TextIO = sys.stdout, pace: float = 0.4) -> int:
         settings = load_settings(
             SLACK_BOT_TOKEN="xoxb-demo", SLACK_SIGNING_SECRET=secret, SLACK_API_URL=fake.url,
             DATABASE_URL=f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}",
-            PLAYBOOKS_DIR=PLAYBOOKS,
+            PLAYBOOKS_DIR=SHIPPED_PLAYBOOKS,  # the story follows the default playbook
         )
         # Simulated time: the demo runs the reminder dispatcher itself after every step.
         fh = await build(settings, clock=clock, schedule=False)

@@ -46,6 +46,9 @@ class Foghorn:
     home: HomeTabs = field(init=False)
     schedule: bool = True  # run the dispatcher's scheduler (tests drive it by hand)
     ready: bool = False
+    # Slack has answered auth.test (or there is no single token to ask about); until then
+    # /healthz says 503.
+    slack_answered: bool = True
     rejected_requests: int = 0  # unsigned, forged, stale or malformed requests refused
 
     def scope(self, team_id: str | None) -> str | None:

@@ -24,6 +24,8 @@ HOOK_URL = re.compile(r"https?(?::|%3A)(?://|%2F%2F)(?:hooks\.slack\.com[^\s\"'&
 CREDENTIAL_FIELD = re.compile(
     r"""((?:"|')?\b(?:response_url|code)(?:"|')?\s*(?::|=)\s*(?:"|')?)"""
     r"""(?!\[redacted\])[^\s"'&,}]+""")
+# The password in a URL (a DATABASE_URL in a driver's message, say).
+URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)(?!\*\*\*@)[^\s@/]+@", re.I)
 REDACTED = "[redacted]"
 _secrets: set[str] = set()
 _installed = False
@@ -33,6 +35,7 @@ def redact(text: str) -> str:
     text = TOKEN.sub(REDACTED, text)
     text = HOOK_URL.sub(REDACTED, text)
     text = CREDENTIAL_FIELD.sub(lambda m: m.group(1) + REDACTED, text)
+    text = URL_PASSWORD.sub(lambda m: m.group(1) + REDACTED + "@", text)
     for secret in _secrets:
         text = text.replace(secret, REDACTED)
     return text
@@ -124,7 +127,11 @@ class TextFormatter(logging.Formatter):
 
 
 def _attach_context(record: logging.LogRecord) -> bool:
-    record.ctx = _context.get() or {}
+    """The bound ids, except where the record names its own (`extra={"channel": ...}`): a
+    line about another channel than the request's says which."""
+    ctx = _context.get() or {}
+    own = {k: str(getattr(record, k)) for k in ctx if k not in _STANDARD and hasattr(record, k)}
+    record.ctx = {**ctx, **own} if own else ctx
     return True
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -152,11 +153,6 @@ class Severity(_Strict):
 
     @model_validator(mode="after")
     def _sensible(self) -> Severity:
-        if self.update_every is not None and self.response_time > self.update_every:
-            respond, update = map(format_duration, (self.response_time, self.update_every))
-            raise ValueError(
-                f"response_time ({respond}) is longer than update_every ({update}): updates "
-                "would be due before anyone is expected to respond")
         steps = [s.after for s in self.escalation]
         if steps != sorted(steps):
             raise ValueError("escalation steps must be in order of `after`")
@@ -175,9 +171,19 @@ class Role(_Strict):
     aliases: tuple[str, ...] = ()
     summary: str = ""
     responsibilities: tuple[str, ...] = ()
+    # The role that commands the incident: the nudges ask for it, MTTA is measured to it,
+    # reminders go to its holder. Exactly one role has it (a role with id `ic` has it when
+    # none says so).
+    commands: bool = False
 
     def match_keys(self) -> set[str]:
         return {normalize_key(k) for k in (self.id, self.name, *self.aliases)}
+
+    @property
+    def short_name(self) -> str:
+        """`IC` for "Incident Commander": the initials of a name of several words."""
+        words = self.name.split()
+        return "".join(w[0].upper() for w in words) if len(words) > 1 else self.name
 
 
 class Status(_Strict):
@@ -288,6 +294,13 @@ class Playbook(_Strict):
     def _consistent(self) -> Playbook:
         _unique("severities", [(s.id, s.match_keys()) for s in self.severities])
         _unique("roles", [(r.id, r.match_keys()) for r in self.roles])
+        commanding = [r.id for r in self.roles if r.commands]
+        if len(commanding) > 1:
+            raise ValueError(f"roles: only one role may have `commands: true` (found "
+                             f"{', '.join(commanding)})")
+        if not commanding and self.role("ic") is None:
+            raise ValueError("roles: mark the role that commands the incident with "
+                             "`commands: true` (no role has it, and no role has id `ic`)")
         _unique("statuses", [(s.id, {normalize_key(s.id)}) for s in self.statuses])
         defaults = [s.id for s in self.severities if s.default]
         if len(defaults) != 1:
@@ -323,6 +336,17 @@ class Playbook(_Strict):
         return self
 
     # Lookups used by the command parser and the service.
+    @property
+    def commander(self) -> Role:
+        """The commanding role (validated: there is one)."""
+        found = next((r for r in self.roles if r.commands), None) or self.role("ic")
+        assert found is not None
+        return found
+
+    def commander_of(self, roles: Mapping[str, str]) -> str | None:
+        """Who holds the commanding role, given an incident's roles."""
+        return roles.get(self.commander.id)
+
     @property
     def default_severity(self) -> Severity:
         return next(s for s in self.severities if s.default)
@@ -464,6 +488,20 @@ def load_playbooks(directory: Path) -> Playbook:
     loaded = {p: parse_playbook(p.read_text(encoding="utf-8"), str(p))
               for p in playbook_files(directory)}
     return loaded[active_file(directory)]
+
+
+def playbook_warnings(pb: Playbook) -> list[str]:
+    """Choices that are allowed but worth a second look, printed by `check-playbooks` and at
+    start-up (a real policy may want them: SEV1 updates every 10m, a 15m response time)."""
+    warnings = []
+    for i, sev in enumerate(pb.severities):
+        if sev.update_every is not None and sev.response_time > sev.update_every:
+            respond, update = map(format_duration, (sev.response_time, sev.update_every))
+            warnings.append(
+                f"severities[{i}] ({sev.id}): response_time ({respond}) is longer than "
+                f"update_every ({update}): the first update reminder comes before anyone is "
+                "expected to have responded")
+    return warnings
 
 
 def escalation_targets(pb: Playbook) -> list[tuple[str, str]]:

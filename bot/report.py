@@ -1,7 +1,7 @@
 """`foghorn stats`: incident metrics from the database, on the command line.
 
-Needs only the database and the playbook (no Slack token): run it wherever the bot's
-DATABASE_URL and PLAYBOOKS_DIR are reachable.
+Reads the database only (no Slack token, no migration, no file created): run it wherever the
+bot's DATABASE_URL and PLAYBOOKS_DIR are reachable.
 """
 
 from __future__ import annotations
@@ -14,15 +14,14 @@ from bot.incidents import stats
 from bot.incidents.model import utcnow
 from bot.incidents.service import load_stats
 from bot.playbooks import load_playbooks
-from bot.store.db import Database
+from bot.store.opening import open_existing
 
 
 async def print_stats(settings: Settings, period: str, team_id: str | None,
                       out: TextIO = sys.stdout) -> int:
-    playbook = load_playbooks(settings.PLAYBOOKS_DIR)
-    db = Database(settings.DATABASE_URL)
+    playbook = load_playbooks(settings.playbooks_dir)
+    db = await open_existing(settings.DATABASE_URL, settings.DATABASE_TIMEOUT)
     try:
-        await db.migrate()
         st = await load_stats(db, playbook, period, utcnow(), team_id)
     finally:
         await db.close()

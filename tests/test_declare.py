@@ -6,6 +6,9 @@ import asyncio
 import json
 from datetime import UTC, datetime
 
+import pytest
+
+from bot.config import ConfigError
 from bot.incidents.model import TITLE_LIMIT
 from bot.slack import blocks
 from bot.store import repo
@@ -255,8 +258,17 @@ async def test_rate_limited_create_is_retried_after_retry_after(bot: Bot) -> Non
 async def test_announcement_channel_missing_is_reported_not_fatal(
     make_bot: BotFactory
 ) -> None:
-    bot = await make_bot(INCIDENTS_CHANNEL="no-such-channel")
+    bot = await make_bot()
+    del bot.fake.channels[INCIDENTS_CHANNEL_ID]  # deleted after start-up checked it
     inc, channel = await bot.declare("sev2 Lonely")
     assert channel.pins == [inc.card_ts]
     assert "Could not announce it in the incidents channel" in bot.fake.responses[-1]["text"]
-    assert bot.fake.channels[INCIDENTS_CHANNEL_ID].messages == []
+    assert not [c for c in bot.fake.calls_to("chat.postMessage") if c.args.get("channel") in
+                ("incidents", INCIDENTS_CHANNEL_ID) and c.error is None]
+
+
+async def test_announcement_channel_missing_at_start_up_stops_it(make_bot: BotFactory) -> None:
+    with pytest.raises(ConfigError) as err:
+        await make_bot(INCIDENTS_CHANNEL="no-such-channel")
+    assert str(err.value).startswith("INCIDENTS_CHANNEL is invalid: #no-such-channel does not "
+                                     "exist in this workspace")

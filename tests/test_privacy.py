@@ -192,7 +192,7 @@ async def test_the_same_clicks_still_work_in_the_incidents_own_channel(bot: Bot)
     await bot.slack.click(user=ALICE, channel=inc.channel_id, message_ts=inc.card_ts,
                           action_id=blocks.ROLE_TAKE, block_id=blocks.role_block_id(inc.id, "ic"))
     await bot.settle()
-    assert (await bot.incident(inc.id)).commander == ALICE
+    assert (await bot.incident(inc.id)).roles.get("ic") == ALICE
 
 
 async def test_titles_stay_text_in_the_channel_topic(bot: Bot) -> None:

@@ -105,7 +105,7 @@ async def test_simultaneous_take_ic_tells_the_loser_who_holds_it(make_bot: BotFa
                                            message_ts=inc.card_ts, action_id=blocks.ROLE_TAKE,
                                            block_id=block_id) for u in (BOB, CAROL)))
     await bot.settle()
-    holder = (await bot.incident(inc.id)).commander
+    holder = (await bot.incident(inc.id)).roles.get("ic")
     assert holder in (BOB, CAROL)
     told = [r["text"] for r in bot.fake.responses]
     assert not any("Something went wrong" in t for t in told)
@@ -118,7 +118,7 @@ async def test_simultaneous_take_ic_tells_the_loser_who_holds_it(make_bot: BotFa
     await bot.slack.click(user=loser, channel=inc.channel_id, message_ts=inc.card_ts,
                           action_id=blocks.ROLE_TAKE, block_id=block_id)
     await bot.settle()
-    assert (await bot.incident(inc.id)).commander == loser
+    assert (await bot.incident(inc.id)).roles.get("ic") == loser
 
 
 async def test_declares_under_a_channel_creation_rate_limit_all_finish(bot: Bot) -> None:

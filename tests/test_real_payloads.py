@@ -246,7 +246,7 @@ async def test_enterprise_grid_fields_and_w_user_ids(bot: Bot) -> None:
     assert inc.declared_by == WANDA
     assert WANDA in bot.fake.channels[inc.channel_id].members
     await bot.command(f"role ic <@{WANDA}|wanda>", user=ALICE, channel=inc.channel_id)
-    assert (await bot.incident(inc.id)).commander == WANDA
+    assert (await bot.incident(inc.id)).roles.get("ic") == WANDA
     msg = bot.fake.human_message(inc.channel_id, WANDA, "checking SSO")
     event = {**bot.slack.message_event(inc.channel_id, msg), "user_team": TEAM_ID,
              "source_team": TEAM_ID}

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.app import build, connect_socket_mode, finish_startup, shutdown, start_http
+from bot.app import build, finish_startup, shutdown, start_http
 from bot.config import load_settings
+from bot.serve import connect_socket_mode
 from bot.testing.fake_slack import FakeSlack
 from tests.conftest import ALICE, GENERAL, ROOT
 

@@ -225,6 +225,10 @@ class ServiceBase:
                     or await repo.get_by_channel_name(s, ref))
 
     # ----- vocabulary for messages --------------------------------------------------------
+    def commander_of(self, inc: Incident) -> str | None:
+        """Who holds the playbook's commanding role."""
+        return self.playbook.commander_of(inc.roles)
+
     def severity_names(self) -> str:
         return ", ".join(f"`{s.id}` ({s.name})" for s in self.playbook.severities)
 

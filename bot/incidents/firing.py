@@ -81,7 +81,7 @@ class Firing(ServiceBase):
             return reminder_rows.SENT, follow
         if r.kind == plan.IC_NUDGE:
             later = sev.response_time * (r.step + 1)
-            if inc.commander is not None or (r.step in plan.IC_NUDGES[:-1]
+            if self.commander_of(inc) is not None or (r.step in plan.IC_NUDGES[:-1]
                                              and now >= inc.declared_at + later):
                 # After downtime the next nudge is due too: it alone speaks, saying how
                 # long it has been.

@@ -64,9 +64,6 @@ class Incident:
     def is_resolved(self) -> bool:
         return self.status == RESOLVED
 
-    @property
-    def commander(self) -> str | None:
-        return self.roles.get("ic")
 
 
 @dataclass(frozen=True)

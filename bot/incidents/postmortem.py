@@ -73,9 +73,10 @@ class Figures:
     longest_gap: timedelta
 
 
-def compute_figures(inc: Incident, entries: list[TimelineEntry], now: datetime) -> Figures:
-    first_ic = next((e.occurred_at for e in entries
-                     if e.kind == "role_assigned" and e.data.get("role") == "ic"), None)
+def compute_figures(inc: Incident, entries: list[TimelineEntry], now: datetime,
+                    commander_role: str) -> Figures:
+    first_ic = next((e.occurred_at for e in entries if e.kind == "role_assigned"
+                     and e.data.get("role") == commander_role), None)
     updates = [e.occurred_at for e in entries if e.kind == "status_update"]
     end = inc.resolved_at or now
     points = [inc.declared_at, *updates, end]
@@ -118,7 +119,7 @@ class PostmortemWriter:
     def build(self, inc: Incident, entries: list[TimelineEntry], names: Mapping[str, str],
               now: datetime, checklists: Mapping[str, set[int]] | None = None) -> str:
         sev = self.playbook.severity(inc.severity)
-        figures = compute_figures(inc, entries, now)
+        figures = compute_figures(inc, entries, now, self.playbook.commander.id)
         values = {
             "title": inc.title,
             "incident_id": inc.label,
@@ -184,7 +185,8 @@ class PostmortemWriter:
             return format_duration(d) if d is not None else missing
 
         return "\n".join([
-            f"- **Time to Incident Commander:** {show(f.time_to_commander, 'never assigned')}",
+            f"- **Time to {self.playbook.commander.name}:** "
+            f"{show(f.time_to_commander, 'never assigned')}",
             f"- **Time to first status update:** {show(f.time_to_first_update, 'no updates')}",
             f"- **Time to resolve:** {show(f.time_to_resolve, 'not resolved yet')}",
             f"- **Status updates:** {f.updates}",

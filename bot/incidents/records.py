@@ -9,7 +9,7 @@ from bot.incidents import reminders as plan
 from bot.incidents.base import ServiceBase
 from bot.incidents.errors import UserError
 from bot.incidents.model import Incident, TimelineEntry
-from bot.store import reminder_rows, repo
+from bot.store import people, reminder_rows, repo
 
 log = logging.getLogger(__name__)
 
@@ -22,15 +22,34 @@ class Records(ServiceBase):
         await self.chat.note_added(inc, by, entry.text)
         return entry
 
-    async def draft_postmortem(self, inc: Incident) -> str:
-        """The postmortem Markdown, with people's names where the chat side knows them."""
+    async def draft_postmortem(self, inc: Incident, *, ask_chat: bool = True) -> str:
+        """The postmortem Markdown, with people's names: remembered ones, and (`ask_chat`)
+        those the chat side knows, remembered from now on."""
         entries = await self.timeline.entries(inc.id)
-        people = {inc.declared_by, *(e.actor for e in entries if e.actor)}
-        people |= {str(e.data[k]) for e in entries for k in ("user", "previous")
-                   if e.kind == "role_assigned" and e.data.get(k)}
-        names = await self.chat.display_names(inc, people)
+        names = await self.people_names(inc, _people_in(inc, entries), ask_chat=ask_chat)
         return self.postmortems.build(inc, entries, names, self.clock(),
                                       await self.checklist_state(inc.id))
+
+    async def people_names(self, inc: Incident, users: set[str], *, ask_chat: bool = True
+                           ) -> dict[str, str]:
+        async with self.db.read() as s:
+            known = await people.names(s, inc.team_id, users)
+        missing = users - set(known)
+        if ask_chat and missing:
+            learned = await self.chat.display_names(inc, missing)
+            if learned:
+                async with self.db.write() as s:
+                    await people.remember(s, inc.team_id, learned, self.clock())
+                known |= learned
+        return known
+
+    async def remember_people(self, inc: Incident) -> None:
+        """Store the names of everyone in the incident (at resolve), so that the postmortem
+        and `foghorn export` can name them later without asking Slack."""
+        try:
+            await self.people_names(inc, _people_in(inc, await self.timeline.entries(inc.id)))
+        except Exception as exc:  # names are a nicety: never fail the resolve for them
+            log.warning("could not remember the names of %s's people: %s", inc.label, exc)
 
     async def publish_postmortem(self, channel_id: str, by: str) -> Incident:
         """Build the draft, upload it to the incident channel and remember that it exists.
@@ -70,3 +89,10 @@ class Records(ServiceBase):
         done = replace(inc, postmortem_done_at=now)
         await self.chat.postmortem_done(done, by)
         return done
+
+
+def _people_in(inc: Incident, entries: list[TimelineEntry]) -> set[str]:
+    found = {inc.declared_by, *(e.actor for e in entries if e.actor)}
+    found |= {str(e.data[k]) for e in entries for k in ("user", "previous")
+              if e.kind == "role_assigned" and e.data.get(k)}
+    return found

@@ -36,7 +36,7 @@ class Roles(ServiceBase):
                                 "moment ago. To take it over, click again or use "
                                 f"`/incident role {role.id} me`.")
             previous = await repo.set_role(s, inc.id, role.id, user, by, now)
-            if role.id == "ic":
+            if role.id == self.playbook.commander.id:
                 await reminder_rows.cancel_reminders(s, inc.id, (plan.IC_NUDGE,))
             await repo.add_entry(
                 s, inc.id, "role_assigned", now, by, f"{role.name}: <@{user}>",

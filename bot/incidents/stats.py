@@ -100,7 +100,8 @@ def compute(incidents: list[Incident], entries: list[TimelineEntry], playbook: P
     on_time = updates = pm_done = pm_due = pm_drafts = 0
     for inc in chosen:
         log = by_incident[inc.id]
-        figures = compute_figures(inc, log, now)  # the same figures as the postmortem's
+        # the same figures as the postmortem's
+        figures = compute_figures(inc, log, now, playbook.commander.id)
         if figures.time_to_commander is not None:
             ack.append(figures.time_to_commander)
         if figures.time_to_first_update is not None:
@@ -154,7 +155,7 @@ def rows(st: Stats, playbook: Playbook) -> list[tuple[str, str]]:
     return [
         ("Incidents declared", f"{st.declared} ({st.resolved} resolved)"),
         ("By severity", by_sev),
-        ("MTTA (declared → IC assigned)", _spread(st.time_to_ack)),
+        (f"MTTA (declared → {playbook.commander.short_name} assigned)", _spread(st.time_to_ack)),
         ("MTTR (declared → resolved)", _spread(st.time_to_resolve)),
         ("Time to first update", _spread(st.time_to_first_update)),
         ("Updates on cadence", _share(st.cadence, "updates")),
@@ -174,3 +175,4 @@ def _share(s: Share, what: str) -> str:
     if s.ratio is None:
         return "no data"
     return f"{s.ratio:.0%} ({s.done} of {s.total} {what})"
+

@@ -42,7 +42,7 @@ class Updates(ServiceBase):
                                                              plan.ESCALATION))
             for p in plan.on_severity_change(severity, current.declared_at,
                                              current.last_update_at, now,
-                                             has_commander=current.commander is not None):
+                                             has_commander=self.commander_of(current) is not None):
                 await reminder_rows.add_reminder(s, inc.id, p.kind, p.due_at, p.step)
         self.reminders_changed()
         updated = replace(current, severity=severity.id)
@@ -143,6 +143,7 @@ class Updates(ServiceBase):
         self.changed(updated, ())
         await self.chat.resolved(updated)
         await self.post_checklists(updated, RESOLVED)
+        await self.remember_people(updated)
         return updated
 
     async def resolve_confirmed(self, channel_id: str, confirmation_id: int, by: str

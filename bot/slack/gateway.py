@@ -59,6 +59,11 @@ class CountedRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
         return limited
 
 
+# Errors that mean a token will never work.
+TOKEN_REFUSED = ("invalid_auth", "not_authed", "token_revoked", "token_expired",
+                 "account_inactive", "not_allowed_token_type")
+
+
 def make_client(token: str | None, base_url: str, *, timeout: int = 15,
                 session: aiohttp.ClientSession | None = None,
                 metrics: Metrics | None = None) -> AsyncWebClient:
@@ -193,13 +198,17 @@ class SlackGateway:
     async def post_to_channel_ref(self, ref: str, text: str,
                                   blocks: list[dict[str, Any]] | None = None,
                                   **extra: Any) -> str:
-        """Post to a channel named in configuration; join it first if Slack asks us to."""
-        try:
-            return await self.post(ref, text, blocks, **extra)
-        except SlackCallError as exc:
-            if exc.error != "not_in_channel":
-                raise
+        """Post to a channel named in configuration; join it first if Slack asks us to (the
+        first post into a public channel nobody invited Foghorn to: normal, logged at info)."""
+        args: dict[str, Any] = {"channel": ref, "text": text, **extra}
+        if blocks:
+            args["blocks"] = blocks
+        data = await self.call("chat.postMessage", ignore=("not_in_channel",), **args)
+        if data.get("ok", True):
+            return str(data["ts"])
         channel_id = await self.resolve_channel_id(ref)
+        log.info("joining channel %s (%s) to post there for the first time", ref, channel_id,
+                 extra={"channel": channel_id})
         await self.call("conversations.join", channel=channel_id)
         return await self.post(channel_id, text, blocks, **extra)
 
@@ -258,7 +267,11 @@ class SlackGateway:
     async def identity(self) -> dict[str, Any]:
         """The token's auth.test answer (bot user, team, enterprise), asked once."""
         if self._identity is None:
-            self._identity = dict(await self.call("auth.test"))
+            # A refused token is reported once, by whoever asked (start-up: one line).
+            data = dict(await self.call("auth.test", ignore=TOKEN_REFUSED))
+            if not data.get("ok", True):
+                raise SlackCallError("auth.test", str(data.get("error")))
+            self._identity = data
         return self._identity
 
     async def bot_user_id(self) -> str:

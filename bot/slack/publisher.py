@@ -300,9 +300,9 @@ class SlackPublisher:
         """Tell the declarer and the Incident Commander (a DM each) and, for a public
         incident, the incidents channel, that Foghorn cannot post in the channel."""
         text = self.present.channel_lost(inc, error)
-        jobs: list[Awaitable[object]] = [self.gateway.post(user, text) for user in
-                                         dict.fromkeys(u for u in (inc.declared_by,
-                                                                   inc.commander) if u)]
+        told = (inc.declared_by, self.present.commander_of(inc))
+        jobs: list[Awaitable[object]] = [self.gateway.post(user, text)
+                                         for user in dict.fromkeys(u for u in told if u)]
         if not inc.is_private:
             jobs.append(self.gateway.post_to_channel_ref(self.incidents_channel, text))
         await _all(jobs)

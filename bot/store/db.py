@@ -114,17 +114,20 @@ class WriteTurn:
 class Database:
     """Owns the engines; hands out write and read sessions."""
 
-    def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT,
+                 connect_timeout: float | None = None) -> None:
         """`timeout` bounds every database call: connecting, each statement (and the
         pool's liveness ping), waiting for a pooled connection; on SQLite, waiting for the
         write lock. A server that stops answering (a black-holed network path) then costs
-        one failed call, never a writer stuck for good."""
+        one failed call, never a writer stuck for good. `connect_timeout` (default: `timeout`)
+        bounds opening a PostgreSQL connection. A SQLite file's folder must exist
+        (`store.opening` makes it, or says why it cannot)."""
         self.url = url
+        self.connect_timeout = connect_timeout or timeout
         self.is_sqlite = url.startswith("sqlite")
         self.timeout = timeout
         self.health = WriteHealth(stuck_after=2 * timeout)
         if self.is_sqlite:
-            _ensure_sqlite_folder(url)
             self.engine = _sqlite_engine(url, begin="BEGIN IMMEDIATE")
             # Readers run side by side in WAL mode; a pool big enough for a burst keeps
             # aiosqlite from starting (and stopping) a thread per overflow connection.
@@ -132,7 +135,7 @@ class Database:
         else:
             self.engine = create_async_engine(
                 url, pool_pre_ping=True, pool_size=10, pool_timeout=timeout,
-                connect_args={"timeout": timeout, "command_timeout": timeout})
+                connect_args={"timeout": self.connect_timeout, "command_timeout": timeout})
             self.read_engine = self.engine
         self._writer = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
@@ -235,7 +238,9 @@ def _upgrade(sync_conn: Connection) -> None:
     command.upgrade(cfg, "head")
 
 
-def _ensure_sqlite_folder(url: str) -> None:
+def sqlite_path(url: str) -> Path | None:
+    """The file a SQLite URL names (None for other databases and in-memory ones)."""
+    if not url.startswith("sqlite"):
+        return None
     path = url.split(":///", 1)[-1].split("?", 1)[0]
-    if path and path != ":memory:":
-        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    return Path(path).expanduser() if path and path != ":memory:" else None

@@ -214,6 +214,18 @@ class HomeViewerRow(Base):
     __table_args__ = (Index("ix_home_viewers_opened", "team_id", "opened_at"),)
 
 
+class PersonRow(Base):
+    """A person's display name as Slack last gave it: the postmortem and `foghorn export`
+    name people from here, without asking Slack."""
+
+    __tablename__ = "people"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    seen_at: Mapped[datetime]
+
+
 # slack_sdk's tables for multi-workspace installs (the installation store and the OAuth state
 # store read and write them; Foghorn's migrations create them).
 INSTALLATIONS_TABLE, BOTS_TABLE, OAUTH_STATES_TABLE = (

@@ -121,6 +121,14 @@ class PresenterBase:
         local = at.astimezone(self.tz)
         return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
 
+    def commander_of(self, inc: Incident) -> str | None:
+        return self.playbook.commander_of(inc.roles)
+
+    @property
+    def commander_label(self) -> str:
+        """The commanding role, short: `IC` for "Incident Commander"."""
+        return self.playbook.commander.short_name
+
     def severity_label(self, sev_id: str) -> str:
         sev = self.playbook.severity(sev_id)
         return f"{sev.id} ({sev.name})"
@@ -150,7 +158,7 @@ class PresenterBase:
             "status": self.status_label(inc.status),
             "channel": self.channel_link(inc),
             "declared_by": mention(inc.declared_by),
-            "commander": mention(inc.commander, "_unassigned_"),
+            "commander": mention(self.commander_of(inc), "_unassigned_"),
         }
 
     def _button(self, action_id: str, label: str, value: str, style: str | None = None

@@ -48,7 +48,8 @@ class Home(PresenterBase):
             view.append(_section(self._headline(inc)))
             view.append(_context(
                 f"{self.status_label(inc.status)} · {format_duration(now - inc.declared_at)}"
-                f" old · IC: {mention(inc.commander, '_unassigned_')} · last update "
+                f" old · {self.commander_label}: "
+                f"{mention(self.commander_of(inc), '_unassigned_')} · last update "
                 f"{format_duration(now - inc.last_update_at)} ago"))
         if len(ordered) > HOME_INCIDENTS:
             view.append(_section(f"_…and {len(ordered) - HOME_INCIDENTS} more: "

@@ -40,9 +40,10 @@ class Messages(PresenterBase):
     def topic(self, inc: Incident) -> str:
         """The channel topic: escaped like every other surface (a title's `<!here>` stays
         text), and within the topic's 250 characters."""
-        ic = f"<@{inc.commander}>" if inc.commander else "unassigned"
+        holder = self.commander_of(inc)
+        ic = f"<@{holder}>" if holder else "unassigned"
         head = (f"{inc.severity} · {escape(self.playbook.status(inc.status).name)} · "
-                f"IC: {ic} · {inc.label} ")
+                f"{self.commander_label}: {ic} · {inc.label} ")
         return head + escape_within(inc.title, TOPIC_LIMIT - len(head))
 
     def role_change(self, inc: Incident, role_id: str, user: str, previous: str | None,
@@ -75,10 +76,11 @@ class Messages(PresenterBase):
 
     def commander_nudge(self, inc: Incident, waited: timedelta) -> str:
         sev = self.playbook.severity(inc.severity)
-        return (f":wave: Nobody has taken the Incident Commander role on {inc.label} after "
+        role = self.playbook.commander
+        return (f":wave: Nobody has taken the {role.name} role on {inc.label} after "
                 f"{format_duration(waited)} (the {sev.id} response time is "
                 f"{format_duration(sev.response_time)}). <@{inc.declared_by}>, take it on the "
-                "card, or assign someone with `/incident role ic @person`.")
+                f"card, or assign someone with `/incident role {role.id} @person`.")
 
     def escalation(self, inc: Incident, step: EscalationStep, waited: timedelta) -> str:
         targets = ", ".join(self.target(t) for t in step.notify)
@@ -117,7 +119,7 @@ class Messages(PresenterBase):
                 f"• {self._headline(inc)}"
                 f" · {self.playbook.status(inc.status).name}"
                 f" · {format_duration(now - inc.declared_at)} old"
-                f" · IC: {mention(inc.commander)}"
+                f" · {self.commander_label}: {mention(self.commander_of(inc))}"
             )
         if len(ordered) > limit:
             lines.append(f"_…and {len(ordered) - limit} more._")

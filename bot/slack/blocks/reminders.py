@@ -22,7 +22,7 @@ class Reminders(PresenterBase):
     # ----- reminders ---
     def update_reminder(self, inc: Incident, since: timedelta) -> tuple[str, Blocks]:
         every = self.playbook.severity(inc.severity).update_every
-        who = inc.roles.get("comms") or inc.commander or inc.declared_by
+        who = inc.roles.get("comms") or self.commander_of(inc) or inc.declared_by
         cadence = f" ({inc.severity} updates are due every {format_duration(every)})" \
             if every else ""
         text = (f"Reminder: it has been {format_duration(since)} since the last update on "
@@ -36,7 +36,7 @@ class Reminders(PresenterBase):
                          *snoozes]}]
 
     def postmortem_reminder(self, inc: Incident) -> tuple[str, Blocks]:
-        who = inc.commander or inc.declared_by
+        who = self.commander_of(inc) or inc.declared_by
         when = self.when(inc.resolved_at) if inc.resolved_at else "recently"
         if inc.postmortem_at is None:
             text = (f"Reminder: the postmortem for {inc.label} ({inc.severity}, resolved "

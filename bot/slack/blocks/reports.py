@@ -56,6 +56,6 @@ class Reports(PresenterBase):
             {"type": "header", "text": _plain(truncate(head, HEADER_LIMIT))},
             _section("\n".join(lines)),
             _context("Periods: `/incident stats 7d`, `30d` or `90d`. MTTA: declared to first "
-                     "Incident Commander; MTTR: declared to resolved; p90: 9 in 10 were "
-                     "faster. Counts incidents declared in the period."),
+                     f"{self.playbook.commander.name}; MTTR: declared to resolved; p90: 9 in "
+                     "10 were faster. Counts incidents declared in the period."),
         ]
