@@ -28,6 +28,8 @@ from bot.testing.fake_slack import INCIDENTS_CHANNEL_ID, Channel, FakeSlack
 from bot.testing.postgres import PostgresUnavailable, fresh_database
 from bot.testing.slack_requests import SlackSender
 
+# Fixtures for running Foghorn as a real process (`start`, `token_env`).
+pytest_plugins = ("tests.processes",)
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ALICE, BOB, CAROL, DAN = "UALICE", "UBOB", "UCAROL", "UDAN"

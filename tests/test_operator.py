@@ -11,97 +11,18 @@ import asyncio
 import os
 import signal
 import socket
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 import yaml
 
 from bot.testing.fake_slack import FakeSlack
 from tests.conftest import ROOT
+from tests.processes import foghorn, free_port
 
 DEFAULT = yaml.safe_load((ROOT / "playbooks" / "default.yml").read_text())
-
-
-def _env(**extra: str) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(
-        ("SLACK_", "DATABASE_", "PORT", "PLAYBOOKS_", "LOG_", "INCIDENTS_"))}
-    return {**clean, **extra}
-
-
-async def foghorn(env: dict[str, str], *args: str, limit: float = 60, cwd: Path = ROOT
-                  ) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args, env=_env(**env), cwd=cwd,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), limit)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def token_env(fake: FakeSlack, tmp_path: Path) -> dict[str, str]:
-    return {"SLACK_BOT_TOKEN": "xoxb-good-token-1234", "SLACK_SIGNING_SECRET": "s" * 32,
-            "SLACK_API_URL": fake.url, "PORT": str(_free_port()),
-            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/run.db"}
-
-
-class Running:
-    def __init__(self, proc: asyncio.subprocess.Process, port: int) -> None:
-        self.proc, self.port = proc, port
-
-    async def health(self) -> tuple[int, dict]:
-        async with aiohttp.ClientSession() as s, s.get(
-                f"http://127.0.0.1:{self.port}/healthz", timeout=aiohttp.ClientTimeout(2)) as r:
-            return r.status, await r.json()
-
-    async def until_health(self, status: int, within: float = 30) -> dict:
-        deadline = time.monotonic() + within
-        while True:
-            try:
-                got, body = await self.health()
-                if got == status:
-                    return body
-            except (aiohttp.ClientError, TimeoutError):
-                pass
-            assert self.proc.returncode is None, "foghorn exited"
-            assert time.monotonic() < deadline, f"/healthz never answered {status}"
-            await asyncio.sleep(0.2)
-
-    async def stop(self, sig: int = signal.SIGTERM, within: float = 12) -> tuple[int, str]:
-        started = time.monotonic()
-        self.proc.send_signal(sig)
-        out, _ = await asyncio.wait_for(self.proc.communicate(), within)
-        assert time.monotonic() - started < within
-        assert self.proc.returncode is not None
-        return self.proc.returncode, out.decode()
-
-
-@pytest.fixture
-async def start() -> AsyncIterator:
-    procs: list[asyncio.subprocess.Process] = []
-
-    async def run(env: dict[str, str], *args: str) -> Running:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", *(args or ("run",)), env=_env(**env), cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-        procs.append(proc)
-        return Running(proc, int(env.get("PORT", "3000")))
-
-    yield run
-    for proc in procs:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
 
 # ----- 1. no secret in any output ------------------------------------------------------------
@@ -174,7 +95,7 @@ async def test_a_token_slack_refuses_stops_start_up_in_one_line(
 async def test_unreachable_slack_starts_unready_then_ready_when_slack_answers(
         fake: FakeSlack, token_env: dict[str, str], start) -> None:
     await fake.stop()
-    port = _free_port()
+    port = free_port()
     env = {**token_env, "SLACK_API_URL": f"http://127.0.0.1:{port}/api/"}
     bot = await start(env)
     body = await bot.until_health(503)
@@ -224,7 +145,7 @@ async def test_a_signal_stops_a_start_that_is_waiting_for_slack(
     """Socket Mode with Slack down: the start waits on a WebSocket that never opens (slack_sdk
     retries it every 10 s, for ever). A signal still stops the process at once."""
     env = {**token_env, "SLACK_APP_TOKEN": "xapp-1-fine",
-           "SLACK_API_URL": f"http://127.0.0.1:{_free_port()}/api/"}
+           "SLACK_API_URL": f"http://127.0.0.1:{free_port()}/api/"}
     bot = await start(env)
     await bot.until_health(503)  # serving /healthz, still starting
     await asyncio.sleep(1)
@@ -303,3 +224,167 @@ async def test_a_full_disk_is_one_line(tmp_path: Path) -> None:
     assert code == 2
     assert err.splitlines() == [
         f"foghorn: cannot open the database sqlite+aiosqlite:///{disk}/f.db: the disk is full"]
+
+
+# ----- 4. a real package: init, --version, check ---------------------------------------------
+async def test_version_and_init(tmp_path: Path) -> None:
+    code, out, _ = await foghorn({}, "--version", cwd=tmp_path)
+    assert code == 0 and out.strip() == "foghorn 0.1.0"
+    code, out, _ = await foghorn({}, "init", cwd=tmp_path)
+    written = tmp_path / "playbooks" / "default.yml"
+    assert code == 0 and f"wrote {Path('playbooks') / 'default.yml'}" in out
+    assert written.read_text() == (ROOT / "playbooks" / "default.yml").read_text()
+    written.write_text(written.read_text().replace("name: Default", "name: Ours", 1))
+    code, _, err = await foghorn({}, "init", cwd=tmp_path)
+    assert code == 1 and "already exists; nothing written" in err
+    assert "name: Ours" in written.read_text()  # never overwritten
+    code, out, _ = await foghorn({}, "check-playbooks", cwd=tmp_path)
+    assert code == 0 and "ok: playbooks/default.yml" in out
+
+
+async def test_check_reports_each_part_and_exits_0_or_1(fake: FakeSlack, tmp_path: Path,
+                                                        token_env: dict[str, str]) -> None:
+    code, out, _ = await foghorn(token_env, "check")
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[0] == "ok: settings"
+    assert lines[1] == "ok: playbook playbooks/default.yml (Default)"
+    assert "does not exist yet: `foghorn run` creates it" in lines[2]
+    assert lines[3] == "ok: SLACK_BOT_TOKEN: bot @foghorn in Foghorn Fake"
+    assert lines[4].startswith("ok: INCIDENTS_CHANNEL incidents")
+    assert fake.calls_to("chat.postMessage") == []  # checked, nothing said
+    assert not (tmp_path / "run.db").exists()  # nothing created
+
+    fake.revoked.add(token_env["SLACK_BOT_TOKEN"])
+    code, out, _ = await foghorn({**token_env, "INCIDENTS_CHANNEL": "nope"}, "check")
+    assert code == 1
+    assert "problem: SLACK_BOT_TOKEN was refused by Slack: it has been revoked" in out
+
+
+# ----- 6. read-only operator commands --------------------------------------------------------
+async def test_export_and_stats_read_the_database_only(make_bot, tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/none.db"}
+    for args in (("stats",), ("export", "INC-1")):
+        code, out, err = await foghorn(env, *args)
+        assert (code, out) == (2, "")
+        assert err.strip() == (f"foghorn: no database at {tmp_path}/none.db (check "
+                               "DATABASE_URL; `foghorn run` creates it)")
+    assert not (tmp_path / "none.db").exists()
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/real.db"
+    bot = await make_bot(database_url=url)
+    inc, _ = await bot.declare("sev2 Checkout slow")
+    from tests.conftest import BOB
+    await bot.command("role ic me", user=BOB, channel=inc.channel_id)
+    await bot.command("resolve Fixed", user=BOB, channel=inc.channel_id)
+    await bot.settle()
+    await bot.stop()
+    calls = len(bot.fake.calls)
+    env = {"DATABASE_URL": url, "SLACK_API_URL": bot.fake.url}  # no token at all
+    code, out, err = await foghorn(env, "export", "INC-1")
+    assert code == 0, err
+    assert "# Incident Postmortem: Checkout slow" in out
+    assert "- **Incident Commander:** @bob" in out  # the name remembered at resolve
+    code, out, err = await foghorn(env, "stats", "7d")
+    assert code == 0 and "Incidents declared" in out and "1 (1 resolved)" in out
+    assert len(bot.fake.calls) == calls  # not one call to Slack
+
+
+async def test_export_of_an_older_schema_says_to_upgrade(tmp_path: Path) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from bot.store.db import alembic_config
+
+    engine = create_engine(f"sqlite:///{tmp_path}/old.db")
+    with engine.begin() as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0008")
+    engine.dispose()
+    code, _, err = await foghorn({"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/old.db"},
+                                 "stats")
+    assert code == 2 and "has schema 0008, this Foghorn reads 0011: start `foghorn run` " \
+                         "once to upgrade it" in err
+
+
+# ----- 7. quiet, exact logs ------------------------------------------------------------------
+async def test_first_post_into_the_incidents_channel_joins_quietly(
+        make_bot, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO)
+    bot = await make_bot()
+    await bot.declare("sev2 Checkout slow")
+    await bot.settle()
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == [], [r.getMessage() for r in warnings]
+    [joined] = [r for r in caplog.records if r.getMessage().startswith("joining channel")]
+    assert joined.getMessage() == ("joining channel incidents (C0INCIDENTS) to post there for "
+                                   "the first time")
+    assert joined.levelno == logging.INFO and joined.channel == "C0INCIDENTS"
+
+
+async def test_port_in_use_closes_what_it_opened(fake: FakeSlack, token_env: dict[str, str]
+                                                 ) -> None:
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, out, err = await foghorn({**token_env, "PORT": str(port)}, "run")
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [f"foghorn: port {port} is already in use (set PORT to a free "
+                                "one)"]
+
+
+# ----- 8. playbook rules that fit real policies ----------------------------------------------
+async def test_a_response_time_longer_than_the_cadence_is_a_warning(tmp_path: Path) -> None:
+    pb = yaml.safe_load(yaml.safe_dump(DEFAULT))
+    pb["severities"][0].update(response_time="15m", update_every="10m")
+    (tmp_path / "default.yml").write_text(yaml.safe_dump(pb))
+    code, out, err = await foghorn({}, "check-playbooks", str(tmp_path))
+    assert code == 0, err
+    assert ("warning: severities[0] (SEV1): response_time (15m) is longer than update_every "
+            "(10m): the first update reminder comes before anyone is expected to have "
+            "responded") in out
+
+
+async def test_the_playbook_says_which_role_commands(make_bot, tmp_path: Path) -> None:
+    from bot.playbooks import PlaybookError, parse_playbook
+    from tests.conftest import BOB
+
+    pb = yaml.safe_load(yaml.safe_dump(DEFAULT))
+    pb["roles"][0].update(id="duty", name="Duty Lead", aliases=[])
+    del pb["roles"][0]["commands"]
+    for cl in pb.get("checklists", []):
+        if cl.get("owner") == "ic":
+            cl["owner"] = "duty"
+    pb["permissions"] = {k: [w if w != "ic" else "duty" for w in v]
+                         for k, v in pb.get("permissions", {}).items()}
+    with pytest.raises(PlaybookError, match="mark the role that commands the incident with "
+                                            "`commands: true`"):
+        parse_playbook(yaml.safe_dump(pb), "pb.yml")
+    pb["roles"][1]["commands"] = True
+    pb["roles"][0]["commands"] = True
+    with pytest.raises(PlaybookError, match="only one role may have `commands: true`"):
+        parse_playbook(yaml.safe_dump(pb), "pb.yml")
+    del pb["roles"][1]["commands"]
+    (tmp_path / "default.yml").write_text(yaml.safe_dump(pb))
+    bot = await make_bot(playbooks=tmp_path)
+    inc, channel = await bot.declare("sev1 Checkout down")
+    from datetime import timedelta
+    bot.clock.now = inc.declared_at + timedelta(minutes=16)
+    await bot.fire_due()
+    [nudge] = [m.text for m in channel.messages if m.text.startswith(":wave:")]
+    assert "Nobody has taken the Duty Lead role on INC-1" in nudge
+    assert "`/incident role duty @person`" in nudge
+    assert "Incident Commander" not in nudge
+    await bot.command("role duty me", user=BOB, channel=inc.channel_id)
+    topic = bot.fake.channels[inc.channel_id].topic
+    assert f"DL: <@{BOB}>" in topic
+    bot.clock.now = inc.declared_at + timedelta(minutes=60)
+    await bot.fire_due()
+    assert len([m for m in channel.messages if m.text.startswith(":wave:")]) == 1
+    await bot.command("stats 7d", channel=inc.channel_id)
+    text = bot.fake.responses[-1]["blocks"][1]["text"]["text"]
+    assert "*MTTA (declared → DL assigned):* median 16m" in text

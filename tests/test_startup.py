@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -10,12 +11,13 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bot.config import ConfigError, load_settings
+from bot.testing.fake_slack import FakeSlack
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,36 +92,40 @@ def test_port_in_use_is_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
-def test_run_serves_healthz_and_stops_on_sigterm(tmp_path: Path, log_format: str) -> None:
+async def test_run_serves_healthz_and_stops_on_sigterm(fake: FakeSlack, tmp_path: Path,
+                                                       log_format: str) -> None:
     port = _free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"], cwd=ROOT, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
         env={**clean, "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
-             "LOG_FORMAT": log_format,
-             "PORT": str(port), "SLACK_API_URL": "http://127.0.0.1:9/api/",
+             "LOG_FORMAT": log_format, "PORT": str(port), "SLACK_API_URL": fake.url,
              "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/run.db"})
     try:
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                    assert r.status == 200
-                    break
-            except OSError:
-                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        async with aiohttp.ClientSession() as session:
+            while True:
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/healthz") as r:
+                        if r.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                assert proc.returncode is None, "foghorn exited"
                 assert time.monotonic() < deadline, "bot did not become healthy"
-                time.sleep(0.2)
+                await asyncio.sleep(0.2)
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
+        out, _ = await asyncio.wait_for(proc.communicate(), 10)
+        assert proc.returncode == 0
         assert time.monotonic() - started < 10
     finally:
-        if proc.poll() is None:
+        if proc.returncode is None:
             proc.kill()
+            await proc.wait()
     assert (tmp_path / "run.db").exists()
-    output = proc.stdout.read() if proc.stdout else ""
+    output = out.decode()
     assert "listening on port" in output and "shutting down" in output
     if log_format == "json":  # every line one JSON object, whoever logged it
         lines = [json.loads(line) for line in output.splitlines()]
