@@ -1,0 +1,192 @@
+"""The playbook as a whole: its parts, the rules across them, and the lookups the bot uses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+
+from pydantic import Field, field_validator, model_validator
+
+from bot.playbooks.parts import (
+    Checklist,
+    Link,
+    Role,
+    Severity,
+    Status,
+    Strict,
+    Templates,
+    check_targets,
+    normalize_key,
+    target_kind,
+)
+
+PERMISSION_ACTIONS = ("resolve", "severity", "update", "role")
+
+
+class Playbook(Strict):
+    name: str = Field(min_length=1, max_length=80)
+    severities: tuple[Severity, ...] = Field(min_length=1)
+    roles: tuple[Role, ...] = Field(min_length=1, max_length=10)
+    statuses: tuple[Status, ...] = Field(min_length=2)
+    templates: Templates
+    # Who may do what, e.g. {resolve: [ic, declarer]}: role ids, `declarer` or `anyone`.
+    # An action not listed is open to anyone in the incident channel.
+    permissions: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    checklists: tuple[Checklist, ...] = ()
+    links: tuple[Link, ...] = ()
+    # Channels cleared to hear about private incidents. A private incident's escalations and
+    # notices reach people (DM, invite) and user groups (mentioned inside its own channel);
+    # a channel outside it hears only if it is listed here.
+    private_channels: tuple[str, ...] = ()
+    # Ask for one more click before a severity changes two levels or more at once, or the
+    # top severity is lowered.
+    confirm_severity_changes: bool = True
+
+    @field_validator("private_channels")
+    @classmethod
+    def _private_channels(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for target in check_targets(v):
+            if target_kind(target) != "channel":
+                raise ValueError(f"{target!r} is not a channel (#name or a C/G id)")
+        return v
+
+    def may_hear_private(self, target: str) -> bool:
+        """Whether a channel target may be told about private incidents."""
+        key = target.lstrip("#").lower()
+        return any(key == c.lstrip("#").lower() for c in self.private_channels)
+
+    @field_validator("permissions")
+    @classmethod
+    def _permissions(cls, v: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for action, who in v.items():
+            if action not in PERMISSION_ACTIONS:
+                raise ValueError(f"unknown action {action!r}; use one of "
+                                 f"{', '.join(PERMISSION_ACTIONS)}")
+            if not who:
+                raise ValueError(f"{action}: list who may do it (or `anyone`)")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Playbook:
+        _unique("severities", [(s.id, s.match_keys()) for s in self.severities])
+        _unique("roles", [(r.id, r.match_keys()) for r in self.roles])
+        commanding = [r.id for r in self.roles if r.commands]
+        if len(commanding) > 1:
+            raise ValueError(f"roles: only one role may have `commands: true` (found "
+                             f"{', '.join(commanding)})")
+        if not commanding and self.role("ic") is None:
+            raise ValueError("roles: mark the role that commands the incident with "
+                             "`commands: true` (no role has it, and no role has id `ic`)")
+        _unique("statuses", [(s.id, {normalize_key(s.id)}) for s in self.statuses])
+        defaults = [s.id for s in self.severities if s.default]
+        if len(defaults) != 1:
+            raise ValueError(
+                "severities: exactly one severity must have `default: true` "
+                f"(found {len(defaults)}: {', '.join(defaults) or 'none'})"
+            )
+        if "resolved" not in {s.id for s in self.statuses}:
+            raise ValueError("statuses: a status with id `resolved` is required")
+        if self.statuses[0].id == "resolved":
+            raise ValueError("statuses: the first status is the initial one and cannot be resolved")
+        _unique("checklists", [(c.id, {c.id}) for c in self.checklists])
+        statuses, severities = {s.id for s in self.statuses}, {s.id for s in self.severities}
+        for i, cl in enumerate(self.checklists):
+            if cl.when not in statuses | {"declare", "demand"}:
+                raise ValueError(f"checklists[{i}].when: {cl.when!r} is not `declare`, "
+                                 f"`demand` or a status ({', '.join(sorted(statuses))})")
+            if cl.owner is not None and self.role(cl.owner) is None:
+                raise ValueError(f"checklists[{i}].owner: {cl.owner!r} is not a role id")
+            for sev in cl.severities:
+                if sev not in severities:
+                    raise ValueError(f"checklists[{i}].severities: unknown severity {sev!r}")
+        for i, link in enumerate(self.links):
+            for sev in link.severities:
+                if sev not in severities:
+                    raise ValueError(f"links[{i}].severities: unknown severity {sev!r}")
+        known = {r.id for r in self.roles} | {"declarer", "anyone"}
+        for action, who in self.permissions.items():
+            for w in who:
+                if w not in known:
+                    raise ValueError(f"permissions.{action}: {w!r} is not a role id, "
+                                     "`declarer` or `anyone`")
+        return self
+
+    # Lookups used by the command parser and the service.
+    @property
+    def commander(self) -> Role:
+        """The commanding role (validated: there is one)."""
+        found = next((r for r in self.roles if r.commands), None) or self.role("ic")
+        assert found is not None
+        return found
+
+    def commander_of(self, roles: Mapping[str, str]) -> str | None:
+        """Who holds the commanding role, given an incident's roles."""
+        return roles.get(self.commander.id)
+
+    @property
+    def default_severity(self) -> Severity:
+        return next(s for s in self.severities if s.default)
+
+    @property
+    def initial_status(self) -> Status:
+        return self.statuses[0]
+
+    @property
+    def open_statuses(self) -> tuple[Status, ...]:
+        return tuple(s for s in self.statuses if s.id != "resolved")
+
+    def find_severity(self, text: str) -> Severity | None:
+        key = normalize_key(text)
+        return next((s for s in self.severities if key in s.match_keys()), None)
+
+    def severity(self, sev_id: str) -> Severity:
+        found = next((s for s in self.severities if s.id == sev_id), None)
+        # An incident stored under a severity that a later playbook dropped still renders.
+        return found or Severity(id=sev_id, name=sev_id, response_time=timedelta(hours=1))
+
+    def severity_rank(self, sev_id: str) -> int:
+        ids = [s.id for s in self.severities]
+        return ids.index(sev_id) if sev_id in ids else len(ids)
+
+    def find_role(self, text: str) -> Role | None:
+        key = normalize_key(text)
+        return next((r for r in self.roles if key in r.match_keys()), None)
+
+    def links_for(self, severity: str) -> list[Link]:
+        return [k for k in self.links if not k.severities or severity in k.severities]
+
+    def checklist(self, checklist_id: str) -> Checklist | None:
+        return next((c for c in self.checklists if c.id == checklist_id), None)
+
+    def checklists_for(self, when: str, severity: str) -> list[Checklist]:
+        return [c for c in self.checklists
+                if c.when == when and (not c.severities or severity in c.severities)]
+
+    def role(self, role_id: str) -> Role | None:
+        return next((r for r in self.roles if r.id == role_id), None)
+
+    def find_status(self, text: str) -> Status | None:
+        key = normalize_key(text)
+        return next(
+            (s for s in self.statuses if key in {normalize_key(s.id), normalize_key(s.name)}),
+            None,
+        )
+
+    def status(self, status_id: str) -> Status:
+        found = next((s for s in self.statuses if s.id == status_id), None)
+        return found or Status(id=status_id, name=status_id.title())
+
+
+def _unique(section: str, items: list[tuple[str, set[str]]]) -> None:
+    """Ids must be unique, and no typed name may match two different items."""
+    ids = [item_id for item_id, _ in items]
+    for item_id in ids:
+        if ids.count(item_id) > 1:
+            raise ValueError(f"{section}: the id {item_id} is used twice")
+    owner: dict[str, str] = {}
+    for item_id, keys in items:
+        for k in sorted(keys):
+            if owner.setdefault(k, item_id) != item_id:
+                raise ValueError(f"{section}: {item_id} and {owner[k]} both answer to {k!r}")
+
+
