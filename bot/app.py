@@ -124,7 +124,7 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
     dispatcher = Dispatcher(db, service.fire_reminder, clock=clock)
     background = Background()
     service.reminders_changed = dispatcher.poke
-    service.declared = lambda inc: metrics.declared.labels(inc.severity).inc()
+    service.declared = lambda inc: metrics.declared.labels(inc.severity, inc.type or "").inc()
     dispatcher.on_sent = lambda r, at: metrics.reminder_sent(r.kind, r.due_at, at)
     fh = Foghorn(settings, playbook, db, gateway, presenter, service, background, bolt,
                  dispatcher, metrics, workspaces, schedule=schedule)
@@ -236,7 +236,8 @@ def web_app(fh: Foghorn, *, with_events: bool = True) -> web.Application:
         try:
             async with fh.db.read() as s:
                 counts = await repo.open_counts(s)
-            fh.metrics.set_open(counts, [sev.id for sev in fh.playbook.severities])
+            fh.metrics.set_open(counts, [sev.id for sev in fh.playbook.severities],
+                                [t.id for t in fh.playbook.types])
         except Exception as exc:  # the other figures are still worth having
             log.warning("metrics: could not count open incidents: %s", exc)
         return web.Response(body=fh.metrics.render(),

@@ -23,10 +23,11 @@ class Metrics:
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
         self.open_incidents = Gauge(
-            "foghorn_open_incidents", "Open incidents, by severity", ["severity"], registry=r)
+            "foghorn_open_incidents", "Open incidents, by severity and type",
+            ["severity", "type"], registry=r)
         self.declared = Counter(
             "foghorn_incidents_declared", "Incidents declared (duplicates not counted)",
-            ["severity"], registry=r)
+            ["severity", "type"], registry=r)
         self.reminders_sent = Counter(
             "foghorn_reminders_sent", "Reminders, nudges and escalations posted", ["kind"],
             registry=r)
@@ -60,12 +61,14 @@ class Metrics:
         if late > LATE_AFTER:
             self.reminders_late.labels(kind).inc()
 
-    def set_open(self, counts: dict[str, int], severities: list[str]) -> None:
-        """Every playbook severity is reported (0 when none are open), plus any stored
-        severity the playbook no longer has."""
+    def set_open(self, counts: dict[tuple[str, str], int], severities: list[str],
+                 types: list[str]) -> None:
+        """Every playbook severity and type is reported (0 when none are open), plus any
+        stored one the playbook no longer has. `type` is "" for incidents without one."""
         self.open_incidents.clear()
-        for sev in dict.fromkeys([*severities, *counts]):
-            self.open_incidents.labels(sev).set(counts.get(sev, 0))
+        pairs = [(s, t) for s in severities for t in (types or [""])]
+        for sev, kind in dict.fromkeys([*pairs, *counts]):
+            self.open_incidents.labels(sev, kind).set(counts.get((sev, kind), 0))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -32,6 +32,7 @@ async def test_metrics_count_what_happened(bot: Bot) -> None:
     bot.fake.fail("chat.postMessage", status=429, times=1, retry_after=1)
     a, _ = await bot.declare("sev1 Checkout down")
     b, _ = await bot.declare("sev2 Search slow")
+    await bot.declare("sev1 security: Admin logins from abroad")
     await bot.command("resolve Fixed", channel=b.channel_id)
     await bot.command("declare sev1 Checkout down")  # the same declare again: a duplicate
     forged = await bot.slack.post(b"command=/incident&text=help&user_id=U1",
@@ -42,13 +43,16 @@ async def test_metrics_count_what_happened(bot: Bot) -> None:
     await bot.fire_due()
 
     m = await scrape(bot)
-    assert value(m, "foghorn_open_incidents", severity="SEV1") == 1
-    assert value(m, "foghorn_open_incidents", severity="SEV2") == 0  # resolved
-    assert ("foghorn_open_incidents", (("severity", "SEV4"),)) in m  # every severity shown
-    assert value(m, "foghorn_incidents_declared_total", severity="SEV1") == 1
-    assert value(m, "foghorn_incidents_declared_total", severity="SEV2") == 1
+    assert value(m, "foghorn_open_incidents", severity="SEV1", type="general") == 1
+    assert value(m, "foghorn_open_incidents", severity="SEV1", type="security") == 1
+    assert value(m, "foghorn_open_incidents", severity="SEV2", type="general") == 0  # resolved
+    # every severity and type shown, 0 when none are open
+    assert ("foghorn_open_incidents", (("severity", "SEV4"), ("type", "ddos"))) in m
+    assert value(m, "foghorn_incidents_declared_total", severity="SEV1", type="general") == 1
+    assert value(m, "foghorn_incidents_declared_total", severity="SEV1", type="security") == 1
+    assert value(m, "foghorn_incidents_declared_total", severity="SEV2", type="general") == 1
     assert value(m, "foghorn_slack_api_calls_total", method="conversations.create",
-                 outcome="ok") == 2
+                 outcome="ok") == 3
     assert value(m, "foghorn_slack_api_ratelimited_total", method="chat.postMessage") == 1
     posts = len(bot.fake.calls_to("chat.postMessage"))
     # The first announcement finds the bot outside #incidents (it joins, then posts); the
@@ -57,11 +61,11 @@ async def test_metrics_count_what_happened(bot: Bot) -> None:
                  outcome="not_in_channel") == 1
     assert value(m, "foghorn_slack_api_calls_total", method="chat.postMessage",
                  outcome="ok") == posts - 2
-    assert value(m, "foghorn_reminders_sent_total", kind="update") == 1
-    assert value(m, "foghorn_reminders_late_total", kind="update") == 1  # 2 minutes late
-    assert value(m, "foghorn_reminder_lateness_seconds_sum", kind="update") == 120
-    assert value(m, "foghorn_request_ack_seconds_count", kind="command") == 4
-    assert value(m, "foghorn_request_ack_seconds_bucket", kind="command", le="+Inf") == 4
+    assert value(m, "foghorn_reminders_sent_total", kind="update") == 2  # both SEV1s
+    assert value(m, "foghorn_reminders_late_total", kind="update") == 2  # 2 minutes late
+    assert value(m, "foghorn_reminder_lateness_seconds_sum", kind="update") == 240
+    assert value(m, "foghorn_request_ack_seconds_count", kind="command") == 5
+    assert value(m, "foghorn_request_ack_seconds_bucket", kind="command", le="+Inf") == 5
     assert value(m, "foghorn_rejected_requests_total", reason="signature") == 1
 
 

@@ -17,7 +17,7 @@ from bot.incidents.model import Clock, Incident, utcnow
 from bot.incidents.postmortem import PostmortemWriter
 from bot.incidents.timeline import Timeline
 from bot.logs import bind
-from bot.playbooks import Checklist, EscalationStep, Playbook, normalize_key
+from bot.playbooks import Checklist, EscalationStep, IncidentType, Playbook, normalize_key
 from bot.store import repo
 from bot.store.batch import GroupWriter
 from bot.store.db import Database
@@ -56,6 +56,8 @@ class ChatPort(Protocol):
         self, inc: Incident, role_id: str, user: str, previous: str | None, by: str
     ) -> None: ...
     async def severity_changed(self, inc: Incident, old: str, by: str) -> None: ...
+    async def type_changed(self, inc: Incident, old: str | None, by: str) -> None: ...
+    async def post_runbook(self, inc: Incident, kind: IncidentType) -> None: ...
     async def status_updated(self, inc: Incident, message: str, by: str) -> None: ...
     async def resolved(self, inc: Incident) -> None: ...
     async def note_added(self, inc: Incident, user: str, text: str) -> None: ...
@@ -84,7 +86,8 @@ class DeclareRequest:
     by: str
     severity: str | None = None
     description: str = ""
-    is_private: bool = False
+    is_private: bool | None = None  # None: as the type says (a security type is private)
+    type: str | None = None  # None: the playbook's default type
     origin_channel: str | None = None
     team_id: str = ""
 

@@ -23,13 +23,13 @@ class Checklists(ServiceBase):
 
     async def _open_before_resolve(self, inc: Incident) -> list[str]:
         state = await self.checklist_state(inc.id)
-        return [f"{c.title}: {item.text}" for c in self.playbook.checklists
+        return [f"{c.title}: {item.text}" for c in self.playbook.all_checklists
                 if c.before_resolve and c.id in state
                 for i, item in enumerate(c.items) if i not in state[c.id]]
 
     async def post_checklists(self, inc: Incident, when: str) -> None:
         """Post the playbook's checklists for this moment (each once per incident)."""
-        for checklist in self.playbook.checklists_for(when, inc.severity):
+        for checklist in self.playbook.checklists_for(when, inc.severity, inc.type):
             async with self.db.read() as s:
                 posted = await repo.checklist_post(s, inc.id, checklist.id)
             if posted is None or posted.message_ts is None:

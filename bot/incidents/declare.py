@@ -48,19 +48,24 @@ class Declaring(ServiceBase):
         if not title:
             raise UserError("An incident needs a title, e.g. `/incident declare sev2 Checkout "
                             "API returning 500s`.")
-        severity = self.playbook.severity(req.severity or self.playbook.default_severity.id)
+        kind = self.playbook.incident_type(req.type) or self.playbook.default_type
+        severity = self.playbook.severity(req.severity or (kind and kind.default_severity)
+                                          or self.playbook.default_severity.id)
+        private = req.is_private if req.is_private is not None else bool(kind and kind.private)
+        type_id = kind.id if kind else None
         now = self.clock()
         key = dedup_key(req.team_id, req.by, title)
         fields = {"team_id": req.team_id, "title": title,
                   "description": clip(req.description.strip(), TEXT_LIMIT),
-                  "severity": severity.id,
-                  "status": self.playbook.initial_status.id, "is_private": req.is_private,
+                  "severity": severity.id, "type": type_id,
+                  "status": self.playbook.initial_status.id, "is_private": private,
                   "setup_done": False, "declared_by": req.by, "declared_at": now,
                   "last_update_at": now, "origin_channel_id": req.origin_channel,
                   "dedup_key": key}
         declared = {"kind": "declared", "occurred_at": now, "actor": req.by, "text": title,
-                    "data": {"severity": severity.id, "private": req.is_private}}
-        reminders = [(p.kind, p.due_at, p.step) for p in plan.on_declare(severity, now)]
+                    "data": {"severity": severity.id, "private": private, "type": type_id}}
+        reminders = [(p.kind, p.due_at, p.step) for p in
+                     plan.on_declare(self.playbook.severity_for(severity.id, type_id), now)]
         stored = await self._registrations.submit(
             {"since": now - DUPLICATE_WINDOW, "fields": fields, "declared": declared,
              "reminders": reminders})

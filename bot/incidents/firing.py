@@ -59,7 +59,7 @@ class Firing(ServiceBase):
     async def _fire(self, inc: Incident, r: Reminder) -> tuple[str, list[plan.Planned]]:
         if inc.channel_lost and r.kind != plan.ESCALATION:
             return reminder_rows.SKIPPED, []  # resumed when the channel is back
-        sev = self.playbook.severity(inc.severity)
+        sev = self.playbook.severity_for(inc.severity, inc.type)
         now = self.clock()
         if r.kind == plan.POSTMORTEM:
             if inc.postmortem_done_at is not None:

@@ -142,6 +142,7 @@ class PostmortemWriter:
             "timezone": str(self.tz),
             "generated": self.when(now),
             "checklists": self._checklists(checklists or {}),
+            "type": self.playbook.type_name(inc.type) or "none",
         }
         return string.Formatter().vformat(self.playbook.templates.postmortem, (), values)
 
@@ -158,7 +159,7 @@ class PostmortemWriter:
     def _roles(self, inc: Incident, entries: list[TimelineEntry],
                names: Mapping[str, str]) -> str:
         lines = []
-        for role in self.playbook.roles:
+        for role in self.playbook.roles_for(inc.type):
             held = [e for e in entries
                     if e.kind == "role_assigned" and e.data.get("role") == role.id]
             if not held:
@@ -171,7 +172,7 @@ class PostmortemWriter:
 
     def _checklists(self, state: Mapping[str, set[int]]) -> str:
         parts = []
-        for cl in self.playbook.checklists:
+        for cl in self.playbook.all_checklists:  # the type's too, and a former type's
             if cl.id not in state:
                 continue
             lines = [f"- [{'x' if i in state[cl.id] else ' '}] {item.text}"
@@ -206,7 +207,7 @@ def timeline_json(inc: Incident, entries: list[TimelineEntry]) -> str:
             "status": inc.status, "channel_id": inc.channel_id, "channel_name": inc.channel_name,
             "declared_by": inc.declared_by, "declared_at": inc.declared_at.isoformat(),
             "resolved_at": inc.resolved_at.isoformat() if inc.resolved_at else None,
-            "roles": inc.roles, "summary": inc.summary,
+            "roles": inc.roles, "summary": inc.summary, "type": inc.type,
             "postmortem_draft_at": _iso(inc.postmortem_at),
             "postmortem_done_at": _iso(inc.postmortem_done_at),
         },

@@ -3,7 +3,8 @@
 Plain code with no Slack types: it decides, writes the database (each change and its timeline
 entry in one transaction) and then tells the chat side what happened through `ChatPort`.
 Network calls are never made while a write transaction is open. Each subject lives in its
-own module (declare, roles, updates, checklists, records, firing) as a part of this class;
+own module (declare, roles, updates, incident_types, checklists, records, firing) as a part of this
+class;
 what they share is in `base`.
 """
 
@@ -22,6 +23,7 @@ from bot.incidents.base import (
 from bot.incidents.checklists import Checklists
 from bot.incidents.declare import Declaring
 from bot.incidents.firing import Firing
+from bot.incidents.incident_types import IncidentTypes
 from bot.incidents.records import Records
 from bot.incidents.roles import Roles
 from bot.incidents.updates import Updates
@@ -30,5 +32,5 @@ __all__ = ["ANYONE", "NOT_HERE", "ChatPort", "DeclareRequest", "DeclareResult",
            "IncidentService", "load_stats", "retryable", "visible_to"]
 
 
-class IncidentService(Declaring, Roles, Updates, Checklists, Records, Firing):
+class IncidentService(Declaring, Roles, Updates, IncidentTypes, Checklists, Records, Firing):
     """The whole service, as the edges and the dispatcher see it."""

@@ -78,6 +78,8 @@ class Stats:
     cadence: Share = Share(0, 0)
     postmortems: Share = Share(0, 0)
     postmortem_drafts: int = 0  # required, draft built, not marked done
+    # Per incident type (id, '' for none): (declared, MTTA, MTTR).
+    by_type: dict[str, tuple[int, Spread, Spread]] = field(default_factory=dict)
 
 
 def parse_period(text: str) -> str | None:
@@ -97,13 +99,18 @@ def compute(incidents: list[Incident], entries: list[TimelineEntry], playbook: P
         if e.incident_id in by_incident:
             by_incident[e.incident_id].append(e)
     ack, resolve, first_update = [], [], []
+    typed: dict[str, tuple[list[timedelta], list[timedelta]]] = {}
     on_time = updates = pm_done = pm_due = pm_drafts = 0
     for inc in chosen:
         log = by_incident[inc.id]
         # the same figures as the postmortem's
         figures = compute_figures(inc, log, now, playbook.commander.id)
+        type_ack, type_resolve = typed.setdefault(inc.type or "", ([], []))
         if figures.time_to_commander is not None:
             ack.append(figures.time_to_commander)
+            type_ack.append(figures.time_to_commander)
+        if figures.time_to_resolve is not None:
+            type_resolve.append(figures.time_to_resolve)
         if figures.time_to_first_update is not None:
             first_update.append(figures.time_to_first_update)
         if figures.time_to_resolve is not None:
@@ -123,6 +130,8 @@ def compute(incidents: list[Incident], entries: list[TimelineEntry], playbook: P
         time_to_first_update=Spread.of(first_update),
         cadence=Share(on_time, updates), postmortems=Share(pm_done, pm_due),
         postmortem_drafts=pm_drafts,
+        by_type={t: (sum(1 for i in chosen if (i.type or "") == t), Spread.of(a), Spread.of(r))
+                 for t, (a, r) in typed.items()},
     )
 
 
@@ -161,7 +170,27 @@ def rows(st: Stats, playbook: Playbook) -> list[tuple[str, str]]:
         ("Updates on cadence", _share(st.cadence, "updates")),
         ("Postmortems done", _share(st.postmortems, "required")),
         ("Postmortem drafts (not done)", str(st.postmortem_drafts)),
+        *_type_rows(st, playbook),
     ]
+
+
+def _type_rows(st: Stats, playbook: Playbook) -> list[tuple[str, str]]:
+    """One row per incident type seen, in the playbook's order: count, MTTA, MTTR."""
+    if not playbook.types or not st.by_type:
+        return []
+    order = [t.id for t in playbook.types]
+    rows = []
+    for type_id in sorted(st.by_type, key=lambda t: (order.index(t) if t in order
+                                                     else len(order), t)):
+        count, to_ack, to_resolve = st.by_type[type_id]
+        name = playbook.type_name(type_id) or "No type"
+        rows.append((f"  {name}", f"{count} declared · MTTA {_median(to_ack)} · MTTR "
+                                  f"{_median(to_resolve)}"))
+    return [("By type", ""), *rows]
+
+
+def _median(s: Spread) -> str:
+    return format_duration(s.median) if s.median is not None else "no data"
 
 
 def _spread(s: Spread) -> str:

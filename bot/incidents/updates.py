@@ -40,7 +40,9 @@ class Updates(ServiceBase):
                                  {"from": current.severity, "to": severity.id})
             await reminder_rows.cancel_reminders(s, inc.id, (plan.UPDATE, plan.IC_NUDGE,
                                                              plan.ESCALATION))
-            for p in plan.on_severity_change(severity, current.declared_at,
+            for p in plan.on_severity_change(self.playbook.severity_for(severity.id,
+                                                                         current.type),
+                                             current.declared_at,
                                              current.last_update_at, now,
                                              has_commander=self.commander_of(current) is not None):
                 await reminder_rows.add_reminder(s, inc.id, p.kind, p.due_at, p.step)

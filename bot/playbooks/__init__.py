@@ -31,6 +31,7 @@ from bot.playbooks.parts import (
     target_kind,
 )
 from bot.playbooks.schema import PERMISSION_ACTIONS, Playbook
+from bot.playbooks.types import IncidentType, RunbookCommand
 
 __all__ = [
     "PERMISSION_ACTIONS",
@@ -38,10 +39,12 @@ __all__ = [
     "Checklist",
     "ChecklistItem",
     "EscalationStep",
+    "IncidentType",
     "Link",
     "Playbook",
     "PlaybookError",
     "Role",
+    "RunbookCommand",
     "Severity",
     "Status",
     "Templates",

@@ -112,4 +112,9 @@ def escalation_targets(pb: Playbook) -> list[tuple[str, str]]:
             for k, target in enumerate(step.notify)] + [
         (f"severities[{i}].notify[{k}]", target)
         for i, sev in enumerate(pb.severities) for k, target in enumerate(sev.notify)] + [
-        (f"private_channels[{k}]", target) for k, target in enumerate(pb.private_channels)]
+        (f"private_channels[{k}]", target) for k, target in enumerate(pb.private_channels)] + [
+        (f"types[{i}].notify[{k}]", target)
+        for i, t in enumerate(pb.types) for k, target in enumerate(t.notify)] + [
+        (f"types[{i}].escalation[{j}].notify[{k}]", target)
+        for i, t in enumerate(pb.types) for j, step in enumerate(t.escalation)
+        for k, target in enumerate(step.notify)]

@@ -17,21 +17,21 @@ from bot.durations import DurationError, parse_duration
 TEMPLATE_FIELDS: dict[str, frozenset[str]] = {
     "announcement": frozenset(
         {"severity", "severity_name", "title", "description", "status", "channel",
-         "declared_by", "commander", "incident_id"}
+         "declared_by", "commander", "incident_id", "type"}
     ),
     "status_update": frozenset(
         {"severity", "severity_name", "title", "status", "message", "author", "next_update",
-         "commander", "incident_id"}
+         "commander", "incident_id", "type"}
     ),
     "resolution": frozenset(
         {"severity", "severity_name", "title", "duration", "summary", "resolved_by",
-         "postmortem", "channel", "incident_id"}
+         "postmortem", "channel", "incident_id", "type"}
     ),
     # Markdown, read outside Slack: values are plain text with people's names.
     "postmortem": frozenset(
         {"title", "incident_id", "severity", "severity_name", "severity_history", "status",
          "channel", "started", "ended", "duration", "impact", "summary", "roles", "figures",
-         "key_events", "timeline", "timezone", "generated", "checklists"}
+         "key_events", "timeline", "timezone", "generated", "checklists", "type"}
     ),
 }
 
@@ -219,6 +219,7 @@ class Link(Strict):
 class ChecklistItem(Strict):
     text: str = Field(min_length=1, max_length=150)
     link: str | None = Field(default=None, pattern=r"^https?://\S+$", max_length=500)
+    command: str | None = None  # a runbook command of the item's type, shown to copy
 
 
 class Checklist(Strict):

@@ -19,8 +19,9 @@ from bot.playbooks.parts import (
     normalize_key,
     target_kind,
 )
+from bot.playbooks.types import IncidentType, check_types, suggest
 
-PERMISSION_ACTIONS = ("resolve", "severity", "update", "role")
+PERMISSION_ACTIONS = ("resolve", "severity", "update", "role", "type")
 
 
 class Playbook(Strict):
@@ -41,6 +42,8 @@ class Playbook(Strict):
     # Ask for one more click before a severity changes two levels or more at once, or the
     # top severity is lowered.
     confirm_severity_changes: bool = True
+    # Kinds of incident, each adding its own checklists, roles, notices and runbook (types.py).
+    types: tuple[IncidentType, ...] = ()
 
     @field_validator("private_channels")
     @classmethod
@@ -103,7 +106,14 @@ class Playbook(Strict):
             for sev in link.severities:
                 if sev not in severities:
                     raise ValueError(f"links[{i}].severities: unknown severity {sev!r}")
-        known = {r.id for r in self.roles} | {"declarer", "anyone"}
+        check_types(self.types, roles=self.roles, checklists=self.checklists,
+                    statuses=statuses, severities=severities)
+        for i, cl in enumerate(self.checklists):
+            for k, item in enumerate(cl.items):
+                if item.command is not None:
+                    raise ValueError(f"checklists[{i}].items[{k}].command: only a type's "
+                                     "checklists can show its commands")
+        known = {r.id for r in self.all_roles} | {"declarer", "anyone"}
         for action, who in self.permissions.items():
             for w in who:
                 if w not in known:
@@ -150,20 +160,69 @@ class Playbook(Strict):
 
     def find_role(self, text: str) -> Role | None:
         key = normalize_key(text)
-        return next((r for r in self.roles if key in r.match_keys()), None)
+        return next((r for r in self.all_roles if key in r.match_keys()), None)
 
-    def links_for(self, severity: str) -> list[Link]:
-        return [k for k in self.links if not k.severities or severity in k.severities]
+    def links_for(self, severity: str, type_id: str | None = None) -> list[Link]:
+        t = self.incident_type(type_id)
+        return [k for k in (*self.links, *(t.links if t else ()))
+                if not k.severities or severity in k.severities]
 
     def checklist(self, checklist_id: str) -> Checklist | None:
-        return next((c for c in self.checklists if c.id == checklist_id), None)
+        return next((c for c in self.all_checklists if c.id == checklist_id), None)
 
-    def checklists_for(self, when: str, severity: str) -> list[Checklist]:
-        return [c for c in self.checklists
+    def checklists_for(self, when: str, severity: str, type_id: str | None = None
+                       ) -> list[Checklist]:
+        t = self.incident_type(type_id)
+        return [c for c in (*self.checklists, *(t.checklists if t else ()))
                 if c.when == when and (not c.severities or severity in c.severities)]
 
     def role(self, role_id: str) -> Role | None:
-        return next((r for r in self.roles if r.id == role_id), None)
+        return next((r for r in self.all_roles if r.id == role_id), None)
+
+    # ----- types ---------------------------------------------------------------------------
+    @property
+    def all_roles(self) -> tuple[Role, ...]:
+        """The general roles, then every type's own."""
+        return (*self.roles, *(r for t in self.types for r in t.roles))
+
+    @property
+    def all_checklists(self) -> tuple[Checklist, ...]:
+        return (*self.checklists, *(c for t in self.types for c in t.checklists))
+
+    def roles_for(self, type_id: str | None) -> tuple[Role, ...]:
+        """The roles an incident of this type has: the general ones and the type's."""
+        t = self.incident_type(type_id)
+        return (*self.roles, *(t.roles if t else ()))
+
+    @property
+    def default_type(self) -> IncidentType | None:
+        return next((t for t in self.types if t.default), None)
+
+    def incident_type(self, type_id: str | None) -> IncidentType | None:
+        return next((t for t in self.types if t.id == type_id), None) if type_id else None
+
+    def find_type(self, text: str) -> IncidentType | None:
+        key = normalize_key(text)
+        return next((t for t in self.types if key in t.match_keys()), None)
+
+    def type_name(self, type_id: str | None) -> str:
+        t = self.incident_type(type_id)
+        return t.name if t else (type_id or "")
+
+    def suggest_type(self, title: str) -> IncidentType | None:
+        return suggest(self.types, title)
+
+    def severity_for(self, sev_id: str, type_id: str | None) -> Severity:
+        """The severity as an incident of this type has it: the type's notices added, its
+        escalation added (in order of `after`) or put in place of the severity's."""
+        sev = self.severity(sev_id)
+        t = self.incident_type(type_id)
+        if t is None or not (t.notify or t.escalation):
+            return sev
+        steps = t.escalation if t.replace_escalation else tuple(
+            sorted((*sev.escalation, *t.escalation), key=lambda s: s.after))
+        notify = tuple(dict.fromkeys((*sev.notify, *t.notify)))
+        return sev.model_copy(update={"escalation": steps, "notify": notify})
 
     def find_status(self, text: str) -> Status | None:
         key = normalize_key(text)

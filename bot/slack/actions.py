@@ -234,7 +234,12 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
         if severity and fh.playbook.find_severity(severity) is None:
             await ack(response_action="errors", errors={"severity": "Pick a severity."})
             return
-        checked = _state(values, "private").get("selected_options") or []
+        type_id = (_state(values, "type").get("selected_option") or {}).get("value")
+        if type_id and fh.playbook.incident_type(type_id) is None:
+            await ack(response_action="errors", errors={"type": "Pick a type."})
+            return
+        checked = {o.get("value") for o in _state(values, "private").get("selected_options")
+                   or []}
         try:
             origin = json.loads(view.get("private_metadata") or "{}").get("origin")
         except (json.JSONDecodeError, AttributeError):
@@ -245,7 +250,10 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
             by=user,
             severity=severity,
             description=_text(values, "description"),
-            is_private=any(o.get("value") == "private" for o in checked),
+            # Unticked: as the type says; "public" overrides a private-by-default type.
+            is_private=True if "private" in checked else (False if "public" in checked
+                                                          else None),
+            type=type_id,
             origin_channel=origin,
             team_id=team_of(body),
         )

@@ -78,13 +78,32 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                 await ack(response_type="ephemeral", text=text)
             case parsing.Help():
                 await ack(response_type="ephemeral", text=fh.presenter.help())
-            case parsing.ListOpen():
+            case parsing.ListOpen(type=type_id):
                 incidents = await service.list_open(user, fh.scope(body.get("team_id")))
-                await ack(response_type="ephemeral",
-                          text=fh.presenter.incident_list(incidents, service.clock()))
-            case parsing.DeclareModal(severity=severity):
+                if type_id:
+                    incidents = [i for i in incidents if i.type == type_id]
+                await ack(response_type="ephemeral", text=fh.presenter.incident_list(
+                    incidents, service.clock(), of_type=type_id))
+            case parsing.ChangeType(type=type_id, keep_public=keep_public):
                 await ack()
-                view = fh.presenter.declare_modal(channel, severity)
+                fh.background.spawn(report_errors(respond, service.change_type(
+                    channel, type_id, user, keep_public=keep_public)), "change-type")
+            case parsing.ShowRunbook(type=type_id):
+                try:  # check first, speak once
+                    inc, kind = await service.runbook(channel, type_id)
+                except UserError as exc:
+                    await ack(response_type="ephemeral", text=str(exc))
+                    return
+                if inc is None:  # outside an incident channel: only the asker sees it
+                    text, blocks = fh.presenter.runbook(kind, None)
+                    await ack(response_type="ephemeral", text=text, blocks=blocks)
+                    return
+                await ack()
+                fh.background.spawn(report_errors(respond, service.post_runbook(inc, kind)),
+                                    "runbook")
+            case parsing.DeclareModal(severity=severity, type=type_id):
+                await ack()
+                view = fh.presenter.declare_modal(channel, severity, type_id=type_id)
 
                 async def open_modal() -> None:
                     await (await fh.slack(team_of(body))).open_view(body["trigger_id"], view)
@@ -92,13 +111,14 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                 fh.background.spawn(report_errors(respond, open_modal()), "open-declare-modal",
                                     urgent=True)
             case parsing.Declare(title=title, severity=severity, is_private=private,
-                                 notice=notice):
+                                 notice=notice, type=type_id):
                 # Stored before the ack when the database allows: an acknowledged declare
                 # survives a crash. Either way it is never lost (see bot.slack.declaring).
                 try:
                     registered, storing = await declaring.register_promptly(
                         fh, DeclareRequest(title=title, by=user, severity=severity,
-                                           is_private=private, origin_channel=channel,
+                                           is_private=private, type=type_id,
+                                           origin_channel=channel,
                                            team_id=body.get("team_id", "")))
                 except UserError as exc:
                     await ack(response_type="ephemeral", text=str(exc))

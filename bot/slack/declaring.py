@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from bot.incidents.model import Incident
 from bot.incidents.service import DeclareRequest, DeclareResult
+from bot.playbooks import Playbook
 from bot.slack.text import escape
 
 if TYPE_CHECKING:
@@ -24,7 +25,9 @@ ACK_BUDGET = 2.0  # seconds of Slack's 3 the database may take before the answer
 Say = Callable[[str], Awaitable[None]]
 
 
-def outcome(result: DeclareResult) -> str:
+def outcome(result: DeclareResult, playbook: Playbook | None = None) -> str:
+    """What the declarer is told; with the playbook, a type the title suggests (declared
+    as the default type), never chosen for them."""
     inc = result.incident
     link = f"<#{inc.channel_id}>" if inc.channel_id else None
     if result.duplicate:
@@ -34,7 +37,21 @@ def outcome(result: DeclareResult) -> str:
             f"Take a role on the card there; post updates with `/incident update`.")
     if result.warnings:
         text += "\n" + "\n".join(f":warning: {escape(w)}" for w in result.warnings)
-    return text
+    hint = playbook and suggestion(playbook, inc)
+    return text + (f"\n{hint}" if hint else "")
+
+
+def suggestion(playbook: Playbook, inc: Incident) -> str:
+    default = playbook.default_type
+    guess = playbook.suggest_type(inc.title)
+    if default is None or guess is None or inc.type != default.id or guess.id == default.id:
+        return ""
+    private = (" (private: declare a new incident with `--type "
+               f"{guess.id}` for a private channel)" if guess.private and not inc.is_private
+               else "")
+    return (f":bulb: This sounds like a *{escape(guess.name)}* incident. If it is, "
+            f"`/incident type {guess.id}` in its channel adds that type's checklists and "
+            f"roles{private}.")
 
 
 def slow_store_notice(title: str) -> str:
@@ -66,4 +83,4 @@ async def finish(fh: Foghorn, storing: Awaitable[DeclareResult], say: Say) -> No
                   "confirm here.")
 
     result = await fh.service.complete(registered.incident, queued=queued)
-    await say(outcome(result))
+    await say(outcome(result, fh.playbook))

@@ -29,14 +29,27 @@ class Help:
 class Declare:
     title: str
     severity: str | None = None
-    is_private: bool = False
+    is_private: bool | None = None  # None: as the type says
     notice: str = ""  # said to the person when their text was cut
+    type: str | None = None
 
 
 @dataclass(frozen=True)
 class DeclareModal:
     severity: str | None = None
-    is_private: bool = False
+    is_private: bool | None = None
+    type: str | None = None
+
+
+@dataclass(frozen=True)
+class ChangeType:
+    type: str
+    keep_public: bool = False  # `--public`: a private-by-default type on a public channel
+
+
+@dataclass(frozen=True)
+class ShowRunbook:
+    type: str  # '' for the incident's own
 
 
 @dataclass(frozen=True)
@@ -65,7 +78,7 @@ class Resolve:
 
 @dataclass(frozen=True)
 class ListOpen:
-    pass
+    type: str = ""  # '' for every type
 
 
 @dataclass(frozen=True)
@@ -103,7 +116,8 @@ class Usage:
 
 
 Command = (Help | Declare | DeclareModal | AssignRole | ChangeSeverity | PostUpdate | Resolve
-           | ListOpen | AddNote | ShowTimeline | Postmortem | PostChecklist | ShowStats | Usage)
+           | ListOpen | AddNote | ShowTimeline | Postmortem | PostChecklist | ShowStats
+           | ChangeType | ShowRunbook | Usage)
 
 _ALIASES = {
     "declare": "declare", "new": "declare", "open": "declare", "start": "declare",
@@ -116,6 +130,8 @@ _ALIASES = {
     "postmortem": "postmortem", "pm": "postmortem",
     "checklist": "checklist", "checklists": "checklist",
     "stats": "stats", "metrics": "stats",
+    "type": "type", "kind": "type",
+    "runbook": "runbook",
     "help": "help", "?": "help",
 }
 
@@ -129,7 +145,10 @@ USAGE = {
     "update": "`/incident update <status> <message>`, e.g. `/incident update identified Bad "
               "deploy, rolling back`",
     "resolve": "`/incident resolve [summary]`, e.g. `/incident resolve Rolled back to v1.42`",
-    "list": "`/incident list`: open incidents",
+    "list": "`/incident list [type]`: open incidents (of one type)",
+    "type": "`/incident type <type>`, e.g. `/incident type security` (`--public` keeps a "
+            "public channel for a private-by-default type)",
+    "runbook": "`/incident runbook [type]`: the type's steps and commands",
     "note": "`/incident note <text>`, e.g. `/incident note Decided to fail over`",
     "timeline": "`/incident timeline`: the newest 50 timeline entries",
     "postmortem": "`/incident postmortem`: build the postmortem draft; "
@@ -181,7 +200,19 @@ def parse(text: str, user: str, pb: Playbook) -> Command:
     if sub == "help":
         return Help()
     if sub == "list":
-        return ListOpen()
+        word = _split(rest)[0]
+        if not word:
+            return ListOpen()
+        found = pb.find_type(word)
+        return ListOpen(found.id) if found else Usage(unknown_type(word, pb))
+    if sub == "type":
+        return _change_type(rest, pb)
+    if sub == "runbook":
+        word = _split(rest)[0]
+        if not word:
+            return ShowRunbook("")
+        found = pb.find_type(word)
+        return ShowRunbook(found.id) if found else Usage(unknown_type(word, pb))
     if sub == "declare":
         return _declare(rest, pb)
     if sub == "role":
@@ -236,19 +267,80 @@ def leading(words: list[str], find: Callable[[str], T | None], most: int = 4
 
 
 def _declare(rest: str, pb: Playbook) -> Command:
-    words = [w for w in rest.split() if w.lower() != "--private"]
-    is_private = len(words) != len(rest.split())
+    flags = _flags(rest.split(), pb)
+    if isinstance(flags, Usage):
+        return flags
+    words, is_private, type_id = flags
+    type_id, words = _type_prefix(words, pb, type_id)
     found, used = leading(words, pb.find_severity, most=2)
     severity = found.id if found is not None else None
     looks_like = next((c for c in (" ".join(words[:2]), " ".join(words[:1]))
                        if c and _SEVERITY_LIKE.match(c.replace(" ", ""))), None)
     if found is None and looks_like:
         return Usage(f"Unknown severity `{_echo(looks_like)}`. Use one of: {_severities(pb)}.")
-    title = " ".join(to_plain(" ".join(words[used:])).split())
+    type_id, words = _type_prefix(words[used:], pb, type_id)
+    title = " ".join(to_plain(" ".join(words)).split())
     if not title:
-        return DeclareModal(severity=severity, is_private=is_private)
+        return DeclareModal(severity=severity, is_private=is_private, type=type_id)
     title, notice = _clipped(title, TITLE_LIMIT, "title")
-    return Declare(title=title, severity=severity, is_private=is_private, notice=notice)
+    return Declare(title=title, severity=severity, is_private=is_private, notice=notice,
+                   type=type_id)
+
+
+def _flags(words: list[str], pb: Playbook) -> tuple[list[str], bool | None, str | None] | Usage:
+    """`--private`, `--public` and `--type X` (or `--type=X`) taken out of the words."""
+    kept: list[str] = []
+    private: bool | None = None
+    type_id: str | None = None
+    rest = iter(words)
+    for word in rest:
+        low = word.lower()
+        if low in ("--private", "--public"):
+            private = low == "--private"
+        elif low == "--type" or low.startswith("--type="):
+            value = low.partition("=")[2] or next(rest, "")
+            found = pb.find_type(value)
+            if found is None:
+                return Usage(unknown_type(value, pb))
+            type_id = found.id
+        else:
+            kept.append(word)
+    return kept, private, type_id
+
+
+def _type_prefix(words: list[str], pb: Playbook, type_id: str | None
+                 ) -> tuple[str | None, list[str]]:
+    """`security: Suspicious logins`: a leading type name with a colon picks the type."""
+    if type_id is None and words and words[0].endswith(":"):
+        found = pb.find_type(words[0][:-1])
+        if found is not None:
+            return found.id, words[1:]
+    return type_id, words
+
+
+def unknown_type(word: str, pb: Playbook) -> str:
+    if not pb.types:
+        return "This playbook has no incident types."
+    return f"Unknown type `{_echo(word)}`. Types: {type_names(pb)}."
+
+
+def type_names(pb: Playbook) -> str:
+    return "; ".join(f"`{t.id}` ({t.name}: {t.description})" if t.description
+                     else f"`{t.id}` ({t.name})" for t in pb.types)
+
+
+def _change_type(rest: str, pb: Playbook) -> Command:
+    words = rest.split()
+    keep_public = any(w.lower() == "--public" for w in words)
+    words = [w for w in words if w.lower() != "--public"]
+    if not pb.types:
+        return Usage("This playbook has no incident types.")
+    if not words:
+        return Usage(f"Which type? e.g. `/incident type security`. Types: {type_names(pb)}.")
+    found, _ = leading(words, pb.find_type, most=3)
+    if found is None:
+        return Usage(unknown_type(" ".join(words), pb))
+    return ChangeType(found.id, keep_public)
 
 
 def _role(rest: str, user: str, pb: Playbook) -> Command:

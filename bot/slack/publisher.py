@@ -14,7 +14,7 @@ from weakref import WeakValueDictionary
 
 from bot.incidents.errors import ChatError
 from bot.incidents.model import Incident
-from bot.playbooks import Checklist, EscalationStep, target_kind
+from bot.playbooks import Checklist, EscalationStep, IncidentType, target_kind
 from bot.slack.blocks import Presenter
 from bot.slack.gateway import SlackGateway
 from bot.slack.text import escape
@@ -191,7 +191,7 @@ class SlackPublisher:
         """Bookmark the playbook's links (and post the war room), and tell whoever the
         severity names. A resumed declare skips bookmarks that already exist."""
         channel = _channel(inc)
-        links = self.present.playbook.links_for(inc.severity)
+        links = self.present.playbook.links_for(inc.severity, inc.type)
         existing: set[str] = set()
         if resumed and links:
             listed = await self.gateway.call("bookmarks.list", channel_id=channel)
@@ -203,9 +203,19 @@ class SlackPublisher:
             if link.war_room and not resumed:
                 jobs.append(self._say(inc, f":telephone_receiver: War room for {inc.label}: "
                                            f"<{link.url}|{escape(link.title)}>"))
+        targets = self.present.playbook.severity_for(inc.severity, inc.type).notify
+        jobs += self._notices(inc, targets, f"{inc.severity} declared", resumed=resumed)
+        await _all(jobs)
+
+    def _notices(self, inc: Incident, targets: tuple[str, ...], what: str, *,
+                 resumed: bool = False) -> list[Awaitable[object]]:
+        """Tell the targets: people are invited, user groups mentioned in the channel,
+        channels sent a notice (a private incident's only when cleared to hear)."""
+        channel = _channel(inc)
         notice = self.present.declared_notice(inc)
+        jobs: list[Awaitable[object]] = []
         groups = []
-        for target in self.present.playbook.severity(inc.severity).notify:
+        for target in targets:
             kind = target_kind(target)
             if kind == "user":
                 jobs.append(self.gateway.invite(channel, [target.lstrip("@")]))
@@ -214,9 +224,27 @@ class SlackPublisher:
             elif self._may_hear(inc, target):
                 jobs.append(self.gateway.post_to_channel_ref(target.lstrip("#"), notice))
         if groups and not resumed:
-            jobs.append(self._say(inc, f"{' '.join(groups)}: {inc.severity} declared, "
-                                       "you are asked to join."))
+            jobs.append(self._say(inc, f"{' '.join(groups)}: {what}, you are asked to join."))
+        return jobs
+
+    async def type_changed(self, inc: Incident, old: str | None, by: str) -> None:
+        """Say so, show the type and its roles on the card, bookmark its links and tell
+        whoever the type (not the severity: told at declare) names."""
+        kind = self.present.playbook.incident_type(inc.type)
+        channel = _channel(inc)
+        said = self.present.type_changed(inc, old, by)
+        jobs: list[Awaitable[object]] = [self._say(inc, said), self.refresh_card(inc)]
+        if kind is not None:
+            jobs += [self.gateway.call("bookmarks.add", channel_id=channel, title=link.title,
+                                       type="link", link=link.url)
+                     for link in kind.links
+                     if not link.severities or inc.severity in link.severities]
+            jobs += self._notices(inc, kind.notify, f"now a {kind.name} incident")
         await _all(jobs)
+
+    async def post_runbook(self, inc: Incident, kind: IncidentType) -> None:
+        text, blocks = self.present.runbook(kind, inc)
+        await self.gateway.post(_channel(inc), text, blocks)
 
     # ----- checklists ---------------------------------------------------------------------
     async def post_checklist(self, inc: Incident, checklist: Checklist, ticked: set[int]

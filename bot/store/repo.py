@@ -48,6 +48,7 @@ def _to_incident(row: IncidentRow, roles: dict[str, str]) -> Incident:
         summary=row.summary,
         postmortem_at=row.postmortem_at,
         postmortem_done_at=row.postmortem_done_at,
+        type=row.type,
         history_synced_ts=row.history_synced_ts,
         team_id=row.team_id,
         version=row.version,
@@ -197,12 +198,13 @@ async def list_resolved(session: AsyncSession, limit: int, team_id: str | None =
                        .limit(limit))
 
 
-async def open_counts(session: AsyncSession) -> dict[str, int]:
-    """Open incidents per severity, across workspaces (for /metrics)."""
+async def open_counts(session: AsyncSession) -> dict[tuple[str, str], int]:
+    """Open incidents per (severity, type), across workspaces (for /metrics)."""
     rows = await session.execute(
-        select(IncidentRow.severity, func.count()).where(IncidentRow.status != RESOLVED)
-        .group_by(IncidentRow.severity))
-    return {str(sev): int(n) for sev, n in rows.all()}
+        select(IncidentRow.severity, IncidentRow.type, func.count())
+        .where(IncidentRow.status != RESOLVED)
+        .group_by(IncidentRow.severity, IncidentRow.type))
+    return {(str(sev), str(kind or "")): int(n) for sev, kind, n in rows.all()}
 
 
 def _in_team(stmt: Any, team_id: str | None) -> Any:

@@ -57,6 +57,7 @@ class IncidentRow(Base):
     title: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
     severity: Mapped[str] = mapped_column(String(20))
+    type: Mapped[str | None] = mapped_column(String(20))  # the playbook type's id
     status: Mapped[str] = mapped_column(String(20))
     is_private: Mapped[bool] = mapped_column(Boolean, default=False)
     # Declaring is a sequence of Slack calls; each result is stored as soon as it exists so an

@@ -2,7 +2,8 @@
 
 Everything a person reads comes from here. User text is stored plain and escaped on the way
 out (`text.escape`), so nothing typed into a title, update or summary becomes a live mention.
-One module per surface (card, checklists, reminders, modals, home, reports, messages); the
+One module per surface (card, checklists, runbooks, reminders, modals, home, reports,
+messages); the
 `Presenter` assembles them.
 """
 
@@ -48,6 +49,7 @@ from bot.slack.blocks.messages import Messages
 from bot.slack.blocks.modals import Modals
 from bot.slack.blocks.reminders import Reminders
 from bot.slack.blocks.reports import Reports
+from bot.slack.blocks.runbooks import Runbooks
 
 __all__ = [
     "CHECKBOXES_PER_ELEMENT",
@@ -84,5 +86,5 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class Presenter(Card, Checklists, Reminders, Modals, Home, Reports, Messages):
+class Presenter(Card, Checklists, Runbooks, Reminders, Modals, Home, Reports, Messages):
     """Every surface Foghorn shows, for one playbook and time zone."""

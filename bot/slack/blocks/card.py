@@ -29,8 +29,10 @@ class Card(PresenterBase):
         blocks: Blocks = [{"type": "header", "text": _plain(truncate(head, HEADER_LIMIT))}]
         if len(head) > HEADER_LIMIT:
             blocks.append(_section(f"*Title:* {escape(inc.title)}"))
+        kind = self.playbook.incident_type(inc.type)
         fields = [
             _md(f"*Severity*\n{sev.id} ({escape(sev.name)})"),
+            *([_md(f"*Type*\n{escape(kind.name)}")] if kind else []),
             _md(f"*Status*\n{self.status_label(inc.status)}"),
             _md(f"*Declared by*\n<@{inc.declared_by}>"),
             _md(f"*Declared*\n{self.when(inc.declared_at)}"),
@@ -43,7 +45,7 @@ class Card(PresenterBase):
             blocks.append(_section(f"*Impact:* {escape(inc.description)}"))
         if inc.summary:
             blocks.append(_section(f"*Resolution:* {escape(inc.summary)}"))
-        links = self.playbook.links_for(inc.severity)
+        links = self.playbook.links_for(inc.severity, inc.type)
         if links:
             blocks.append(_context(" · ".join(
                 f"<{k.url}|{escape(k.title)}>" for k in links)))
@@ -51,10 +53,10 @@ class Card(PresenterBase):
         if inc.is_resolved:
             blocks.append({"type": "section", "fields": [
                 _md(f"*{escape(r.name)}*\n{mention(inc.roles.get(r.id), '_nobody_')}")
-                for r in self.playbook.roles
+                for r in self.playbook.roles_for(inc.type)
             ][:10]})
         else:
-            for r in self.playbook.roles:
+            for r in self.playbook.roles_for(inc.type):
                 holder = inc.roles.get(r.id)
                 blocks.append(_section(f"*{escape(r.name)}*: {mention(holder)}"))
                 picker: dict[str, Any] = {
@@ -78,5 +80,7 @@ class Card(PresenterBase):
         if not inc.is_resolved:
             footer += f" · next update due {self.next_update(inc)}"
         blocks.append(_context(footer))
-        text = f"{inc.label} {sev.id} {self.playbook.status(inc.status).name}: {inc.title}"
+        kind_name = f" {kind.name}" if kind else ""
+        text = (f"{inc.label} {sev.id}{kind_name} {self.playbook.status(inc.status).name}: "
+                f"{inc.title}")
         return escape(truncate(text, 300)), blocks

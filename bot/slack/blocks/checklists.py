@@ -57,6 +57,7 @@ class Checklists(PresenterBase):
                                                           chunk // CHECKBOXES_PER_ELEMENT)})
         if long_links:
             blocks.append(_context(_fit_links(long_links)))
+        blocks += self.checklist_commands(cl)  # a type's runbook commands, to copy
         done = len([i for i in ticked if i < len(cl.items)])
         blocks.append(_context(f"{done} of {len(cl.items)} done · every tick is recorded in the "
                                "timeline"))

@@ -159,6 +159,7 @@ class PresenterBase:
             "channel": self.channel_link(inc),
             "declared_by": mention(inc.declared_by),
             "commander": mention(self.commander_of(inc), "_unassigned_"),
+            "type": escape(self.playbook.type_name(inc.type)) or "_none_",
         }
 
     def _button(self, action_id: str, label: str, value: str, style: str | None = None
@@ -181,7 +182,9 @@ class PresenterBase:
 
     def _headline(self, inc: Incident) -> str:
         """`*SEV1* #channel Title`: an incident in a list."""
-        return (f"*{inc.severity}* {self.channel_link(inc)} "
+        kind = self.playbook.incident_type(inc.type)
+        shown = f" _{escape(kind.name)}_" if kind and not kind.default else ""
+        return (f"*{inc.severity}*{shown} {self.channel_link(inc)} "
                 f"{escape(truncate(inc.title, 120))}")
 
     def _role_name(self, role_id: str) -> str:

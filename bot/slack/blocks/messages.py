@@ -108,12 +108,14 @@ class Messages(PresenterBase):
                 "@Foghorn`, and everything resumes.")
 
     # ----- lists and help -----------------------------------------------------------------
-    def incident_list(self, incidents: list[Incident], now: datetime, limit: int = 50) -> str:
+    def incident_list(self, incidents: list[Incident], now: datetime, limit: int = 50, *,
+                      of_type: str = "") -> str:
+        kind = f" of type {escape(self.playbook.type_name(of_type))}" if of_type else ""
         if not incidents:
-            return ":white_check_mark: No open incidents."
+            return f":white_check_mark: No open incidents{kind}."
         ordered = sorted(incidents, key=lambda i: (self.playbook.severity_rank(i.severity),
                                                    i.declared_at))
-        lines = [f"*Open incidents ({len(ordered)})*"]
+        lines = [f"*Open incidents{kind} ({len(ordered)})*"]
         for inc in ordered[:limit]:
             lines.append(
                 f"• {self._headline(inc)}"
@@ -129,10 +131,13 @@ class Messages(PresenterBase):
         sevs = ", ".join(f"`{s.id}`" for s in self.playbook.severities)
         roles = ", ".join(f"`{r.id}` ({escape(r.name)})" for r in self.playbook.roles)
         statuses = ", ".join(f"`{s.id}`" for s in self.playbook.open_statuses)
+        types = ", ".join(f"`{t.id}`" for t in self.playbook.types)
         return "\n".join([
             "*Foghorn: `/incident` commands*",
-            "• `/incident declare [SEV] <title>`: declare an incident, e.g. "
-            "`/incident declare sev1 Checkout API returning 500s` (no title opens a form)",
+            "• `/incident declare [SEV] [type:] <title>`: declare an incident, e.g. "
+            "`/incident declare sev1 Checkout API returning 500s` or `/incident declare sev1 "
+            "security: Suspicious admin logins` (no title opens a form; `--private`, "
+            "`--public`, `--type <type>`)",
             "• `/incident role <role> @person`: assign a role, e.g. `/incident role ic @alice` "
             "(or `me`)",
             "• `/incident severity <SEV>`: change the severity, e.g. `/incident severity sev2`",
@@ -146,13 +151,16 @@ class Messages(PresenterBase):
             "• `/incident postmortem`: build the postmortem draft and upload it to the channel; "
             "`/incident postmortem done` once the postmortem is written",
             "• `/incident checklist [id]`: post one of the playbook's checklists, or list them",
-            "• `/incident list`: open incidents",
+            "• `/incident list [type]`: open incidents (of one type)",
+            "• `/incident type <type>`: change the incident's type (its checklists and roles "
+            "join)",
+            "• `/incident runbook [type]`: post a type's steps and commands in the channel",
             "• `/incident stats [7d|30d|90d]`: MTTA, MTTR, update cadence and postmortems "
             "(only you see them)",
             "• `/incident help`: this list",
             f"Severities: {sevs} (also typed `SEV 1`, `sev-1`, `S1`, `P0`, `P 0`, or a name "
             f"such as `critical`). Roles: {roles} (ids or names, e.g. `Incident Commander`). "
-            f"Statuses: {statuses}.",
+            f"Statuses: {statuses}." + (f" Types: {types}." if types else ""),
             "Everything but `declare`, `list`, `stats` and `help` works inside an incident "
             "channel. Every message there goes into the timeline; react with :pushpin: or pin "
             "a message to make it a key event.",

@@ -32,7 +32,7 @@ class Modals(PresenterBase):
 
     # ----- declare form ---
     def declare_modal(self, origin_channel: str | None, severity_id: str | None = None,
-                      title: str = "") -> dict[str, Any]:
+                      title: str = "", *, type_id: str | None = None) -> dict[str, Any]:
         default = self.playbook.severity(severity_id or self.playbook.default_severity.id)
         options = [
             {"text": _plain(truncate(f"{s.id} · {s.name}", 75)), "value": s.id,
@@ -58,6 +58,7 @@ class Modals(PresenterBase):
                 {"type": "input", "block_id": "severity", "label": _plain("Severity"),
                  "element": {"type": "static_select", "action_id": "value",
                              "options": options, "initial_option": initial}},
+                *self._type_input(type_id, title),
                 {"type": "input", "block_id": "description", "optional": True,
                  "label": _plain("Impact"),
                  "element": {"type": "plain_text_input", "action_id": "value",
@@ -67,6 +68,29 @@ class Modals(PresenterBase):
                  "label": _plain("Visibility"),
                  "element": {"type": "checkboxes", "action_id": "value", "options": [
                      {"text": _plain("Private incident (private channel, not announced)"),
-                      "value": "private"}]}},
+                      "value": "private"},
+                     *([{"text": _plain("Public, even for a type that is private"),
+                         "value": "public"}] if any(t.private for t in self.playbook.types)
+                       else [])]}},
             ],
         }
+
+    def _type_input(self, type_id: str | None, title: str) -> list[dict[str, Any]]:
+        """The type select (with each type's description), on the type asked for, else on
+        the one the title suggests, else the default: a suggestion the person sees and can
+        change, never a choice made behind their back."""
+        if not self.playbook.types:
+            return []
+        options = [{"text": _plain(truncate(t.name + (" (private)" if t.private else ""), 75)),
+                    "value": t.id,
+                    "description": _plain(truncate(t.description or t.name, 75))}
+                   for t in self.playbook.types]
+        chosen = (self.playbook.incident_type(type_id)
+                  or (self.playbook.suggest_type(title) if title else None)
+                  or self.playbook.default_type)
+        initial = next(o for o in options if chosen and o["value"] == chosen.id)
+        return [{"type": "input", "block_id": "type", "label": _plain("Type"),
+                 "hint": _plain("Its checklists, roles and runbook join the incident. "
+                                "Some types are private by default."),
+                 "element": {"type": "static_select", "action_id": "value",
+                             "options": options[:100], "initial_option": initial}}]

@@ -51,7 +51,9 @@ class Reports(PresenterBase):
         days = (st.until - st.since).days
         head = (f"Incident metrics, last {days} days "
                 f"({st.since.astimezone(self.tz):%Y-%m-%d} to {self.when(st.until)})")
-        lines = [f"*{label}:* {value}" for label, value in stats.rows(st, self.playbook)]
+        lines = [f"• {escape(label.strip())}: {value}" if label.startswith(" ")
+                 else f"*{label}:* {value}".rstrip()
+                 for label, value in stats.rows(st, self.playbook)]
         return head, [
             {"type": "header", "text": _plain(truncate(head, HEADER_LIMIT))},
             _section("\n".join(lines)),
