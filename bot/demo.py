@@ -209,4 +209,21 @@ async def _script(fake: FakeSlack, fh: Foghorn, slack: SlackSender,
     await command(76, "UALICE", GENERAL, "stats 7d")
     for line in fake.responses[-1]["blocks"][1]["text"]["text"].splitlines():
         show.line(f"           {readable(fake, line)}")
+
+    show.line("\n----- A second incident, of the security type -----")
+    await command(80, "UDAN", GENERAL,
+                  "declare sev1 security: Admin logins from an unknown country")
+    secure = max((c for c in fake.channels.values() if c.name.startswith("incident-")),
+                 key=lambda c: c.id)
+    show.step("(Slack)", f"#{secure.name} is private and nothing was announced in "
+                         f"#incidents; its card has a Security Lead")
+    await command(81, "UDAN", secure.id, "role security_lead me")
+    clock.at(82)
+    show.step("dan", "ticks the first item of the Security checklist")
+    contain = next(m for m in secure.messages if m.text.startswith("Security: contain"))
+    boxes = next(b for b in contain.blocks if b["type"] == "actions")
+    await slack.block_action(user="UDAN", channel=secure.id, message_ts=contain.ts, action={
+        "type": "checkboxes", "action_id": blocks.CHECKLIST_TICK, "block_id": boxes["block_id"],
+        "selected_options": boxes["elements"][0]["options"][:1]})
+    await wait()
     show.line("\nDemo finished.")

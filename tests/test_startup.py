@@ -174,3 +174,13 @@ def test_demo_plays_a_whole_incident_offline() -> None:
     declared = re.search(r"\*Declared\*: \d{4}-\d\d-\d\d (\d\d:\d\d)", out)
     assert spike and declared and spike.group(1) < declared.group(1)
     assert "note: Decided to roll back rather than hotfix" in draft
+    # The second incident, of the security type: private, not announced, its own checklist
+    # and role.
+    second = out.split("A second incident, of the security type")[1]
+    assert "/incident declare sev1 security: Admin logins from an unknown country" in second
+    assert "is private and nothing was announced" in second
+    assert "Security: contain (first five minutes)" in second
+    assert "@dan is now the *Security Lead*" in second
+    assert "openssl rand -hex 32" in second
+    announced = out.split("INCIDENT DECLARED")
+    assert len(announced) == 2  # only the first incident was announced
