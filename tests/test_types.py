@@ -3,6 +3,7 @@ notices and runbook; chosen at declare, changed mid-incident, shown everywhere."
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from pathlib import Path
@@ -284,3 +285,18 @@ async def test_a_playbook_without_types_works_as_before(make_bot: BotFactory,
     assert inc.type is None and "*Type*" not in _card(bot, inc)
     reply = await bot.command("type security", channel=inc.channel_id)
     assert reply == "This playbook has no incident types."
+
+
+async def test_a_phase_reached_twice_at_once_posts_its_checklists_once(bot: Bot) -> None:
+    """A type change and a status update reaching `identified` together, or two replicas:
+    each checklist is claimed by one poster, the other waits for it."""
+    inc, channel = await bot.declare("sev2 database: Replica lag")
+    bot.fake.delay("chat.postMessage", 0.3)  # both reach the phase before either has posted
+    current = await bot.incident(inc.id)
+    await asyncio.gather(bot.fh.service.post_checklists(current, "identified"),
+                         bot.fh.service.post_checklists(current, "identified"),
+                         bot.fh.service.post_checklists(current, "declare"))
+    texts = [m.text for m in channel.messages]
+    assert sum(t.startswith("Database: mitigation") for t in texts) == 1
+    assert sum(t.startswith("Mitigation options") for t in texts) == 1
+    assert sum(t.startswith("Database: first steps") for t in texts) == 1

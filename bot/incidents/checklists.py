@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import timedelta
 
 from bot.incidents.base import ServiceBase
 from bot.incidents.errors import UserError
@@ -11,6 +13,10 @@ from bot.playbooks import Checklist
 from bot.store import repo
 
 log = logging.getLogger(__name__)
+
+POSTING_LEASE = timedelta(seconds=30)  # longer than any one post, retries included
+POLL = 0.25  # seconds between looks while another poster holds a checklist
+POSTED, CLAIMED, BUSY = "posted", "claimed", "busy"
 
 
 class Checklists(ServiceBase):
@@ -28,12 +34,46 @@ class Checklists(ServiceBase):
                 for i, item in enumerate(c.items) if i not in state[c.id]]
 
     async def post_checklists(self, inc: Incident, when: str) -> None:
-        """Post the playbook's checklists for this moment (each once per incident)."""
+        """Post the playbook's checklists for this moment (the general ones and the type's),
+        each once per incident: whoever claims a checklist posts it; anyone else reaching
+        the same phase (a type change with a status update, a retry, another replica) waits
+        for that post, and takes over only if the claim outlives POSTING_LEASE."""
         for checklist in self.playbook.checklists_for(when, inc.severity, inc.type):
-            async with self.db.read() as s:
-                posted = await repo.checklist_post(s, inc.id, checklist.id)
-            if posted is None or posted.message_ts is None:
-                await self._post_checklist(inc, checklist)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + POSTING_LEASE.total_seconds() + 5
+            while True:
+                verdict = await self._claim_posting(inc.id, checklist.id)
+                if verdict == POSTED:
+                    break
+                if verdict == CLAIMED:
+                    try:
+                        await self._post_checklist(inc, checklist)
+                    except BaseException:
+                        await self._release_posting(inc.id, checklist.id)
+                        raise
+                    break
+                if loop.time() > deadline:  # the claim is taken over on the next look
+                    log.warning("checklist %s of %s: another poster held it too long",
+                                checklist.id, inc.label)
+                    break
+                await asyncio.sleep(POLL)
+
+    async def _claim_posting(self, incident_id: int, checklist_id: str) -> str:
+        now = self.clock()
+        async with self.db.write() as s:
+            row = await repo.claim_checklist_post(s, incident_id, checklist_id)
+            if row.message_ts is not None:
+                return POSTED
+            if row.posting_since is not None and now - row.posting_since < POSTING_LEASE:
+                return BUSY
+            row.posting_since = now
+            return CLAIMED
+
+    async def _release_posting(self, incident_id: int, checklist_id: str) -> None:
+        async with self.db.write() as s:
+            row = await repo.claim_checklist_post(s, incident_id, checklist_id)
+            if row.message_ts is None:
+                row.posting_since = None
 
     async def _post_checklist(self, inc: Incident, checklist: Checklist) -> None:
         async with self.db.write() as s:
@@ -42,6 +82,7 @@ class Checklists(ServiceBase):
         async with self.db.write() as s:
             row = await repo.claim_checklist_post(s, inc.id, checklist.id)
             row.message_ts = ts
+            row.posting_since = None
 
     async def checklist_on_demand(self, channel_id: str, checklist_id: str) -> None:
         """`/incident checklist <id>`: post it (again, with its ticks, if it was posted)."""

@@ -181,6 +181,9 @@ class ChecklistPostRow(Base):
     checklist_id: Mapped[str] = mapped_column(String(40))
     message_ts: Mapped[str | None] = mapped_column(String(32))
     ticked: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # Someone is posting it (by phase) since then: others wait for its message_ts rather
+    # than post it again; a claim older than a lease is taken over (its poster died).
+    posting_since: Mapped[datetime | None]
 
     __table_args__ = (
         Index("uq_checklist_posts", "incident_id", "checklist_id", unique=True),
