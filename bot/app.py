@@ -20,6 +20,9 @@ from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAutho
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot import startup
+from bot.alerts import webhooks as alert_webhooks
+from bot.alerts.intake import AlertIntake
+from bot.alerts.webhooks import ALERTMANAGER_PATH
 from bot.background import Background
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
@@ -33,6 +36,7 @@ from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.metrics import Metrics
 from bot.playbooks import active_file, load_playbooks, playbook_warnings
 from bot.slack import actions, commands, declaring, events, guard
+from bot.slack.alert_posts import AlertPoster
 from bot.slack.blocks import Presenter
 from bot.slack.catchup import catch_up
 from bot.slack.gateway import SlackGateway, make_client
@@ -69,7 +73,8 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
     with Slack, and wire the app. Raises StartupError, PlaybookError or ConfigError with a
     one-line message, having closed whatever it opened."""
     install_redaction([settings.SLACK_BOT_TOKEN, settings.SLACK_SIGNING_SECRET,
-                       settings.SLACK_APP_TOKEN, settings.SLACK_CLIENT_SECRET])
+                       settings.SLACK_APP_TOKEN, settings.SLACK_CLIENT_SECRET,
+                       settings.ALERTS_TOKEN, settings.ALERTS_SIGNING_SECRET])
     playbook = load_playbooks(settings.playbooks_dir)
     for warning in playbook_warnings(playbook):
         log.warning("playbook: %s", warning)
@@ -130,6 +135,15 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
                  dispatcher, metrics, workspaces, schedule=schedule)
     fh.slack_answered = slack_answered
     fh.home = HomeTabs(service, presenter, background, workspaces.gateway, fh.scope)
+    if settings.alerts_on and store is None:
+        fh.alerts = AlertIntake(db, playbook, service, AlertPoster(
+            gateway, presenter, settings.INCIDENTS_CHANNEL), gateway.bot_user_id, clock=clock)
+        log.info("alerts on: POST %s", ALERTMANAGER_PATH)
+    elif settings.alerts_on:
+        log.warning("alerts are off: OAuth installs serve many workspaces, and alerts need "
+                    "one (use SLACK_BOT_TOKEN)")
+    else:
+        log.info("alerts are off (set ALERTS_TOKEN to receive Alertmanager's webhooks)")
     service.changed = fh.home.incident_changed
     # Bolt tries listeners in the order they were added, and each try costs; message events
     # are most of an incident's traffic, so their listeners go first.
@@ -260,6 +274,7 @@ def web_app(fh: Foghorn, *, with_events: bool = True) -> web.Application:
     if fh.bolt.oauth_flow is not None:
         app.router.add_get(INSTALL_PATH, oauth)
         app.router.add_get(REDIRECT_PATH, oauth)
+    alert_webhooks.add_routes(app, fh)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     return app
@@ -307,6 +322,8 @@ async def finish_startup(fh: Foghorn) -> None:
     # or readiness. Also when the database takes writes again after failing: events Slack
     # sent meanwhile were answered 500 and may never come again.
     await catch_up_all(fh)
+    if fh.alerts is not None:  # notifications stored but not processed before a crash
+        fh.background.spawn(fh.alerts.process_pending(), "alerts-pending")
     fh.db.health.on_recovered = lambda: fh.background.spawn(catch_up_all(fh), "catch-up")
     fh.ready = True
 

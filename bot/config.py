@@ -22,7 +22,7 @@ SHIPPED_PLAYBOOKS = Path(__file__).parent / "defaults"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Settings whose values are credentials: never echoed, redacted from every log line.
 SECRET_SETTINGS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN",
-                   "SLACK_CLIENT_SECRET")
+                   "SLACK_CLIENT_SECRET", "ALERTS_TOKEN", "ALERTS_SIGNING_SECRET")
 
 
 class ConfigError(Exception):
@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     )
     LOG_FORMAT: str = Field(default="text", description="text or json")
     LOG_LEVEL: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    ALERTS_TOKEN: str | None = Field(
+        default=None, description="a bearer token of 16+ characters that Alertmanager sends "
+                                  "(http_config.authorization.credentials)")
+    ALERTS_SIGNING_SECRET: str | None = Field(
+        default=None, description="an HMAC-SHA256 secret of 16+ characters for signed alert "
+                                  "sources")
     DATABASE_TIMEOUT: float = Field(
         default=10.0, gt=0, le=300,
         description="seconds any database call may take (connect, statement, pool wait)")
@@ -122,6 +128,18 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {v!r}") from None
         return v
+
+    @field_validator("ALERTS_TOKEN", "ALERTS_SIGNING_SECRET")
+    @classmethod
+    def _alert_secret(cls, v: str | None) -> str | None:
+        v = (v or "").strip() or None
+        if v is not None and len(v) < 16:
+            raise ValueError("is too short: use 16 characters or more")
+        return v
+
+    @property
+    def alerts_on(self) -> bool:
+        return bool(self.ALERTS_TOKEN or self.ALERTS_SIGNING_SECRET)
 
     @field_validator("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
     @classmethod

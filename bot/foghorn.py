@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.alerts.intake import AlertIntake
 from bot.background import Background
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
@@ -44,6 +45,7 @@ class Foghorn:
     metrics: Metrics
     workspaces: Workspaces
     home: HomeTabs = field(init=False)
+    alerts: AlertIntake | None = None  # with ALERTS_TOKEN (token mode only)
     schedule: bool = True  # run the dispatcher's scheduler (tests drive it by hand)
     ready: bool = False
     # Slack has answered auth.test (or there is no single token to ask about); until then

@@ -49,6 +49,9 @@ class Metrics:
         self.ack_seconds = Histogram(
             "foghorn_request_ack_seconds", "Time from a request's arrival to its HTTP answer",
             ["kind"], buckets=_ACK_BUCKETS, registry=r)
+        self.alerts = Counter(
+            "foghorn_alert_notifications", "Alert notifications stored, by source and status",
+            ["source", "status"], registry=r)
         self.rejected = Counter(
             "foghorn_rejected_requests",
             "Requests refused before Bolt: bad signature, stale, malformed or too large",

@@ -8,6 +8,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from bot.incidents import naming
@@ -44,6 +45,26 @@ class Declaring(ServiceBase):
         """Store the incident (before Slack is answered: an acknowledged declare survives a
         crash). Idempotent per (person, title) for DUPLICATE_WINDOW: a double submit gets the
         first incident back, marked duplicate."""
+        now = self.clock()
+        stored = await self._registrations.submit(self.declaration(req, now))
+        if isinstance(stored, int):  # declared moments ago by the same person
+            found = await self.get(stored)
+            assert found is not None
+            return DeclareResult(found, duplicate=True)
+        self.registered(stored)
+        return DeclareResult(stored)
+
+    def registered(self, stored: Incident) -> None:
+        """A new incident is stored: wake the dispatcher, count it."""
+        self.reminders_changed()
+        self.declared(stored)
+        bind(incident=stored.label)
+
+    def declaration(self, req: DeclareRequest, now: datetime, *,
+                    detected_at: datetime | None = None, key: str | None = None
+                    ) -> dict[str, Any]:
+        """What `repo.register_incident` stores for a declare: the row, its `declared` entry
+        and first reminders. `key` replaces the (person, title) duplicate key."""
         title = clip(req.title.strip(), TITLE_LIMIT)  # the edge already told the person
         if not title:
             raise UserError("An incident needs a title, e.g. `/incident declare sev2 Checkout "
@@ -53,30 +74,20 @@ class Declaring(ServiceBase):
                                           or self.playbook.default_severity.id)
         private = req.is_private if req.is_private is not None else bool(kind and kind.private)
         type_id = kind.id if kind else None
-        now = self.clock()
-        key = dedup_key(req.team_id, req.by, title)
+        key = key or dedup_key(req.team_id, req.by, title)
         fields = {"team_id": req.team_id, "title": title,
                   "description": clip(req.description.strip(), TEXT_LIMIT),
                   "severity": severity.id, "type": type_id,
                   "status": self.playbook.initial_status.id, "is_private": private,
                   "setup_done": False, "declared_by": req.by, "declared_at": now,
                   "last_update_at": now, "origin_channel_id": req.origin_channel,
-                  "dedup_key": key}
+                  "dedup_key": key, "detected_at": detected_at}
         declared = {"kind": "declared", "occurred_at": now, "actor": req.by, "text": title,
                     "data": {"severity": severity.id, "private": private, "type": type_id}}
         reminders = [(p.kind, p.due_at, p.step) for p in
                      plan.on_declare(self.playbook.severity_for(severity.id, type_id), now)]
-        stored = await self._registrations.submit(
-            {"since": now - DUPLICATE_WINDOW, "fields": fields, "declared": declared,
-             "reminders": reminders})
-        if isinstance(stored, int):  # declared moments ago by the same person
-            found = await self.get(stored)
-            assert found is not None
-            return DeclareResult(found, duplicate=True)
-        self.reminders_changed()
-        self.declared(stored)
-        bind(incident=stored.label)
-        return DeclareResult(stored)
+        return {"since": now - DUPLICATE_WINDOW, "fields": fields, "declared": declared,
+                "reminders": reminders}
 
     async def register_until_stored(self, req: DeclareRequest) -> DeclareResult:
         """`register`, tried again while the database refuses (locked past its busy timeout,

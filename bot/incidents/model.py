@@ -50,6 +50,7 @@ class Incident:
     postmortem_at: datetime | None = None  # the last draft built
     postmortem_done_at: datetime | None = None  # someone marked the postmortem done
     type: str | None = None  # the playbook type's id (None: declared without types)
+    detected_at: datetime | None = None  # when monitoring saw it first (alert incidents)
     history_synced_ts: str | None = None
     team_id: str = ""
     roles: dict[str, str] = field(default_factory=dict)

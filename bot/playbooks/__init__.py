@@ -8,6 +8,7 @@ folder and returns the active one (`default.yml`, or the only file). Any problem
 cross-checks in `schema`, reading files in `loading`.
 """
 
+from bot.playbooks.alert_routes import AlertRoute, route_for
 from bot.playbooks.loading import (
     active_file,
     escalation_targets,
@@ -36,6 +37,7 @@ from bot.playbooks.types import IncidentType, RunbookCommand
 __all__ = [
     "PERMISSION_ACTIONS",
     "TEMPLATE_FIELDS",
+    "AlertRoute",
     "Checklist",
     "ChecklistItem",
     "EscalationStep",
@@ -55,5 +57,6 @@ __all__ = [
     "parse_playbook",
     "playbook_files",
     "playbook_warnings",
+    "route_for",
     "target_kind",
 ]

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from pydantic import Field, field_validator, model_validator
 
+from bot.playbooks.alert_routes import AlertRoute, check_routes
 from bot.playbooks.parts import (
     Checklist,
     Link,
@@ -44,6 +45,8 @@ class Playbook(Strict):
     confirm_severity_changes: bool = True
     # Kinds of incident, each adding its own checklists, roles, notices and runbook (types.py).
     types: tuple[IncidentType, ...] = ()
+    # What an alert group from monitoring becomes (alert_routes.py), tried in order.
+    alert_routes: tuple[AlertRoute, ...] = ()
 
     @field_validator("private_channels")
     @classmethod
@@ -108,6 +111,7 @@ class Playbook(Strict):
                     raise ValueError(f"links[{i}].severities: unknown severity {sev!r}")
         check_types(self.types, roles=self.roles, checklists=self.checklists,
                     statuses=statuses, severities=severities)
+        check_routes(self.alert_routes, severities=severities, types={t.id for t in self.types})
         for i, cl in enumerate(self.checklists):
             for k, item in enumerate(cl.items):
                 if item.command is not None:

@@ -49,6 +49,7 @@ def _to_incident(row: IncidentRow, roles: dict[str, str]) -> Incident:
         postmortem_at=row.postmortem_at,
         postmortem_done_at=row.postmortem_done_at,
         type=row.type,
+        detected_at=row.detected_at,
         history_synced_ts=row.history_synced_ts,
         team_id=row.team_id,
         version=row.version,

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     false,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -58,6 +59,7 @@ class IncidentRow(Base):
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
     severity: Mapped[str] = mapped_column(String(20))
     type: Mapped[str | None] = mapped_column(String(20))  # the playbook type's id
+    detected_at: Mapped[datetime | None]  # the earliest alert's start, for alert incidents
     status: Mapped[str] = mapped_column(String(20))
     is_private: Mapped[bool] = mapped_column(Boolean, default=False)
     # Declaring is a sequence of Slack calls; each result is stored as soon as it exists so an
@@ -216,6 +218,49 @@ class HomeViewerRow(Base):
     opened_at: Mapped[datetime]
 
     __table_args__ = (Index("ix_home_viewers_opened", "team_id", "opened_at"),)
+
+
+class AlertNotificationRow(Base):
+    """A webhook notification as received: stored before it is answered, processed after
+    (`processed_at`), kept for `foghorn export` and the logs whatever its route said."""
+
+    __tablename__ = "alert_notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(20))
+    group_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(10))
+    received_at: Mapped[datetime]
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    processed_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL"))
+
+    __table_args__ = (Index("ix_alert_notifications_unprocessed", "processed_at", "id"),)
+
+
+class AlertGroupRow(Base):
+    """An alert group and the incident it opened; at most one open row per group."""
+
+    __tablename__ = "alert_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(20))
+    group_hash: Mapped[str] = mapped_column(String(64))
+    group_key: Mapped[str] = mapped_column(Text)
+    is_open: Mapped[bool] = mapped_column(Boolean)
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"))
+    alerts: Mapped[dict[str, Any]] = mapped_column(JSON)  # alert key → firing | resolved
+    created_at: Mapped[datetime]
+    posted_through: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    __table_args__ = (
+        Index("uq_alert_groups_open", "source", "group_hash", unique=True,
+              sqlite_where=text("is_open"), postgresql_where=text("is_open")),
+        Index("ix_alert_groups_incident", "incident_id"),
+    )
 
 
 class PersonRow(Base):
