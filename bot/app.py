@@ -35,7 +35,7 @@ from bot.logs import context as log_context
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.metrics import Metrics
 from bot.playbooks import active_file, load_playbooks, playbook_warnings
-from bot.slack import actions, commands, declaring, events, guard
+from bot.slack import actions, alert_actions, commands, declaring, events, guard
 from bot.slack.alert_posts import AlertPoster
 from bot.slack.blocks import Presenter
 from bot.slack.catchup import catch_up
@@ -150,6 +150,7 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
     events.register(bolt, fh)
     commands.register(bolt, fh)
     actions.register(bolt, fh)
+    alert_actions.register(bolt, fh)
 
     @bolt.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:

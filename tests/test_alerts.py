@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import time
 from collections.abc import AsyncIterator, Callable
@@ -159,6 +160,45 @@ async def test_a_warning_goes_to_triage_with_buttons_and_escaped_labels(alerting
     assert buttons == ["alert_declare", "alert_dismiss"]
 
 
+async def test_triage_declare_and_dismiss(alerting: Bot) -> None:
+    from tests.conftest import BOB, CAROL
+
+    await post(alerting, payload(group="g1", severity="warning", summary="Disk filling"))
+    await post(alerting, payload(group="g2", severity="info", summary="Cert expires in 20d"))
+    await settle(alerting)
+    disk, cert = alerting.fake.channels[INCIDENTS_CHANNEL_ID].messages
+    await alerting.slack.click(user=BOB, channel=INCIDENTS_CHANNEL_ID, message_ts=disk.ts,
+                               action_id="alert_declare")
+    await settle(alerting)
+    [inc] = await alerting.open_incidents()
+    assert (inc.title, inc.severity, inc.declared_by) == ("Disk filling", "SEV3", BOB)
+    assert inc.detected_at == datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    said = alerting.fake.responses[-1]
+    assert said["replace_original"] is True
+    assert f"<@{BOB}> declared it as INC-1 (SEV3) in <#{inc.channel_id}>" in said["text"]
+    # A second click (someone else, a moment later) finds the same incident.
+    await alerting.slack.click(user=CAROL, channel=INCIDENTS_CHANNEL_ID, message_ts=disk.ts,
+                               action_id="alert_declare")
+    await settle(alerting)
+    assert len(await alerting.open_incidents()) == 1
+    # The group's next notification joins that incident.
+    await post(alerting, payload(group="g1", severity="warning", summary="Disk filling",
+                                 alerts=[{**payload()["alerts"][0], "fingerprint": "d2",
+                                          "labels": {"alertname": "Disk", "instance": "db-2"},
+                                          "annotations": {"summary": "Disk filling"}}]))
+    await settle(alerting)
+    assert any("(db-2)" in m.text for m in alerting.fake.channels[inc.channel_id].messages)
+    await alerting.slack.click(user=CAROL, channel=INCIDENTS_CHANNEL_ID, message_ts=cert.ts,
+                               action_id="alert_dismiss")
+    await settle(alerting)
+    assert f"dismissed by <@{CAROL}>" in alerting.fake.responses[-1]["text"]
+    await alerting.slack.click(user=BOB, channel=INCIDENTS_CHANNEL_ID, message_ts=cert.ts,
+                               action_id="alert_declare")
+    await settle(alerting)
+    assert alerting.fake.responses[-1]["text"] == "That alert was dismissed."
+    assert len(await alerting.open_incidents()) == 1
+
+
 @pytest.mark.parametrize(("body", "token", "status", "error"), [
     (payload(), "wrong-token-0123456789", 401, "unauthorized"),
     (b"not json", TOKEN, 400, "the body is not JSON"),
@@ -239,6 +279,8 @@ def test_bad_routes_are_refused_with_their_path() -> None:
 @pytest.fixture
 async def alertmanager(tmp_path: Path) -> AsyncIterator[Callable[[str], Any]]:
     if BINARY is None:
+        assert not os.environ.get("FOGHORN_REQUIRE_ALERTMANAGER"), \
+            "CI installs prometheus-alertmanager: its tests must run, not skip"
         pytest.skip("prometheus-alertmanager is not installed (.ci/run installs Debian's)")
     procs: list[asyncio.subprocess.Process] = []
 

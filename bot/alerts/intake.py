@@ -16,18 +16,20 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
 from bot.alerts.payloads import Notification, parse_alertmanager
 from bot.incidents.base import DeclareRequest
+from bot.incidents.errors import UserError
 from bot.incidents.model import Clock, Incident, utcnow
 from bot.incidents.service import IncidentService
 from bot.playbooks import AlertRoute, Playbook, route_for
 from bot.store import alert_rows, repo
 from bot.store.db import Database
-from bot.store.tables import TimelineEntryRow
+from bot.store.tables import AlertGroupRow, TimelineEntryRow
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +181,59 @@ class AlertIntake:
         row.processed_at, row.outcome = now, outcome.kind
         outcome.lines = lines
         return outcome
+
+    # ----- triage: a person decides ---------------------------------------------------------
+    async def declare_triaged(self, group_id: int, by: str) -> Incident:
+        """"Declare incident" on a triage post: the group's incident, declared by the person
+        who clicked (once: a second click, or a click on another copy, gets the same one)."""
+        now = self.clock()
+        decided = await self.db.write_sync(lambda s: self._declare_group(s, group_id, by, now))
+        if isinstance(decided, int):
+            found = await self.service.get(decided)
+            assert found is not None
+            return found
+        self.service.registered(decided)
+        return (await self.service.complete(decided)).incident
+
+    def _declare_group(self, s: Session, group_id: int, by: str, now: datetime
+                       ) -> Incident | int:
+        group = s.get(AlertGroupRow, group_id)
+        if group is None:
+            raise UserError("That alert is no longer stored.")
+        alert_rows.lock_group(s, group.group_hash)
+        s.refresh(group)
+        if group.incident_id is not None:
+            return group.incident_id
+        if not group.is_open:
+            raise UserError("That alert was dismissed.")
+        latest = alert_rows.latest_notification(s, group.source, group.group_hash)
+        assert latest is not None
+        note = parse_alertmanager(latest.payload)
+        route = route_for(self.playbook.alert_routes, note.labels)
+        req = DeclareRequest(title=note.title, by=by,
+                             severity=route.severity_for(note.labels) if route else None,
+                             description=note.annotation("description"),
+                             type=route.type if route else None, team_id=self.team_id)
+        stored = repo.register_incident(s, **self.service.declaration(
+            req, now, detected_at=note.started_at, key=f"alert|{group.group_hash[:58]}"))
+        incident_id = stored if isinstance(stored, int) else stored.id
+        group.incident_id = incident_id
+        s.add(TimelineEntryRow(incident_id=incident_id, kind="alert", occurred_at=now,
+                               actor=by, text=f"declared from the alert: {note.title}",
+                               data={"notification": latest.id, "status": note.status,
+                                     "links": [list(link) for link in note.links]}))
+        return stored
+
+    async def dismiss(self, group_id: int, by: str) -> None:
+        """"Dismiss" on a triage post: the group closes (its next notification is new)."""
+        async with self.db.write() as s:
+            group = await s.get(AlertGroupRow, group_id)
+            if group is None or not group.is_open:
+                raise UserError("That alert was already dismissed.")
+            if group.incident_id is not None:
+                raise UserError("An incident was already declared from that alert.")
+            group.is_open = False
+        log.info("alert group %d dismissed by %s", group_id, by)
 
     # ----- telling the channel, coalesced --------------------------------------------------
     def _coalesce(self, outcome: Outcome) -> None:

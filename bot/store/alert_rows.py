@@ -71,6 +71,13 @@ def new_group(session: Session, *, source: str, group_hash: str, group_key: str,
     return group
 
 
+def latest_notification(session: Session, source: str, group_hash: str
+                        ) -> AlertNotificationRow | None:
+    return session.scalar(select(AlertNotificationRow).where(
+        AlertNotificationRow.source == source, AlertNotificationRow.group_hash == group_hash)
+        .order_by(AlertNotificationRow.id.desc()).limit(1))
+
+
 async def group_of(session: AsyncSession, incident_id: int) -> AlertGroupRow | None:
     return await session.scalar(select(AlertGroupRow).where(
         AlertGroupRow.incident_id == incident_id).order_by(AlertGroupRow.id.desc()).limit(1))
