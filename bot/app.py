@@ -129,7 +129,7 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
     dispatcher = Dispatcher(db, service.fire_reminder, clock=clock)
     background = Background()
     service.reminders_changed = dispatcher.poke
-    service.declared = lambda inc: metrics.declared.labels(inc.severity, inc.type or "").inc()
+    service.declared = lambda inc: metrics.incident_declared(inc)
     dispatcher.on_sent = lambda r, at: metrics.reminder_sent(r.kind, r.due_at, at)
     fh = Foghorn(settings, playbook, db, gateway, presenter, service, background, bolt,
                  dispatcher, metrics, workspaces, schedule=schedule)

@@ -11,10 +11,13 @@ from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from bot.incidents.model import Incident
+
 # The classic text format, which every Prometheus version scrapes (our names need no escaping).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # A reminder posted later than this after its due time counts as late.
 LATE_AFTER = timedelta(seconds=60)
+_DETECT_BUCKETS = (10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600)
 _ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
 _LATENESS_BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
 
@@ -49,6 +52,10 @@ class Metrics:
         self.ack_seconds = Histogram(
             "foghorn_request_ack_seconds", "Time from a request's arrival to its HTTP answer",
             ["kind"], buckets=_ACK_BUCKETS, registry=r)
+        self.detect_to_declare = Histogram(
+            "foghorn_detection_to_declare_seconds", "For incidents with a detection time (an "
+            "alert's start, or given at declare): how long until they were declared",
+            ["severity"], buckets=_DETECT_BUCKETS, registry=r)
         self.alerts = Counter(
             "foghorn_alert_notifications", "Alert notifications stored, by source and status",
             ["source", "status"], registry=r)
@@ -56,6 +63,12 @@ class Metrics:
             "foghorn_rejected_requests",
             "Requests refused before Bolt: bad signature, stale, malformed or too large",
             ["reason"], registry=r)
+
+    def incident_declared(self, inc: Incident) -> None:
+        self.declared.labels(inc.severity, inc.type or "").inc()
+        if inc.detected_at is not None and inc.detected_at <= inc.declared_at:
+            self.detect_to_declare.labels(inc.severity).observe(
+                (inc.declared_at - inc.detected_at).total_seconds())
 
     def reminder_sent(self, kind: str, due_at: datetime, sent_at: datetime) -> None:
         late = max(timedelta(0), sent_at - due_at)

@@ -413,3 +413,44 @@ async def test_real_alertmanager_across_a_restart(make_bot: BotFactory, sqlite_u
     await until(joined)
     assert [i.id for i in await second.open_incidents()] == [inc.id]
     assert len(second.fake.calls_to("conversations.create")) == 1
+
+
+async def test_detection_time_gives_mttd_in_stats_postmortem_and_metrics(
+        make_bot: BotFactory) -> None:
+    from tests.conftest import Clock
+
+    clock = Clock(datetime(2026, 11, 26, 10, 12, tzinfo=UTC))  # 12 minutes after startsAt
+    bot = await make_bot(ALERTS_TOKEN=TOKEN, clock=clock)
+    await post(bot, payload())
+    await settle(bot)
+    [inc] = await bot.open_incidents()
+    draft = await bot.fh.service.draft_postmortem(inc)
+    assert "- **Time to declare (detected → declared):** 12m" in draft
+    assert "- **Alerts:** [CheckoutErrors](http://prometheus:9090/graph?g0)" in draft
+    await bot.command("stats 7d")
+    text = bot.fake.responses[-1]["blocks"][1]["text"]["text"]
+    assert "*MTTD (detected → declared):* median 12m, p90 12m (1 incident)" in text
+    async with bot.session.get(f"{bot.url}/metrics") as r:
+        metrics = await r.text()
+    assert 'foghorn_detection_to_declare_seconds_count{severity="SEV1"} 1.0' in metrics
+    assert 'foghorn_detection_to_declare_seconds_sum{severity="SEV1"} 720.0' in metrics
+
+
+async def test_the_form_takes_a_detection_time(bot: Bot) -> None:
+    from tests.conftest import BOB
+
+    view = bot.fh.presenter.declare_modal("C0GENERAL")
+    earlier = int((bot.clock() - timedelta(minutes=20)).timestamp())
+    values = {"title": {"type": "plain_text_input", "value": "Search empty"},
+              "severity": {"type": "static_select", "selected_option": {"value": "SEV2"}},
+              "detected": {"type": "datetimepicker", "selected_date_time": earlier}}
+    later = int((bot.clock() + timedelta(hours=1)).timestamp())
+    refused = await bot.slack.submit_view(user=BOB, view=view, values={
+        **values, "detected": {"type": "datetimepicker", "selected_date_time": later}})
+    assert refused.json()["errors"] == {
+        "detected": "Pick a time in the last 30 days, not in the future."}
+    reply = await bot.slack.submit_view(user=BOB, view=view, values=values)
+    assert reply.status == 200
+    await bot.settle()
+    [inc] = await bot.open_incidents()
+    assert inc.detected_at == datetime.fromtimestamp(earlier, UTC)

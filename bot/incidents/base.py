@@ -88,6 +88,7 @@ class DeclareRequest:
     description: str = ""
     is_private: bool | None = None  # None: as the type says (a security type is private)
     type: str | None = None  # None: the playbook's default type
+    detected_at: datetime | None = None  # when it was noticed, if before the declare
     origin_channel: str | None = None
     team_id: str = ""
 

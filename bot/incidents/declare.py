@@ -81,7 +81,7 @@ class Declaring(ServiceBase):
                   "status": self.playbook.initial_status.id, "is_private": private,
                   "setup_done": False, "declared_by": req.by, "declared_at": now,
                   "last_update_at": now, "origin_channel_id": req.origin_channel,
-                  "dedup_key": key, "detected_at": detected_at}
+                  "dedup_key": key, "detected_at": detected_at or req.detected_at}
         declared = {"kind": "declared", "occurred_at": now, "actor": req.by, "text": title,
                     "data": {"severity": severity.id, "private": private, "type": type_id}}
         reminders = [(p.kind, p.due_at, p.step) for p in

@@ -11,7 +11,7 @@ import itertools
 import json
 import string
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -71,6 +71,8 @@ class Figures:
     time_to_resolve: timedelta | None
     updates: int
     longest_gap: timedelta
+    time_to_detect: timedelta | None = None  # detected (the first alert) → declared
+    alert_links: list[tuple[str, str]] = field(default_factory=list)
 
 
 def compute_figures(inc: Incident, entries: list[TimelineEntry], now: datetime,
@@ -87,6 +89,11 @@ def compute_figures(inc: Incident, entries: list[TimelineEntry], now: datetime,
         time_to_resolve=inc.resolved_at - inc.declared_at if inc.resolved_at else None,
         updates=len(updates),
         longest_gap=gap,
+        time_to_detect=(inc.declared_at - inc.detected_at
+                        if inc.detected_at and inc.detected_at <= inc.declared_at else None),
+        alert_links=list(dict.fromkeys(
+            (str(name), str(url)) for e in entries if e.kind == "alert"
+            for name, url in e.data.get("links", []))),
     )
 
 
@@ -185,13 +192,21 @@ class PostmortemWriter:
         def show(d: timedelta | None, missing: str) -> str:
             return format_duration(d) if d is not None else missing
 
+        detected = ([f"- **Time to declare (detected → declared):** "
+                     f"{format_duration(f.time_to_detect)}"]
+                    if f.time_to_detect is not None else [])
+        alerts = (["- **Alerts:** " + ", ".join(f"[{name}]({url})"
+                                                  for name, url in f.alert_links[:10])]
+                  if f.alert_links else [])
         return "\n".join([
+            *detected,
             f"- **Time to {self.playbook.commander.name}:** "
             f"{show(f.time_to_commander, 'never assigned')}",
             f"- **Time to first status update:** {show(f.time_to_first_update, 'no updates')}",
             f"- **Time to resolve:** {show(f.time_to_resolve, 'not resolved yet')}",
             f"- **Status updates:** {f.updates}",
             f"- **Longest time without a status update:** {format_duration(f.longest_gap)}",
+            *alerts,
         ])
 
 

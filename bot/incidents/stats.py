@@ -4,6 +4,8 @@ update, update-cadence adherence, postmortem completion), as medians and p90s.
 Pure code: it takes incidents and the few timeline entries that matter and returns figures.
 Definitions (also in README):
 - the period holds the incidents *declared* in it;
+- MTTD: detected (the first alert's start, or the time the declarer gave) → declared, for
+  incidents with a detection time;
 - MTTA: declared → the first Incident Commander assigned;
 - MTTR: declared → resolved (resolved incidents only);
 - time to first update: declared → the first status update;
@@ -72,6 +74,7 @@ class Stats:
     resolved: int
     by_severity: dict[str, int] = field(default_factory=dict)
     open_by_severity: dict[str, int] = field(default_factory=dict)
+    time_to_detect: Spread = Spread(0, None, None)
     time_to_ack: Spread = Spread(0, None, None)
     time_to_resolve: Spread = Spread(0, None, None)
     time_to_first_update: Spread = Spread(0, None, None)
@@ -98,7 +101,7 @@ def compute(incidents: list[Incident], entries: list[TimelineEntry], playbook: P
     for e in sorted(entries, key=lambda e: (e.occurred_at, e.id)):
         if e.incident_id in by_incident:
             by_incident[e.incident_id].append(e)
-    ack, resolve, first_update = [], [], []
+    ack, resolve, first_update, detect = [], [], [], []
     typed: dict[str, tuple[list[timedelta], list[timedelta]]] = {}
     on_time = updates = pm_done = pm_due = pm_drafts = 0
     for inc in chosen:
@@ -106,6 +109,8 @@ def compute(incidents: list[Incident], entries: list[TimelineEntry], playbook: P
         # the same figures as the postmortem's
         figures = compute_figures(inc, log, now, playbook.commander.id)
         type_ack, type_resolve = typed.setdefault(inc.type or "", ([], []))
+        if figures.time_to_detect is not None:
+            detect.append(figures.time_to_detect)
         if figures.time_to_commander is not None:
             ack.append(figures.time_to_commander)
             type_ack.append(figures.time_to_commander)
@@ -126,6 +131,7 @@ def compute(incidents: list[Incident], entries: list[TimelineEntry], playbook: P
         period=period, since=since, until=now, declared=len(chosen), resolved=len(resolve),
         by_severity=dict(Counter(i.severity for i in chosen)),
         open_by_severity=dict(Counter(i.severity for i in chosen if i.resolved_at is None)),
+        time_to_detect=Spread.of(detect),
         time_to_ack=Spread.of(ack), time_to_resolve=Spread.of(resolve),
         time_to_first_update=Spread.of(first_update),
         cadence=Share(on_time, updates), postmortems=Share(pm_done, pm_due),
@@ -164,6 +170,7 @@ def rows(st: Stats, playbook: Playbook) -> list[tuple[str, str]]:
     return [
         ("Incidents declared", f"{st.declared} ({st.resolved} resolved)"),
         ("By severity", by_sev),
+        ("MTTD (detected → declared)", _spread(st.time_to_detect)),
         (f"MTTA (declared → {playbook.commander.short_name} assigned)", _spread(st.time_to_ack)),
         ("MTTR (declared → resolved)", _spread(st.time_to_resolve)),
         ("Time to first update", _spread(st.time_to_first_update)),

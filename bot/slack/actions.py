@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -234,6 +235,14 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
         if severity and fh.playbook.find_severity(severity) is None:
             await ack(response_action="errors", errors={"severity": "Pick a severity."})
             return
+        detected = _state(values, "detected").get("selected_date_time")
+        detected_at = (datetime.fromtimestamp(int(detected), UTC)
+                       if isinstance(detected, int | str) and str(detected).isdigit() else None)
+        now = fh.service.clock()
+        if detected_at is not None and not now - timedelta(days=30) <= detected_at <= now:
+            await ack(response_action="errors", errors={
+                "detected": "Pick a time in the last 30 days, not in the future."})
+            return
         type_id = (_state(values, "type").get("selected_option") or {}).get("value")
         if type_id and fh.playbook.incident_type(type_id) is None:
             await ack(response_action="errors", errors={"type": "Pick a type."})
@@ -254,6 +263,7 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
             is_private=True if "private" in checked else (False if "public" in checked
                                                           else None),
             type=type_id,
+            detected_at=detected_at,
             origin_channel=origin,
             team_id=team_of(body),
         )

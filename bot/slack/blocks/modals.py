@@ -64,6 +64,11 @@ class Modals(PresenterBase):
                  "element": {"type": "plain_text_input", "action_id": "value",
                              "multiline": True, "max_length": TEXT_LIMIT,
                              "placeholder": _plain("Who is affected and how?")}},
+                {"type": "input", "block_id": "detected", "optional": True,
+                 "label": _plain("Detected at"),
+                 "hint": _plain("When it was first noticed, if before now: MTTD counts from "
+                                "here."),
+                 "element": {"type": "datetimepicker", "action_id": "value"}},
                 {"type": "input", "block_id": "private", "optional": True,
                  "label": _plain("Visibility"),
                  "element": {"type": "checkboxes", "action_id": "value", "options": [
