@@ -34,7 +34,12 @@ from bot.logs import bind, install_redaction, unbind_all
 from bot.logs import context as log_context
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.metrics import Metrics
-from bot.playbooks import active_file, load_playbooks, playbook_warnings
+from bot.paging.setup import build_pager, check_pagers
+from bot.playbooks import (
+    active_file,
+    load_playbooks,
+    playbook_warnings,
+)
 from bot.slack import actions, alert_actions, commands, declaring, events, guard
 from bot.slack.alert_posts import AlertPoster
 from bot.slack.blocks import Presenter
@@ -78,6 +83,7 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
     playbook = load_playbooks(settings.playbooks_dir)
     for warning in playbook_warnings(playbook):
         log.warning("playbook: %s", warning)
+    check_pagers(settings, playbook)
     try:
         db = await open_database(settings.DATABASE_URL, settings.DATABASE_TIMEOUT)
     except DatabaseProblem as exc:
@@ -106,6 +112,9 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
 
     chat = publisher(gateway) if store is None else PerWorkspaceChat(workspaces, publisher)
     service = IncidentService(db, playbook, chat, tz=settings.tz, clock=clock)  # type: ignore[arg-type]
+    pager = build_pager(settings, playbook, db, chat, clock)
+    if pager is not None:
+        service.pager = pager
     oauth: dict[str, Any] = {}
     if store is not None:
         oauth = {"oauth_settings": oauth_settings(settings, db, store),
@@ -134,6 +143,7 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
     fh = Foghorn(settings, playbook, db, gateway, presenter, service, background, bolt,
                  dispatcher, metrics, workspaces, schedule=schedule)
     fh.slack_answered = slack_answered
+    fh.pager = pager
     fh.home = HomeTabs(service, presenter, background, workspaces.gateway, fh.scope)
     if settings.alerts_on and store is None:
         fh.alerts = AlertIntake(db, playbook, service, AlertPoster(
@@ -323,6 +333,8 @@ async def finish_startup(fh: Foghorn) -> None:
     # or readiness. Also when the database takes writes again after failing: events Slack
     # sent meanwhile were answered 500 and may never come again.
     await catch_up_all(fh)
+    if fh.pager is not None:  # pages stored but not sent before a crash
+        await fh.pager.resume()
     if fh.alerts is not None:  # notifications stored but not processed before a crash
         fh.background.spawn(fh.alerts.process_pending(), "alerts-pending")
     fh.db.health.on_recovered = lambda: fh.background.spawn(catch_up_all(fh), "catch-up")
@@ -354,6 +366,8 @@ async def shutdown(fh: Foghorn, runner: web.AppRunner | None) -> None:
                     fh.background.pending)
         await fh.background.cancel_all()
     await fh.workspaces.close()
+    if fh.pager is not None:
+        await fh.pager.close()
     await fh.db.close()
 
 

@@ -22,7 +22,8 @@ SHIPPED_PLAYBOOKS = Path(__file__).parent / "defaults"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Settings whose values are credentials: never echoed, redacted from every log line.
 SECRET_SETTINGS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN",
-                   "SLACK_CLIENT_SECRET", "ALERTS_TOKEN", "ALERTS_SIGNING_SECRET")
+                   "SLACK_CLIENT_SECRET", "ALERTS_TOKEN", "ALERTS_SIGNING_SECRET",
+                   "PAGERDUTY_KEYS", "OPSGENIE_KEYS")
 
 
 class ConfigError(Exception):
@@ -68,6 +69,16 @@ class Settings(BaseSettings):
     ALERTS_SIGNING_SECRET: str | None = Field(
         default=None, description="an HMAC-SHA256 secret of 16+ characters for signed alert "
                                   "sources")
+    PAGERDUTY_KEYS: str | None = Field(
+        default=None, description="service=routing-key pairs, comma-separated, e.g. "
+                                  "payments=R0UT1NGKEY…,platform=…")
+    PAGERDUTY_URL: str = Field(default="https://events.pagerduty.com/",
+                               description="the Events API v2 base URL")
+    OPSGENIE_KEYS: str | None = Field(
+        default=None, description="team=GenieKey pairs, comma-separated, e.g. sre=…")
+    OPSGENIE_URL: str = Field(default="https://api.opsgenie.com/",
+                              description="the Alert API base URL (api.eu.opsgenie.com in "
+                                          "the EU)")
     DATABASE_TIMEOUT: float = Field(
         default=10.0, gt=0, le=300,
         description="seconds any database call may take (connect, statement, pool wait)")
@@ -136,6 +147,32 @@ class Settings(BaseSettings):
         if v is not None and len(v) < 16:
             raise ValueError("is too short: use 16 characters or more")
         return v
+
+    @field_validator("PAGERDUTY_KEYS", "OPSGENIE_KEYS")
+    @classmethod
+    def _pager_keys(cls, v: str | None) -> str | None:
+        v = (v or "").strip() or None
+        if v is not None:
+            for i, pair in enumerate(v.split(","), 1):
+                name, eq, key = pair.strip().partition("=")
+                if not eq or not re.fullmatch(r"[A-Za-z0-9_.-]{1,60}", name.strip()) or \
+                        len(key.strip()) < 8:
+                    raise ValueError(f"pair {i} is not name=key (a name of letters, digits, "
+                                     "_ . -; a key of 8 characters or more)")
+        return v
+
+    @field_validator("PAGERDUTY_URL", "OPSGENIE_URL")
+    @classmethod
+    def _pager_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v if v.endswith("/") else v + "/"
+
+    def pager_keys(self, pager: str) -> dict[str, str]:
+        """`pagerduty` or `opsgenie`: {service or team: key}."""
+        raw = self.PAGERDUTY_KEYS if pager == "pagerduty" else self.OPSGENIE_KEYS
+        pairs = (p.strip().partition("=") for p in (raw or "").split(",") if p.strip())
+        return {name.strip(): key.strip() for name, _, key in pairs}
 
     @property
     def alerts_on(self) -> bool:

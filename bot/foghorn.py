@@ -18,6 +18,7 @@ from bot.dispatcher import Dispatcher
 from bot.incidents.errors import ChatError
 from bot.incidents.service import IncidentService
 from bot.metrics import Metrics
+from bot.paging.pager import Pager
 from bot.playbooks import Playbook
 from bot.slack.blocks import Presenter
 from bot.slack.gateway import SlackGateway
@@ -46,6 +47,7 @@ class Foghorn:
     workspaces: Workspaces
     home: HomeTabs = field(init=False)
     alerts: AlertIntake | None = None  # with ALERTS_TOKEN (token mode only)
+    pager: Pager | None = None  # with PAGERDUTY_KEYS or OPSGENIE_KEYS
     schedule: bool = True  # run the dispatcher's scheduler (tests drive it by hand)
     ready: bool = False
     # Slack has answered auth.test (or there is no single token to ask about); until then

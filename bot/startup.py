@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import ConfigError, Settings
 from bot.incidents.errors import ChatError
-from bot.playbooks import Playbook, PlaybookError, escalation_targets
+from bot.playbooks import Playbook, PlaybookError, escalation_targets, is_pager
 from bot.slack.gateway import SlackGateway
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ async def check_targets(gateway: SlackGateway, playbook: Playbook, source: Path,
     wanted = [("INCIDENTS_CHANNEL", _as_target(incidents_channel)),
               *escalation_targets(playbook)]
     for path, target in wanted:
-        if target in checked:
+        if target in checked or is_pager(target):  # pagers are checked against settings
             continue
         checked.add(target)
         try:

@@ -80,6 +80,27 @@ class ChatPort(Protocol):
 
 
 
+class PagerPort(Protocol):
+    """Paging on-call (implemented by bot.paging.pager): stored, then sent in the
+    background; never raises for the service being down."""
+
+    async def page(self, inc: Incident, target: str, *, key: str, reason: str,
+                   by: str | None = None) -> bool: ...
+    async def resolve_all(self, inc: Incident) -> None: ...
+
+
+class NoPager:
+    """Paging when no pager is configured (the playbook is checked against the settings at
+    start-up, so only `/incident page` can reach this)."""
+
+    async def page(self, inc: Incident, target: str, *, key: str, reason: str,
+                   by: str | None = None) -> bool:
+        raise UserError("Paging is not set up here: set PAGERDUTY_KEYS or OPSGENIE_KEYS.")
+
+    async def resolve_all(self, inc: Incident) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class DeclareRequest:
     title: str
@@ -127,6 +148,7 @@ class ServiceBase:
         self.tz = tz
         self.clock = clock
         self.timeline = Timeline(db, clock=clock)
+        self.pager: PagerPort = NoPager()
         self.postmortems = PostmortemWriter(playbook, tz)
         # Declares arriving together are stored in one transaction (Slack waits for each).
         self._registrations: GroupWriter[dict[str, Any], int | Incident] = GroupWriter(

@@ -240,6 +240,8 @@ class Declaring(ServiceBase):
             await self.chat.links_and_notices(inc, resumed=inc.setup_interrupted)
         except ChatError as exc:
             warnings.append(_warning("links", exc))
+        await self.page_targets(inc, self.playbook.severity_for(inc.severity, inc.type).notify,
+                                key="declare", reason="declared")
         async with self.db.write() as s:
             await repo.update_incident(s, inc.id, setup_done=True)
         inc = replace(inc, setup_done=True)

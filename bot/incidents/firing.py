@@ -90,9 +90,12 @@ class Firing(ServiceBase):
                 await self.chat.nudge_commander(inc, r.id, now - inc.declared_at)
             return reminder_rows.SENT, []
         if r.kind == plan.ESCALATION and r.step < len(sev.escalation):
+            step = sev.escalation[r.step]
             if inc.channel_lost or not await self._posted_before(inc, r):
-                await self.chat.escalate(inc, r.id, sev.escalation[r.step],
-                                         in_channel=inc.channel_lost is None)
+                await self.chat.escalate(inc, r.id, step, in_channel=inc.channel_lost is None)
+            await self.page_targets(inc, step.notify, key=f"escalation-{r.step}",
+                                    reason=step.note or f"still open after the {inc.severity} "
+                                                        "escalation time")
             return reminder_rows.SENT, []
         return reminder_rows.SKIPPED, []
 

@@ -24,6 +24,7 @@ from bot.incidents.checklists import Checklists
 from bot.incidents.declare import Declaring
 from bot.incidents.firing import Firing
 from bot.incidents.incident_types import IncidentTypes
+from bot.incidents.pages import Pages
 from bot.incidents.records import Records
 from bot.incidents.roles import Roles
 from bot.incidents.updates import Updates
@@ -32,5 +33,6 @@ __all__ = ["ANYONE", "NOT_HERE", "ChatPort", "DeclareRequest", "DeclareResult",
            "IncidentService", "load_stats", "retryable", "visible_to"]
 
 
-class IncidentService(Declaring, Roles, Updates, IncidentTypes, Checklists, Records, Firing):
+class IncidentService(Declaring, Roles, Updates, IncidentTypes, Checklists, Records, Firing,
+                      Pages):
     """The whole service, as the edges and the dispatcher see it."""

@@ -146,6 +146,7 @@ class Updates(ServiceBase):
         await self.chat.resolved(updated)
         await self.post_checklists(updated, RESOLVED)
         await self.remember_people(updated)
+        await self.pager.resolve_all(updated)
         return updated
 
     async def resolve_confirmed(self, channel_id: str, confirmation_id: int, by: str

@@ -28,6 +28,7 @@ from bot.playbooks.parts import (
     Severity,
     Status,
     Templates,
+    is_pager,
     normalize_key,
     target_kind,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "Templates",
     "active_file",
     "escalation_targets",
+    "is_pager",
     "load_playbooks",
     "normalize_key",
     "parse_playbook",

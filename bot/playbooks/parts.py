@@ -67,8 +67,11 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-# A user (U…/W…), a user group (S…), a channel ID (C…/G…) or a channel name (#…).
-_TARGET = re.compile(r"^(@?[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|[CG][A-Z0-9]{2,}|#[a-z0-9_-]{1,80})$")
+# A user (U…/W…), a user group (S…), a channel ID (C…/G…) or a channel name (#…); or a
+# pager: `pagerduty:<service>` or `opsgenie:<team>`, named in PAGERDUTY_KEYS / OPSGENIE_KEYS.
+_TARGET = re.compile(r"^(@?[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|[CG][A-Z0-9]{2,}|#[a-z0-9_-]{1,80}"
+                     r"|(pagerduty|opsgenie):[A-Za-z0-9_.-]{1,60})$")
+PAGERS = ("pagerduty", "opsgenie")
 
 
 def check_targets(targets: tuple[str, ...]) -> tuple[str, ...]:
@@ -76,8 +79,12 @@ def check_targets(targets: tuple[str, ...]) -> tuple[str, ...]:
         if not _TARGET.match(target):
             raise ValueError(
                 f"{target!r} is not a target: use a user ID (U…), a user group ID (S…), "
-                "a channel ID (C…) or #channel-name")
+                "a channel ID (C…), #channel-name, pagerduty:<service> or opsgenie:<team>")
     return targets
+
+
+def is_pager(target: str) -> bool:
+    return target.partition(":")[0] in PAGERS and ":" in target
 
 
 class EscalationStep(Strict):
@@ -99,7 +106,9 @@ class EscalationStep(Strict):
 
 
 def target_kind(target: str) -> str:
-    """`user`, `usergroup` or `channel` for a validated escalation target."""
+    """`user`, `usergroup`, `channel`, `pagerduty` or `opsgenie` for a validated target."""
+    if is_pager(target):
+        return target.partition(":")[0]
     t = target.lstrip("@")
     if t[0] in "UW":
         return "user"

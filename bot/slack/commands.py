@@ -88,6 +88,10 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                 await ack()
                 fh.background.spawn(report_errors(respond, service.change_type(
                     channel, type_id, user, keep_public=keep_public)), "change-type")
+            case parsing.PageOnCall(target=target, message=message):
+                await ack()
+                fh.background.spawn(report_errors(respond, service.page_on_demand(
+                    channel, target, message, user)), "page")
             case parsing.ShowRunbook(type=type_id):
                 try:  # check first, speak once
                     inc, kind = await service.runbook(channel, type_id)

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from bot.incidents import stats
 from bot.incidents.model import TEXT_LIMIT, TITLE_LIMIT, clip
-from bot.playbooks import Playbook, normalize_key
+from bot.playbooks import Playbook, is_pager, normalize_key
 from bot.slack.text import escape, parse_user_mention, to_plain
 
 _SEVERITY_LIKE = re.compile(r"^(sev|p|s)[-_]?\d+$", re.IGNORECASE)
@@ -45,6 +45,12 @@ class DeclareModal:
 class ChangeType:
     type: str
     keep_public: bool = False  # `--public`: a private-by-default type on a public channel
+
+
+@dataclass(frozen=True)
+class PageOnCall:
+    target: str  # pagerduty:<service> or opsgenie:<team>
+    message: str
 
 
 @dataclass(frozen=True)
@@ -117,7 +123,7 @@ class Usage:
 
 Command = (Help | Declare | DeclareModal | AssignRole | ChangeSeverity | PostUpdate | Resolve
            | ListOpen | AddNote | ShowTimeline | Postmortem | PostChecklist | ShowStats
-           | ChangeType | ShowRunbook | Usage)
+           | ChangeType | ShowRunbook | PageOnCall | Usage)
 
 _ALIASES = {
     "declare": "declare", "new": "declare", "open": "declare", "start": "declare",
@@ -132,6 +138,7 @@ _ALIASES = {
     "stats": "stats", "metrics": "stats",
     "type": "type", "kind": "type",
     "runbook": "runbook",
+    "page": "page",
     "help": "help", "?": "help",
 }
 
@@ -149,6 +156,8 @@ USAGE = {
     "type": "`/incident type <type>`, e.g. `/incident type security` (`--public` keeps a "
             "public channel for a private-by-default type)",
     "runbook": "`/incident runbook [type]`: the type's steps and commands",
+    "page": "`/incident page <pagerduty:service | opsgenie:team> [message]`, e.g. "
+            "`/incident page pagerduty:payments Checkout failing for everyone`",
     "note": "`/incident note <text>`, e.g. `/incident note Decided to fail over`",
     "timeline": "`/incident timeline`: the newest 50 timeline entries",
     "postmortem": "`/incident postmortem`: build the postmortem draft; "
@@ -207,6 +216,11 @@ def parse(text: str, user: str, pb: Playbook) -> Command:
         return ListOpen(found.id) if found else Usage(unknown_type(word, pb))
     if sub == "type":
         return _change_type(rest, pb)
+    if sub == "page":
+        target, message = _split(rest)
+        if not is_pager(target.lower()):
+            return Usage(f"Page whom? {USAGE['page']}.")
+        return PageOnCall(target.lower(), " ".join(to_plain(message).split())[:500])
     if sub == "runbook":
         word = _split(rest)[0]
         if not word:

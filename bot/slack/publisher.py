@@ -221,8 +221,9 @@ class SlackPublisher:
                 jobs.append(self.gateway.invite(channel, [target.lstrip("@")]))
             elif kind == "usergroup":
                 groups.append(self.present.target(target))
-            elif self._may_hear(inc, target):
+            elif kind == "channel" and self._may_hear(inc, target):
                 jobs.append(self.gateway.post_to_channel_ref(target.lstrip("#"), notice))
+            # pagerduty: and opsgenie: targets are paged by the service (bot.paging)
         if groups and not resumed:
             jobs.append(self._say(inc, f"{' '.join(groups)}: {what}, you are asked to join."))
         return jobs
@@ -241,6 +242,9 @@ class SlackPublisher:
                      if not link.severities or inc.severity in link.severities]
             jobs += self._notices(inc, kind.notify, f"now a {kind.name} incident")
         await _all(jobs)
+
+    async def pager_said(self, inc: Incident, text: str) -> None:
+        await self._say(inc, text)
 
     async def post_runbook(self, inc: Incident, kind: IncidentType) -> None:
         text, blocks = self.present.runbook(kind, inc)

@@ -263,6 +263,26 @@ class AlertGroupRow(Base):
     )
 
 
+class PageRow(Base):
+    """A page to PagerDuty or Opsgenie (see bot.paging): once per incident, target and key."""
+
+    __tablename__ = "pages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    target: Mapped[str] = mapped_column(String(80))
+    dedup_key: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(10))  # pending, sent, failed, resolved
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("uq_pages", "incident_id", "target", "dedup_key", unique=True),)
+
+
 class PersonRow(Base):
     """A person's display name as Slack last gave it: the postmortem and `foghorn export`
     name people from here, without asking Slack."""

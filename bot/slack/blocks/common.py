@@ -178,6 +178,8 @@ class PresenterBase:
             return f"<@{ref}>"
         if kind == "usergroup":
             return f"<!subteam^{ref}>"
+        if kind in ("pagerduty", "opsgenie"):
+            return f"{kind.title().replace('duty', 'Duty')} {t.partition(':')[2]}"
         return f"<#{ref}>" if not t.startswith("#") else t
 
     def _headline(self, inc: Incident) -> str:

@@ -155,6 +155,7 @@ class Messages(PresenterBase):
             "• `/incident type <type>`: change the incident's type (its checklists and roles "
             "join)",
             "• `/incident runbook [type]`: post a type's steps and commands in the channel",
+            "• `/incident page <pagerduty:service | opsgenie:team> [message]`: page on-call",
             "• `/incident stats [7d|30d|90d]`: MTTA, MTTR, update cadence and postmortems "
             "(only you see them)",
             "• `/incident help`: this list",
