@@ -148,12 +148,8 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
     if settings.alerts_on and store is None:
         fh.alerts = AlertIntake(db, playbook, service, AlertPoster(
             gateway, presenter, settings.INCIDENTS_CHANNEL), gateway.bot_user_id, clock=clock)
-        log.info("alerts on: POST %s", ALERTMANAGER_PATH)
-    elif settings.alerts_on:
-        log.warning("alerts are off: OAuth installs serve many workspaces, and alerts need "
-                    "one (use SLACK_BOT_TOKEN)")
-    else:
-        log.info("alerts are off (set ALERTS_TOKEN to receive Alertmanager's webhooks)")
+
+    fh.alerts_said = alerts_state(settings, fh.alerts is not None)
     service.changed = fh.home.incident_changed
     # Bolt tries listeners in the order they were added, and each try costs; message events
     # are most of an incident's traffic, so their listeners go first.
@@ -369,6 +365,16 @@ async def shutdown(fh: Foghorn, runner: web.AppRunner | None) -> None:
     if fh.pager is not None:
         await fh.pager.close()
     await fh.db.close()
+
+
+def alerts_state(settings: Settings, on: bool) -> str:
+    """What start-up says of alerts, once it is serving."""
+    if on:
+        return f"alerts on: POST {ALERTMANAGER_PATH}"
+    if settings.alerts_on:
+        return ("alerts are off: OAuth installs serve many workspaces, and alerts need one "
+                "(use SLACK_BOT_TOKEN)")
+    return "alerts are off (set ALERTS_TOKEN to receive Alertmanager's webhooks)"
 
 
 def _bolt_logger() -> logging.Logger:

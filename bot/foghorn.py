@@ -48,6 +48,7 @@ class Foghorn:
     home: HomeTabs = field(init=False)
     alerts: AlertIntake | None = None  # with ALERTS_TOKEN (token mode only)
     pager: Pager | None = None  # with PAGERDUTY_KEYS or OPSGENIE_KEYS
+    alerts_said: str = ""  # start-up's line about alerts (on, or why off)
     schedule: bool = True  # run the dispatcher's scheduler (tests drive it by hand)
     ready: bool = False
     # Slack has answered auth.test (or there is no single token to ask about); until then

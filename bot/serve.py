@@ -71,6 +71,7 @@ async def run(settings: Settings) -> int:
             log.info("connected to Slack in Socket Mode; /healthz on port %d", port)
         else:
             log.info("listening on port %d (POST /slack/events, GET /healthz)", port)
+        log.info("%s", fh.alerts_said)
         await finish_startup(fh)
         if not fh.slack_answered:
             answered = fh

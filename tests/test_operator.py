@@ -123,6 +123,7 @@ async def test_a_run_logs_no_bolt_token_warning_and_stops_on_sigterm(
     assert code == 0, out
     assert "will be unused" not in out and "Traceback" not in out
     assert "listening on port" in out and "shutting down" in out
+    assert "alerts are off (set ALERTS_TOKEN to receive Alertmanager's webhooks)" in out
 
 
 async def test_socket_mode_rejected_app_token_is_one_line(
