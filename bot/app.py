@@ -22,7 +22,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from bot import startup
 from bot.alerts import webhooks as alert_webhooks
 from bot.alerts.intake import AlertIntake
-from bot.alerts.webhooks import ALERTMANAGER_PATH
+from bot.alerts.webhooks import ALERTMANAGER_PATH, GENERIC_PATH, GRAFANA_PATH
 from bot.background import Background
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
@@ -370,7 +370,10 @@ async def shutdown(fh: Foghorn, runner: web.AppRunner | None) -> None:
 def alerts_state(settings: Settings, on: bool) -> str:
     """What start-up says of alerts, once it is serving."""
     if on:
-        return f"alerts on: POST {ALERTMANAGER_PATH}"
+        paths = [p for p, on in ((ALERTMANAGER_PATH, settings.ALERTS_TOKEN),
+                                 (GRAFANA_PATH, True),
+                                 (GENERIC_PATH, settings.ALERTS_SIGNING_SECRET)) if on]
+        return "alerts on: POST " + ", ".join(paths)
     if settings.alerts_on:
         return ("alerts are off: OAuth installs serve many workspaces, and alerts need one "
                 "(use SLACK_BOT_TOKEN)")

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     ALERTS_SIGNING_SECRET: str | None = Field(
         default=None, description="an HMAC-SHA256 secret of 16+ characters for signed alert "
                                   "sources")
+    GRAFANA_SIGNATURE_HEADER: str = Field(
+        default="X-Grafana-Alerting-Signature",
+        description="the header Grafana puts its HMAC signature in")
+    GRAFANA_TIMESTAMP_HEADER: str | None = Field(
+        default=None, description="the header Grafana puts the signed timestamp in, if set "
+                                  "there (then signatures older than 5 minutes are refused)")
     PAGERDUTY_KEYS: str | None = Field(
         default=None, description="service=routing-key pairs, comma-separated, e.g. "
                                   "payments=R0UT1NGKEY…,platform=…")

@@ -454,3 +454,75 @@ async def test_the_form_takes_a_detection_time(bot: Bot) -> None:
     await bot.settle()
     [inc] = await bot.open_incidents()
     assert inc.detected_at == datetime.fromtimestamp(earlier, UTC)
+
+
+# ----- Grafana and the generic source ----------------------------------------------------------
+SECRET = "signing-secret-0123456789"
+
+
+def grafana_body() -> dict[str, Any]:
+    body = payload(group="{}:{alertname=\"High memory usage\"}", summary="Memory above 90%")
+    return {**body, "version": "1", "orgId": 1, "title": "[FIRING:1]", "state": "alerting",
+            "message": "**Firing**", "alerts": [{**body["alerts"][0], "silenceURL": "",
+                                                 "dashboardURL": "", "panelURL": "",
+                                                 "values": {"B": 91.2}}]}
+
+
+async def send(bot: Bot, path: str, raw: bytes, headers: dict[str, str]) -> int:
+    async with bot.session.post(f"{bot.url}{path}", data=raw, headers={
+            "Content-Type": "application/json", **headers}) as r:
+        return r.status
+
+
+async def test_grafana_by_token_or_by_its_hmac_signature(make_bot: BotFactory) -> None:
+    import hashlib
+    import hmac as hmac_
+    import time as time_
+
+    bot = await make_bot(ALERTS_TOKEN=TOKEN, ALERTS_SIGNING_SECRET=SECRET,
+                         GRAFANA_TIMESTAMP_HEADER="X-Grafana-Alerting-Signature-Timestamp")
+    raw = json.dumps(grafana_body()).encode()
+    assert await send(bot, "/alerts/grafana", raw, {"Authorization": f"Bearer {TOKEN}"}) == 200
+    stamp = str(int(time_.time()))
+    sig = hmac_.new(SECRET.encode(), f"{stamp}:".encode() + raw, hashlib.sha256).hexdigest()
+    signed = {"X-Grafana-Alerting-Signature": sig,
+              "X-Grafana-Alerting-Signature-Timestamp": stamp}
+    assert await send(bot, "/alerts/grafana", raw, signed) == 200
+    stale = str(int(time_.time()) - 600)
+    old_sig = hmac_.new(SECRET.encode(), f"{stale}:".encode() + raw,
+                        hashlib.sha256).hexdigest()
+    assert await send(bot, "/alerts/grafana", raw, {
+        "X-Grafana-Alerting-Signature": old_sig,
+        "X-Grafana-Alerting-Signature-Timestamp": stale}) == 401
+    assert await send(bot, "/alerts/grafana", raw + b" ", signed) == 401  # another body
+    await settle(bot)
+    [inc] = await bot.open_incidents()  # the two accepted ones are one group
+    assert inc.title == "Memory above 90%"
+    assert [o for _, o, _ in await notifications(bot)] == ["declared", "attached"]
+
+
+async def test_the_generic_source_signed_with_hmac(make_bot: BotFactory) -> None:
+    import hashlib
+    import hmac as hmac_
+
+    bot = await make_bot(ALERTS_SIGNING_SECRET=SECRET)
+    body = {"title": "Nightly backup failed", "dedup_key": "backup-2026-11-26",
+            "severity": "high", "description": "pg_dump exited 1",
+            "labels": {"service": "db"},
+            "links": [{"text": "Job log", "url": "https://ci.example/job/1"}]}
+    raw = json.dumps(body).encode()
+    good = "sha256=" + hmac_.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    assert await send(bot, "/alerts/webhook", raw, {"X-Foghorn-Signature": "sha256=00"}) == 401
+    assert await send(bot, "/alerts/webhook", raw, {"X-Foghorn-Signature": good}) == 200
+    bad = json.dumps({"dedup_key": "x"}).encode()
+    bad_sig = "sha256=" + hmac_.new(SECRET.encode(), bad, hashlib.sha256).hexdigest()
+    async with bot.session.post(f"{bot.url}/alerts/webhook", data=bad, headers={
+            "X-Foghorn-Signature": bad_sig}) as r:
+        assert r.status == 400 and (await r.json())["error"] == "title: Field required"
+    await settle(bot)
+    [inc] = await bot.open_incidents()
+    assert (inc.title, inc.severity, inc.description) == ("Nightly backup failed", "SEV2",
+                                                          "pg_dump exited 1")
+    # Alertmanager's path needs ALERTS_TOKEN, which is not set here.
+    status, _ = await post(bot, payload())
+    assert status == 404

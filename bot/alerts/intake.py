@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from bot.alerts.payloads import Notification, parse_alertmanager
+from bot.alerts.payloads import Notification, parse_alertmanager  # stored normalised
 from bot.incidents.base import DeclareRequest
 from bot.incidents.errors import UserError
 from bot.incidents.model import Clock, Incident, utcnow

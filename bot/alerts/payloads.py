@@ -8,12 +8,14 @@ mistyped documented ones are refused with the first problem's path.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)  # Alertmanager's "not ended" endsAt
+T = TypeVar("T", bound=BaseModel)
 
 
 class PayloadError(ValueError):
@@ -87,8 +89,60 @@ class Notification(_Open):
 def parse_alertmanager(body: Any) -> Notification:
     if not isinstance(body, dict):
         raise PayloadError("the body must be a JSON object")
+    return _validated(Notification, body)
+
+
+def parse_grafana(body: Any) -> Notification:
+    """Grafana's webhook contact point: Alertmanager's shape (its `version` is "1"), plus
+    `title`, `state`, `message`, `orgId` and per-alert `silenceURL`, `dashboardURL`,
+    `panelURL`, `values`, `valueString`, kept as they come."""
+    if not isinstance(body, dict):
+        raise PayloadError("the body must be a JSON object")
+    if not isinstance(body.get("version"), str):
+        raise PayloadError("version: Field required")
+    return _validated(Notification, {**body, "version": "4"})
+
+
+class GenericLink(_Open):
+    text: str = Field(default="link", max_length=100)
+    url: str = Field(pattern=r"^https?://\S+$", max_length=2000)
+
+
+class GenericAlert(_Open):
+    """The generic source's documented schema (README, "Alerts")."""
+
+    title: str = Field(min_length=1, max_length=200)
+    dedup_key: str = Field(min_length=1, max_length=255)
+    status: Literal["firing", "resolved"] = "firing"
+    severity: str = Field(default="", max_length=40)
+    description: str = Field(default="", max_length=2500)
+    labels: dict[str, str] = Field(default_factory=dict)
+    links: tuple[GenericLink, ...] = Field(default=(), max_length=10)
+    started_at: datetime | None = None
+
+
+def parse_generic(body: Any, now: datetime) -> Notification:
+    if not isinstance(body, dict):
+        raise PayloadError("the body must be a JSON object")
+    alert = _validated(GenericAlert, body)
+    labels = {**alert.labels, **({"severity": alert.severity} if alert.severity else {})}
+    labels.setdefault("alertname", alert.title)
+    started = (alert.started_at or now).isoformat()
+    first = alert.links[0].url if alert.links else ""
+    return _validated(Notification, {
+        "version": "4", "groupKey": alert.dedup_key, "status": alert.status,
+        "commonLabels": labels,
+        "commonAnnotations": {"summary": alert.title, "description": alert.description},
+        "alerts": [{"status": alert.status, "labels": labels,
+                    "annotations": {"summary": alert.title,
+                                    "description": alert.description},
+                    "startsAt": started, "generatorURL": first,
+                    "fingerprint": hashlib.sha256(alert.dedup_key.encode()).hexdigest()[:16]}]})
+
+
+def _validated(model: type[T], body: dict[str, Any]) -> T:
     try:
-        return Notification.model_validate(body)
+        return model.model_validate(body)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "body"
