@@ -27,6 +27,7 @@ from bot.testing.slack_requests import SlackSender
 from bot.testing.transcript import readable, render_message
 
 PEOPLE = {"UALICE": "alice", "UBOB": "bob", "UCAROL": "carol", "UDAN": "dan"}
+ALERTS_TOKEN = secrets.token_hex(16)
 GENERAL = "C0GENERAL"
 
 
@@ -93,6 +94,7 @@ async def play(out: TextIO = sys.stdout, pace: float = 0.4) -> int:
         settings = load_settings(
             SLACK_BOT_TOKEN="xoxb-demo", SLACK_SIGNING_SECRET=secret, SLACK_API_URL=fake.url,
             DATABASE_URL=f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}",
+            ALERTS_TOKEN=ALERTS_TOKEN,
             PLAYBOOKS_DIR=SHIPPED_PLAYBOOKS,  # the story follows the default playbook
         )
         # Simulated time: the demo runs the reminder dispatcher itself after every step.
@@ -116,6 +118,9 @@ async def _script(fake: FakeSlack, fh: Foghorn, slack: SlackSender,
     async def wait() -> None:
         """Let the bot finish, and say whatever reminders fell due by now."""
         await fh.background.drain(within=30)
+        if fh.alerts is not None:
+            await fh.alerts.drain()
+            await fh.background.drain(within=30)
         await fh.dispatcher.run_due()
         await fh.background.drain(within=30)
         await asyncio.sleep(pace)
@@ -226,4 +231,40 @@ async def _script(fake: FakeSlack, fh: Foghorn, slack: SlackSender,
         "type": "checkboxes", "action_id": blocks.CHECKLIST_TICK, "block_id": boxes["block_id"],
         "selected_options": boxes["elements"][0]["options"][:1]})
     await wait()
+
+    show.line("\n----- A third incident, from a Prometheus Alertmanager alert -----")
+    await alert(fake, fh, slack, show, clock, 90, "firing")
+    await wait()
+    alerted = next(c for c in fake.channels.values() if c.name.endswith("latency-above-2-s"))
+    await command(92, "UBOB", alerted.id, "role ic me")
+    await alert(fake, fh, slack, show, clock, 99, "resolved")
+    await wait()
+    await command(100, "UBOB", alerted.id, "resolve Search nodes recovered after a restart")
     show.line("\nDemo finished.")
+
+
+async def alert(fake: FakeSlack, fh: Foghorn, slack: SlackSender, show: Transcript,
+                clock: DemoClock, minute: int, status: str) -> None:
+    """What Alertmanager posts for a group of one alert (its webhook, payload version 4)."""
+    clock.at(minute)
+    started = clock() - timedelta(minutes=4 if status == "firing" else 13)
+    show.step("Alertmanager", f"POST /alerts/alertmanager ({status}: SearchLatencyHigh)")
+    body = {"version": "4", "groupKey": '{}:{alertname="SearchLatencyHigh"}',
+            "status": status, "receiver": "foghorn",
+            "groupLabels": {"alertname": "SearchLatencyHigh"},
+            "commonLabels": {"alertname": "SearchLatencyHigh", "severity": "critical"},
+            "commonAnnotations": {"summary": "Search p99 latency above 2 s"},
+            "externalURL": "http://alertmanager.example:9093", "truncatedAlerts": 0,
+            "alerts": [{"status": status,
+                        "labels": {"alertname": "SearchLatencyHigh", "severity": "critical",
+                                   "instance": "search-3"},
+                        "annotations": {"summary": "Search p99 latency above 2 s"},
+                        "startsAt": started.isoformat(),
+                        "endsAt": clock().isoformat() if status == "resolved" else
+                        "0001-01-01T00:00:00Z",
+                        "generatorURL": "http://prometheus.example:9090/graph",
+                        "fingerprint": "5ea7c43"}]}
+    base = slack.url.removesuffix("/slack/events")
+    async with slack.session.post(f"{base}/alerts/alertmanager", json=body, headers={
+            "Authorization": f"Bearer {ALERTS_TOKEN}"}) as r:
+        show.line(f"           answered {r.status}")

@@ -182,5 +182,12 @@ def test_demo_plays_a_whole_incident_offline() -> None:
     assert "Security: contain (first five minutes)" in second
     assert "@dan is now the *Security Lead*" in second
     assert "openssl rand -hex 32" in second
+    # The third, declared by an Alertmanager alert; the alert resolves, the IC resolves it.
+    third = out.split("A third incident, from a Prometheus Alertmanager alert")[1]
+    assert "POST /alerts/alertmanager (firing: SearchLatencyHigh)" in third
+    assert "== INC-3 · Search p99 latency above 2 s ==" in third
+    assert "• firing: Search p99 latency above 2 s (search-3)" in third
+    assert "Every alert of this group is resolved. @bob, move to monitoring" in third
+    assert "*RESOLVED:* Search p99 latency above 2 s" in third
     announced = out.split("INCIDENT DECLARED")
-    assert len(announced) == 2  # only the first incident was announced
+    assert len(announced) == 3  # the security incident was not announced
