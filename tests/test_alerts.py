@@ -526,3 +526,19 @@ async def test_the_generic_source_signed_with_hmac(make_bot: BotFactory) -> None
     # Alertmanager's path needs ALERTS_TOKEN, which is not set here.
     status, _ = await post(bot, payload())
     assert status == 404
+
+
+async def test_a_route_may_resolve_on_its_own(make_bot: BotFactory, tmp_path: Path) -> None:
+    pb = json.loads(json.dumps(DEFAULT))
+    pb["alert_routes"] = [{"action": "declare", "severity": "SEV3", "auto_resolve": True}]
+    (tmp_path / "default.yml").write_text(yaml.safe_dump(pb))
+    bot = await make_bot(ALERTS_TOKEN=TOKEN, playbooks=tmp_path)
+    await post(bot, payload())
+    await settle(bot)
+    [inc] = await bot.open_incidents()
+    resolved = [{**payload()["alerts"][0], "status": "resolved",
+                 "endsAt": "2026-11-26T10:20:00Z"}]
+    await post(bot, payload(status="resolved", alerts=resolved))
+    await settle(bot)
+    done = await bot.incident(inc.id)
+    assert done.is_resolved and done.summary.startswith("Every alert of the group resolved")
