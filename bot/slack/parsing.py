@@ -8,122 +8,63 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 from bot.incidents import stats
 from bot.incidents.model import TEXT_LIMIT, TITLE_LIMIT, clip
 from bot.playbooks import Playbook, is_pager, normalize_key
+from bot.slack.parsed import (
+    AddNote,
+    AssignRole,
+    ChangeSeverity,
+    ChangeType,
+    Command,
+    Declare,
+    DeclareModal,
+    Help,
+    ListOpen,
+    PageOnCall,
+    PostChecklist,
+    Postmortem,
+    PostUpdate,
+    Resolve,
+    ShowRunbook,
+    ShowStats,
+    ShowTimeline,
+    Usage,
+)
 from bot.slack.text import escape, parse_user_mention, to_plain
+
+__all__ = [  # the command types are made here and named through this module
+    "USAGE",
+    "AddNote",
+    "AssignRole",
+    "ChangeSeverity",
+    "ChangeType",
+    "Command",
+    "Declare",
+    "DeclareModal",
+    "Help",
+    "ListOpen",
+    "PageOnCall",
+    "PostChecklist",
+    "PostUpdate",
+    "Postmortem",
+    "Resolve",
+    "ShowRunbook",
+    "ShowStats",
+    "ShowTimeline",
+    "Usage",
+    "leading",
+    "parse",
+    "type_names",
+    "unknown_type",
+]
 
 _SEVERITY_LIKE = re.compile(r"^(sev|p|s)[-_]?\d+$", re.IGNORECASE)
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Help:
-    pass
-
-
-@dataclass(frozen=True)
-class Declare:
-    title: str
-    severity: str | None = None
-    is_private: bool | None = None  # None: as the type says
-    notice: str = ""  # said to the person when their text was cut
-    type: str | None = None
-
-
-@dataclass(frozen=True)
-class DeclareModal:
-    severity: str | None = None
-    is_private: bool | None = None
-    type: str | None = None
-
-
-@dataclass(frozen=True)
-class ChangeType:
-    type: str
-    keep_public: bool = False  # `--public`: a private-by-default type on a public channel
-
-
-@dataclass(frozen=True)
-class PageOnCall:
-    target: str  # pagerduty:<service> or opsgenie:<team>
-    message: str
-
-
-@dataclass(frozen=True)
-class ShowRunbook:
-    type: str  # '' for the incident's own
-
-
-@dataclass(frozen=True)
-class AssignRole:
-    role: str
-    user: str
-
-
-@dataclass(frozen=True)
-class ChangeSeverity:
-    severity: str
-
-
-@dataclass(frozen=True)
-class PostUpdate:
-    status: str
-    message: str
-    notice: str = ""  # said to the person when their text was cut
-
-
-@dataclass(frozen=True)
-class Resolve:
-    summary: str
-    notice: str = ""  # said to the person when their text was cut
-
-
-@dataclass(frozen=True)
-class ListOpen:
-    type: str = ""  # '' for every type
-
-
-@dataclass(frozen=True)
-class AddNote:
-    text: str
-    notice: str = ""  # said to the person when their text was cut
-
-
-@dataclass(frozen=True)
-class ShowTimeline:
-    pass
-
-
-@dataclass(frozen=True)
-class Postmortem:
-    done: bool = False  # `postmortem done`: mark it written, instead of building a draft
-
-
-@dataclass(frozen=True)
-class PostChecklist:
-    checklist: str  # '' lists the available ones
-
-
-@dataclass(frozen=True)
-class ShowStats:
-    period: str  # a key of stats.PERIODS
-
-
-@dataclass(frozen=True)
-class Usage:
-    """The input was wrong: `message` tells the person what to type instead."""
-
-    message: str
-    show_help: bool = False
-
-
-Command = (Help | Declare | DeclareModal | AssignRole | ChangeSeverity | PostUpdate | Resolve
-           | ListOpen | AddNote | ShowTimeline | Postmortem | PostChecklist | ShowStats
-           | ChangeType | ShowRunbook | PageOnCall | Usage)
 
 _ALIASES = {
     "declare": "declare", "new": "declare", "open": "declare", "start": "declare",
