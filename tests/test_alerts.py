@@ -542,3 +542,19 @@ async def test_a_route_may_resolve_on_its_own(make_bot: BotFactory, tmp_path: Pa
     await settle(bot)
     done = await bot.incident(inc.id)
     assert done.is_resolved and done.summary.startswith("Every alert of the group resolved")
+
+
+async def test_an_alert_incident_nudges_the_channel_not_the_bot(make_bot: BotFactory) -> None:
+    from tests.conftest import Clock
+
+    clock = Clock(datetime(2026, 11, 26, 10, 5, tzinfo=UTC))
+    bot = await make_bot(ALERTS_TOKEN=TOKEN, clock=clock)
+    await post(bot, payload())
+    await settle(bot)
+    [inc] = await bot.open_incidents()
+    bot.clock.now = inc.declared_at + timedelta(minutes=16)
+    await bot.fire_due()
+    [nudge] = [m.text for m in bot.fake.channels[inc.channel_id].messages
+               if m.text.startswith(":wave:")]
+    assert "<!here>: someone take it on the card" in nudge
+    assert f"<@{inc.declared_by}>" not in nudge

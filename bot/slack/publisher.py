@@ -300,7 +300,9 @@ class SlackPublisher:
 
     async def nudge_commander(self, inc: Incident, reminder_id: int, waited: timedelta
                               ) -> None:
-        await self._post_reminder(inc, reminder_id, self.present.commander_nudge(inc, waited))
+        by_bot = inc.declared_by == await self.gateway.bot_user_id()
+        await self._post_reminder(inc, reminder_id, self.present.commander_nudge(
+            inc, waited, declared_by_bot=by_bot))
 
     async def escalate(self, inc: Incident, reminder_id: int, step: EscalationStep, *,
                        in_channel: bool = True) -> None:

@@ -74,12 +74,16 @@ class Messages(PresenterBase):
                 f"*{self.severity_label(inc.severity)}* by <@{by}>. "
                 f"Next update due: {self.next_update(inc)}")
 
-    def commander_nudge(self, inc: Incident, waited: timedelta) -> str:
+    def commander_nudge(self, inc: Incident, waited: timedelta, *,
+                        declared_by_bot: bool = False) -> str:
+        """Addressed to the declarer; for an incident an alert declared (Foghorn itself is
+        the declarer), to whoever is in the channel."""
         sev = self.playbook.severity(inc.severity)
         role = self.playbook.commander
+        who = "<!here>: someone" if declared_by_bot else f"<@{inc.declared_by}>,"
         return (f":wave: Nobody has taken the {role.name} role on {inc.label} after "
                 f"{format_duration(waited)} (the {sev.id} response time is "
-                f"{format_duration(sev.response_time)}). <@{inc.declared_by}>, take it on the "
+                f"{format_duration(sev.response_time)}). {who} take it on the "
                 f"card, or assign someone with `/incident role {role.id} @person`.")
 
     def escalation(self, inc: Incident, step: EscalationStep, waited: timedelta) -> str:
