@@ -20,7 +20,7 @@ import yaml
 
 from bot.incidents.service import NOT_HERE
 from bot.slack import blocks
-from bot.store import reminder_rows, repo
+from bot.store import checklist_rows, reminder_rows, repo
 from bot.testing.fake_slack import BOT_USER_ID, INCIDENTS_CHANNEL_ID, TEAM_ID, FakeSlack
 from tests.conftest import ALICE, BOB, CAROL, DAN, GENERAL, ROOT, SECRET, Bot, BotFactory
 from tests.test_checklists import tick
@@ -90,7 +90,7 @@ async def _state(bot: Bot, incident_id: int) -> tuple[Any, ...]:
         entries = await repo.list_entries(s, incident_id)
         reminders = await reminder_rows.pending_reminders(s, incident_id)
         ticks = [(r.checklist_id, list(r.ticked))
-                 for r in await repo.checklist_posts(s, incident_id)]
+                 for r in await checklist_rows.posts_of(s, incident_id)]
     return inc, len(entries), [(r.kind, r.due_at) for r in reminders], ticks
 
 

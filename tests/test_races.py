@@ -12,7 +12,7 @@ import time
 from datetime import timedelta
 
 from bot.slack import blocks
-from bot.store import reminder_rows, repo
+from bot.store import checklist_rows, reminder_rows, repo
 from tests.conftest import ALICE, BOB, CAROL, DAN, GENERAL, Bot, BotFactory
 from tests.test_checklists import checklists_in
 from tests.test_reminders import said
@@ -89,10 +89,10 @@ async def test_simultaneous_ticks_both_count_on_postgresql(make_bot: BotFactory,
         await asyncio.gather(tick(BOB, a), tick(CAROL, b))
         await bot.settle()
         async with bot.fh.db.read() as s:
-            row = await repo.checklist_post(s, inc.id, "initial-assessment")
+            row = await checklist_rows.post_of(s, inc.id, "initial-assessment")
         lost += not {a, b} <= set(row.ticked)
         async with bot.fh.db.write() as s:  # untick for the next round
-            (await repo.claim_checklist_post(s, inc.id, "initial-assessment")).ticked = []
+            (await checklist_rows.claim(s, inc.id, "initial-assessment")).ticked = []
     assert lost == 0
 
 

@@ -10,7 +10,7 @@ from bot.incidents.base import ServiceBase
 from bot.incidents.errors import UserError
 from bot.incidents.model import Incident
 from bot.playbooks import Checklist
-from bot.store import repo
+from bot.store import checklist_rows, repo
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ class Checklists(ServiceBase):
         """Ticked items of every checklist posted for the incident."""
         async with self.db.read() as s:
             return {r.checklist_id: set(r.ticked)
-                    for r in await repo.checklist_posts(s, incident_id) if r.message_ts}
+                    for r in await checklist_rows.posts_of(s, incident_id) if r.message_ts}
 
     async def _open_before_resolve(self, inc: Incident) -> list[str]:
         state = await self.checklist_state(inc.id)
@@ -61,7 +61,7 @@ class Checklists(ServiceBase):
     async def _claim_posting(self, incident_id: int, checklist_id: str) -> str:
         now = self.clock()
         async with self.db.write() as s:
-            row = await repo.claim_checklist_post(s, incident_id, checklist_id)
+            row = await checklist_rows.claim(s, incident_id, checklist_id)
             if row.message_ts is not None:
                 return POSTED
             if row.posting_since is not None and now - row.posting_since < POSTING_LEASE:
@@ -71,16 +71,16 @@ class Checklists(ServiceBase):
 
     async def _release_posting(self, incident_id: int, checklist_id: str) -> None:
         async with self.db.write() as s:
-            row = await repo.claim_checklist_post(s, incident_id, checklist_id)
+            row = await checklist_rows.claim(s, incident_id, checklist_id)
             if row.message_ts is None:
                 row.posting_since = None
 
     async def _post_checklist(self, inc: Incident, checklist: Checklist) -> None:
         async with self.db.write() as s:
-            ticked = set((await repo.claim_checklist_post(s, inc.id, checklist.id)).ticked)
+            ticked = set((await checklist_rows.claim(s, inc.id, checklist.id)).ticked)
         ts = await self.chat.post_checklist(inc, checklist, ticked)
         async with self.db.write() as s:
-            row = await repo.claim_checklist_post(s, inc.id, checklist.id)
+            row = await checklist_rows.claim(s, inc.id, checklist.id)
             row.message_ts = ts
             row.posting_since = None
 
@@ -114,7 +114,7 @@ class Checklists(ServiceBase):
             inc = await repo.lock_incident(s, incident_id)
             if inc is None:
                 raise UserError("That incident no longer exists.")
-            row = await repo.claim_checklist_post(s, incident_id, checklist_id)
+            row = await checklist_rows.claim(s, incident_id, checklist_id)
             before = set(row.ticked)
             after = (before | added) - removed
             for index in sorted(after ^ before):

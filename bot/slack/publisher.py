@@ -18,7 +18,7 @@ from bot.playbooks import Checklist, EscalationStep, IncidentType, target_kind
 from bot.slack.blocks import Presenter
 from bot.slack.gateway import SlackGateway
 from bot.slack.text import escape
-from bot.store import repo
+from bot.store import checklist_rows, repo
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -265,7 +265,7 @@ class SlackPublisher:
             lock = self._checklist_locks[key] = asyncio.Lock()
         async with lock:
             async with self.db.read() as s:
-                row = await repo.checklist_post(s, inc.id, checklist.id)
+                row = await checklist_rows.post_of(s, inc.id, checklist.id)
             if row is None or row.message_ts is None:
                 return
             text, blocks = self.present.checklist(inc, checklist, set(row.ticked))

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from bot.incidents.model import RESOLVED, Incident, TimelineEntry
 from bot.store.tables import (
-    ChecklistPostRow,
     HomeViewerRow,
     IncidentRow,
     ProcessedEventRow,
@@ -409,33 +408,6 @@ async def home_viewers(session: AsyncSession, team_id: str, since: datetime, lim
 
 
 # ----- checklists ---------------------------------------------------------------------------
-async def checklist_post(session: AsyncSession, incident_id: int, checklist_id: str
-                         ) -> ChecklistPostRow | None:
-    return await session.scalar(select(ChecklistPostRow).where(
-        ChecklistPostRow.incident_id == incident_id,
-        ChecklistPostRow.checklist_id == checklist_id))
-
-
-async def claim_checklist_post(session: AsyncSession, incident_id: int, checklist_id: str
-                               ) -> ChecklistPostRow:
-    """The incident's row for this checklist, created (unticked) if new; locked on
-    PostgreSQL until the transaction ends, so two ticks at once apply one after the other
-    (each a diff on the other's result) instead of the later overwriting the earlier."""
-    row = await session.scalar(select(ChecklistPostRow).where(
-        ChecklistPostRow.incident_id == incident_id,
-        ChecklistPostRow.checklist_id == checklist_id).with_for_update())
-    if row is None:
-        row = ChecklistPostRow(incident_id=incident_id, checklist_id=checklist_id, ticked=[])
-        session.add(row)
-        await session.flush()
-    return row
-
-
-async def checklist_posts(session: AsyncSession, incident_id: int) -> list[ChecklistPostRow]:
-    return list(await session.scalars(select(ChecklistPostRow).where(
-        ChecklistPostRow.incident_id == incident_id).order_by(ChecklistPostRow.id)))
-
-
 def new_reminder_row(incident_id: int, kind: str, due_at: datetime, step: int) -> ReminderRow:
     """A pending reminder row (planned with the change that causes it)."""
     return ReminderRow(incident_id=incident_id, kind=kind, step=step, due_at=due_at,
