@@ -129,10 +129,36 @@ async def test_later_notifications_join_the_timeline_and_resolved_asks_the_comma
                 for a in (first, second)]
     await post(alerting, payload(status="resolved", alerts=resolved))
     await settle(alerting)
-    last = channel.messages[-1].text
-    assert "resolved: Checkout error rate above 5% (api-1)" in last
-    assert "Every alert of this group is resolved" in last and "Incident Commander, move" in last
+    last = channel.messages[-1]
+    assert "resolved: Checkout error rate above 5% (api-1)" in last.text
+    assert "Every alert of this group is resolved" in last.text
+    assert "Incident Commander, move" in last.text
     assert not (await alerting.incident(inc.id)).is_resolved  # never by an alert alone
+    # The commander answers with a click: monitoring, then resolved.
+    from tests.conftest import BOB
+
+    await alerting.slack.click(user=BOB, channel=inc.channel_id, message_ts=last.ts,
+                               action_id="alerts_resolved_monitor")
+    await settle(alerting)
+    assert (await alerting.incident(inc.id)).status == "monitoring"
+    await alerting.slack.click(user=BOB, channel=inc.channel_id, message_ts=last.ts,
+                               action_id="alerts_resolved_resolve")
+    await settle(alerting)
+    # Monitoring posted the validation checklist; its open items ask for one more click.
+    assert not (await alerting.incident(inc.id)).is_resolved
+    ask = alerting.fake.responses[-1]
+    assert "still open" in ask["text"]
+    await alerting.slack.interaction({
+        "type": "block_actions", "user": {"id": BOB, "name": "bob"},
+        "team": {"id": "T0FOGHORN"}, "channel": {"id": inc.channel_id},
+        "container": {"type": "message", "channel_id": inc.channel_id, "is_ephemeral": True},
+        "response_url": alerting.fake.response_url(),
+        "trigger_id": alerting.fake.new_trigger_id(),
+        "actions": [{**ask["blocks"][1]["elements"][0], "block_id": "confirm",
+                     "action_ts": "1"}]})
+    await settle(alerting)
+    done = await alerting.incident(inc.id)
+    assert done.is_resolved and done.resolved_by == BOB
     async with alerting.fh.db.read() as s:
         kinds = [e.kind for e in await repo.list_entries(s, inc.id)]
     assert kinds.count("alert") == 3

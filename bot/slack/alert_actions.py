@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.slack.alert_posts import ALERT_DECLARE, ALERT_DISMISS
+from bot.incidents.errors import NeedsConfirmation
+from bot.slack.actions import channel_of
+from bot.slack.alert_posts import (
+    ALERT_DECLARE,
+    ALERT_DISMISS,
+    ALERTS_MONITOR,
+    ALERTS_RESOLVE,
+    MONITORING,
+)
 from bot.slack.commands import report_errors
 from bot.slack.text import escape, truncate
 
@@ -56,3 +64,28 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                           text=f":no_bell: {headline(body)}: dismissed by <@{user}>.")
 
         fh.background.spawn(report_errors(respond, run()), "alert-dismiss")
+
+    # ----- every alert of an incident's group resolved: the commander's answer -------------
+    @app.action(ALERTS_MONITOR)
+    async def monitor(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        channel, user = channel_of(body) or "", body["user"]["id"]
+        fh.background.spawn(report_errors(respond, fh.service.post_update(
+            channel, MONITORING, "Every alert of the group has resolved; watching that it "
+            "stays so.", user)), "alerts-monitor")
+
+    @app.action(ALERTS_RESOLVE)
+    async def resolve(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        channel, user = channel_of(body) or "", body["user"]["id"]
+
+        async def run() -> None:
+            try:
+                await fh.service.resolve(channel, "Every alert of the group resolved.", user)
+            except NeedsConfirmation as ask:
+                text, blocks = fh.presenter.confirm_resolve(ask.open_items,
+                                                            ask.confirmation_id)
+                await respond(text=text, blocks=blocks, response_type="ephemeral",
+                              replace_original=False)
+
+        fh.background.spawn(report_errors(respond, run()), "alerts-resolve")

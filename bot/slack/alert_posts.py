@@ -16,6 +16,9 @@ from bot.slack.text import escape, truncate
 
 ALERT_DECLARE = "alert_declare"
 ALERT_DISMISS = "alert_dismiss"
+ALERTS_MONITOR = "alerts_resolved_monitor"
+ALERTS_RESOLVE = "alerts_resolved_resolve"
+MONITORING = "monitoring"  # the status the first button moves to, when the playbook has it
 
 
 class AlertPoster:
@@ -31,15 +34,22 @@ class AlertPoster:
         shown = "\n".join(f"• {escape(truncate(line, 200))}" for line in lines[:20])
         more = f"\n_…and {len(lines) - 20} more._" if len(lines) > 20 else ""
         text = f":rotating_light: Alerts for {inc.label}:\n{shown}{more}" if lines else ""
+        blocks: list[dict[str, Any]] = []
         if all_resolved and not auto_resolve and not inc.is_resolved:
             who = self.present.commander_of(inc)
             ask = f"<@{who}>" if who else "Incident Commander"
             text += (f"\n:white_check_mark: Every alert of this group is resolved. {ask}, move "
-                     "to monitoring (`/incident update monitoring <what you see>`) or resolve "
-                     "(`/incident resolve <summary>`)? Foghorn does not resolve on an alert "
-                     "alone.")
+                     "to monitoring or resolve? Foghorn does not resolve on an alert alone.")
+            buttons = [{"type": "button", "action_id": ALERTS_RESOLVE, "style": "primary",
+                        "text": _plain("Resolve"), "value": str(inc.id)}]
+            if self.present.playbook.find_status(MONITORING) is not None:
+                buttons.insert(0, {"type": "button", "action_id": ALERTS_MONITOR,
+                                   "text": _plain("Move to monitoring"), "value": str(inc.id)})
+            blocks = [_section(truncate(text.strip(), 2900)),
+                      {"type": "actions", "block_id": f"alerts-resolved|{inc.id}",
+                       "elements": buttons}]
         if text.strip():
-            await self.gateway.post(inc.channel_id, text.strip())
+            await self.gateway.post(inc.channel_id, text.strip(), blocks or None)
 
     def triage_blocks(self, note: Notification, route: AlertRoute, group_id: int
                       ) -> tuple[str, list[dict[str, Any]]]:
