@@ -199,12 +199,15 @@ async def test_triage_declare_and_dismiss(alerting: Bot) -> None:
     [inc] = await alerting.open_incidents()
     assert (inc.title, inc.severity, inc.declared_by) == ("Disk filling", "SEV3", BOB)
     assert inc.detected_at == datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
-    said = alerting.fake.responses[-1]
-    assert said["replace_original"] is True
-    assert f"<@{BOB}> declared it as INC-1 (SEV3) in <#{inc.channel_id}>" in said["text"]
-    # A second click (someone else, a moment later) finds the same incident.
-    await alerting.slack.click(user=CAROL, channel=INCIDENTS_CHANNEL_ID, message_ts=disk.ts,
-                               action_id="alert_declare")
+    # The post is replaced by what was decided: no buttons left to click.
+    assert f"<@{BOB}> declared it as INC-1 (SEV3) in <#{inc.channel_id}>" in disk.text
+    assert disk.blocks == [] and disk.edited
+    # A click from a copy of the post still showing the buttons (someone else, a moment
+    # later) finds the same incident.
+    declare = {"type": "button", "action_id": "alert_declare", "block_id": "alert|1",
+               "value": "1", "text": {"type": "plain_text", "text": "Declare incident"}}
+    await alerting.slack.block_action(user=CAROL, channel=INCIDENTS_CHANNEL_ID,
+                                      message_ts=disk.ts, action=declare)
     await settle(alerting)
     assert len(await alerting.open_incidents()) == 1
     # The group's next notification joins that incident.
@@ -217,9 +220,11 @@ async def test_triage_declare_and_dismiss(alerting: Bot) -> None:
     await alerting.slack.click(user=CAROL, channel=INCIDENTS_CHANNEL_ID, message_ts=cert.ts,
                                action_id="alert_dismiss")
     await settle(alerting)
-    assert f"dismissed by <@{CAROL}>" in alerting.fake.responses[-1]["text"]
-    await alerting.slack.click(user=BOB, channel=INCIDENTS_CHANNEL_ID, message_ts=cert.ts,
-                               action_id="alert_declare")
+    assert f"dismissed by <@{CAROL}>" in cert.text and cert.blocks == []
+    await alerting.slack.block_action(user=BOB, channel=INCIDENTS_CHANNEL_ID,
+                                      message_ts=cert.ts, action={**declare,
+                                                                  "block_id": "alert|2",
+                                                                  "value": "2"})
     await settle(alerting)
     assert alerting.fake.responses[-1]["text"] == "That alert was dismissed."
     assert len(await alerting.open_incidents()) == 1

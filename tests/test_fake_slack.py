@@ -73,3 +73,22 @@ async def test_unknown_method_bad_token_and_faults(fake: FakeSlack) -> None:
         async with http.post(f"{fake.url}auth.test", headers={"Authorization": "Bearer xoxb-t"}
                              ) as r:
             assert (await r.json())["ok"] is True
+
+
+async def test_a_response_url_replaces_or_deletes_the_message_its_button_was_on(
+        fake: FakeSlack) -> None:
+    """As Slack does for a block action on a message: `replace_original` rewrites that
+    message, `delete_original` removes it, and neither touches another message."""
+    ch = fake.add_channel("ops")
+    keep = fake.human_message(ch.id, ALICE, "unrelated")
+    post = fake.human_message(ch.id, ALICE, "with a button")
+    gone = fake.human_message(ch.id, ALICE, "to delete")
+    replace = fake.response_url(kind="actions", source=(ch.id, post.ts))
+    delete = fake.response_url(kind="actions", source=(ch.id, gone.ts))
+    async with aiohttp.ClientSession() as s:
+        async with s.post(replace, json={"replace_original": True, "text": "decided"}) as r:
+            assert r.status == 200
+        async with s.post(delete, json={"delete_original": True}) as r:
+            assert r.status == 200
+    assert [m.text for m in fake.channels[ch.id].messages] == ["unrelated", "decided"]
+    assert post.edited and post.blocks == [] and keep.text == "unrelated"

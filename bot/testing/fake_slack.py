@@ -74,6 +74,7 @@ class FakeSlack(SlackMethods):
         self.channels: dict[str, Channel] = {}
         self.calls: list[Call] = []
         self.responses: list[dict[str, Any]] = []  # posts to response_url
+        self.response_sources: dict[str, tuple[str, str]] = {}  # key → (channel, ts)
         self.ephemerals: list[dict[str, Any]] = []
         self.views: dict[str, dict[str, Any]] = {}
         self.home_views: dict[str, dict[str, Any]] = {}
@@ -181,11 +182,17 @@ class FakeSlack(SlackMethods):
         self.triggers[tid] = time.monotonic()
         return tid
 
-    def response_url(self, key: str | None = None, kind: str = "commands") -> str:
+    def response_url(self, key: str | None = None, kind: str = "commands",
+                     source: tuple[str, str] | None = None) -> str:
         """A response_url shaped like Slack's (`/commands/T…/<id>/<secret>`, or `/actions/`
-        for interactions): it is a credential, and the logs must treat it as one."""
+        for interactions): it is a credential, and the logs must treat it as one. `source`:
+        the (channel, ts) of the message whose button made it, which `replace_original` and
+        `delete_original` act on, as in Slack."""
         n = next(self._ids)
-        return f"{self.base_url}{kind}/{TEAM_ID}/{n}/{key or f'fAk3{n:08d}s3cr3t'}"
+        key = key or f"fAk3{n:08d}s3cr3t"
+        if source is not None:
+            self.response_sources[key] = source
+        return f"{self.base_url}{kind}/{TEAM_ID}/{n}/{key}"
 
     # ----- misbehaviour ---------------------------------------------------------------
     def fail(
@@ -428,6 +435,17 @@ class FakeSlack(SlackMethods):
                 self.refusals.append((error, ["response_url"]))
             return web.Response(status=400, text=error)
         self.responses.append({"key": request.match_info["key"], **body})
+        source = self.response_sources.get(request.match_info["key"])
+        ch = self.channels.get(source[0]) if source else None
+        msg = ch.message(source[1]) if ch and source else None
+        if ch is not None and msg is not None:
+            if body.get("delete_original"):
+                ch.messages.remove(msg)
+            elif body.get("replace_original"):
+                msg.text = str(body.get("text") or "")
+                msg.blocks = list(body.get("blocks") or [])
+                msg.edited = True
+                self._emit("update", ch, msg)
         return web.Response(text="ok")
 
     async def _upload(self, request: web.Request) -> web.Response:

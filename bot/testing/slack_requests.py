@@ -114,7 +114,8 @@ class SlackSender:
             "message": {"type": "message", "ts": message_ts, "user": BOT_USER_ID,
                         "text": msg.text if msg else "", "blocks": msg.blocks if msg else []},
             "state": {"values": {}},
-            "response_url": self.fake.response_url(kind="actions"),
+            "response_url": self.fake.response_url(
+                kind="actions", source=(channel, message_ts) if msg else None),
             "actions": [{"action_ts": f"{time.time():.6f}", **action}],
         }
         return await self.interaction(payload)
