@@ -219,7 +219,9 @@ async def test_every_type_shows_its_card_after_two_sequential_calls(bot: Bot,
                                                                     type_id: str) -> None:
     await bot.command("help")  # Bolt's one-off auth.test, out of the way
     bot.fake.channels[INCIDENTS_CHANNEL_ID].members.add(BOT_USER_ID)
-    bot.fake.delay("*", 0.1)
+    # Slow Slack calls, so that calls made together overlap even when the shared event loop
+    # is busy (the fake checks every block it is sent, on the same loop as the bot).
+    bot.fake.delay("*", 0.5)
     first = len(bot.fake.calls)
     await bot.command(f"declare sev2 --type {type_id} A {type_id} incident")
     calls = bot.fake.calls[first:]
