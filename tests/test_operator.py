@@ -212,9 +212,12 @@ async def test_a_full_disk_is_one_line(tmp_path: Path) -> None:
         pytest.skip("mounting a tiny tmpfs needs root (CI runs as root)")
     disk = tmp_path / "tiny"
     disk.mkdir()
-    mounted = await asyncio.create_subprocess_exec("mount", "-t", "tmpfs", "-o", "size=64k",
-                                                   "tmpfs", str(disk))
-    assert await mounted.wait() == 0
+    mounted = await asyncio.create_subprocess_exec(
+        "mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk),
+        stderr=asyncio.subprocess.PIPE)
+    _, why = await mounted.communicate()
+    if mounted.returncode != 0:  # as tests/test_db_faults.py: a container may forbid it
+        pytest.skip(f"cannot mount a small tmpfs here: {why.decode().strip()}")
     try:
         (disk / "filler").write_bytes(b"x" * 60_000)
         code, _, err = await foghorn({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
