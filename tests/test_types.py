@@ -302,3 +302,11 @@ async def test_a_phase_reached_twice_at_once_posts_its_checklists_once(bot: Bot)
     assert sum(t.startswith("Database: mitigation") for t in texts) == 1
     assert sum(t.startswith("Mitigation options") for t in texts) == 1
     assert sum(t.startswith("Database: first steps") for t in texts) == 1
+
+
+def test_two_types_with_one_id_are_refused() -> None:
+    """The shared `unique` check: the old types-only copy let a repeated id through."""
+    pb = yaml.safe_load(yaml.safe_dump(DEFAULT))
+    pb["types"].append({**pb["types"][1], "aliases": [], "name": "Outage again"})
+    with pytest.raises(PlaybookError, match="types: the id outage is used twice"):
+        parse_playbook(yaml.safe_dump(pb), "pb.yml")

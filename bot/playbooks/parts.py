@@ -245,3 +245,14 @@ class Checklist(Strict):
     items: tuple[ChecklistItem, ...] = Field(min_length=1, max_length=40)
 
 
+def unique(section: str, items: list[tuple[str, set[str]]]) -> None:
+    """Ids must be unique, and no typed name may match two different items."""
+    ids = [item_id for item_id, _ in items]
+    for item_id in ids:
+        if ids.count(item_id) > 1:
+            raise ValueError(f"{section}: the id {item_id} is used twice")
+    owner: dict[str, str] = {}
+    for item_id, keys in items:
+        for k in sorted(keys):
+            if owner.setdefault(k, item_id) != item_id:
+                raise ValueError(f"{section}: {item_id} and {owner[k]} both answer to {k!r}")

@@ -19,6 +19,7 @@ from bot.playbooks.parts import (
     check_targets,
     normalize_key,
     target_kind,
+    unique,
 )
 from bot.playbooks.types import IncidentType, check_types, suggest
 
@@ -74,8 +75,8 @@ class Playbook(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Playbook:
-        _unique("severities", [(s.id, s.match_keys()) for s in self.severities])
-        _unique("roles", [(r.id, r.match_keys()) for r in self.roles])
+        unique("severities", [(s.id, s.match_keys()) for s in self.severities])
+        unique("roles", [(r.id, r.match_keys()) for r in self.roles])
         commanding = [r.id for r in self.roles if r.commands]
         if len(commanding) > 1:
             raise ValueError(f"roles: only one role may have `commands: true` (found "
@@ -83,7 +84,7 @@ class Playbook(Strict):
         if not commanding and self.role("ic") is None:
             raise ValueError("roles: mark the role that commands the incident with "
                              "`commands: true` (no role has it, and no role has id `ic`)")
-        _unique("statuses", [(s.id, {normalize_key(s.id)}) for s in self.statuses])
+        unique("statuses", [(s.id, {normalize_key(s.id)}) for s in self.statuses])
         defaults = [s.id for s in self.severities if s.default]
         if len(defaults) != 1:
             raise ValueError(
@@ -94,7 +95,7 @@ class Playbook(Strict):
             raise ValueError("statuses: a status with id `resolved` is required")
         if self.statuses[0].id == "resolved":
             raise ValueError("statuses: the first status is the initial one and cannot be resolved")
-        _unique("checklists", [(c.id, {c.id}) for c in self.checklists])
+        unique("checklists", [(c.id, {c.id}) for c in self.checklists])
         statuses, severities = {s.id for s in self.statuses}, {s.id for s in self.severities}
         for i, cl in enumerate(self.checklists):
             if cl.when not in statuses | {"declare", "demand"}:
@@ -238,18 +239,3 @@ class Playbook(Strict):
     def status(self, status_id: str) -> Status:
         found = next((s for s in self.statuses if s.id == status_id), None)
         return found or Status(id=status_id, name=status_id.title())
-
-
-def _unique(section: str, items: list[tuple[str, set[str]]]) -> None:
-    """Ids must be unique, and no typed name may match two different items."""
-    ids = [item_id for item_id, _ in items]
-    for item_id in ids:
-        if ids.count(item_id) > 1:
-            raise ValueError(f"{section}: the id {item_id} is used twice")
-    owner: dict[str, str] = {}
-    for item_id, keys in items:
-        for k in sorted(keys):
-            if owner.setdefault(k, item_id) != item_id:
-                raise ValueError(f"{section}: {item_id} and {owner[k]} both answer to {k!r}")
-
-

@@ -21,6 +21,7 @@ from bot.playbooks.parts import (
     Strict,
     check_targets,
     normalize_key,
+    unique,
 )
 
 
@@ -68,7 +69,7 @@ def check_types(types: tuple[IncidentType, ...], *, roles: Iterable[Role],
     if len(defaults) != 1:
         raise ValueError("types: exactly one type must have `default: true` (found "
                          f"{len(defaults)}: {', '.join(defaults) or 'none'})")
-    _unique_keys("types", [(t.id, t.match_keys()) for t in types])
+    unique("types", [(t.id, t.match_keys()) for t in types])
     role_ids = {r.id: "roles" for r in roles}
     checklist_ids = {c.id: "checklists" for c in checklists}
     for i, t in enumerate(types):
@@ -113,20 +114,7 @@ def check_types(types: tuple[IncidentType, ...], *, roles: Iterable[Role],
         steps = [s.after for s in t.escalation]
         if steps != sorted(steps):
             raise ValueError(f"{where}.escalation: steps must be in order of `after`")
-        ids = [c.id for c in t.commands]
-        for c in ids:
-            if ids.count(c) > 1:
-                raise ValueError(f"{where}.commands: the id {c} is used twice")
-
-
-def _unique_keys(section: str, items: list[tuple[str, set[str]]]) -> None:
-    owner: dict[str, str] = {}
-    for item_id, keys in items:
-        if owner.get(normalize_key(item_id), item_id) != item_id:
-            raise ValueError(f"{section}: the id {item_id} is used twice")
-        for k in sorted(keys):
-            if owner.setdefault(k, item_id) != item_id:
-                raise ValueError(f"{section}: {item_id} and {owner[k]} both answer to {k!r}")
+        unique(f"{where}.commands", [(c.id, {c.id}) for c in t.commands])
 
 
 _WORD = re.compile(r"[a-z0-9]+")
