@@ -21,7 +21,8 @@ from pathlib import Path
 
 from harness import machine, pct
 
-from bot.testing.storm import alertmanager_binary, run_storm
+from bot.testing.alertmanager import alertmanager_binary
+from bot.testing.storm import run_storm
 
 
 async def main(alerts: int, groups: int, seconds: float, kill_at: float | None) -> int:

@@ -26,6 +26,7 @@ try:
     import aiohttp
 
     from bot.testing.fake_slack import BOT_USER_ID, INCIDENTS_CHANNEL_ID, FakeSlack
+    from bot.testing.ports import free_port
     from bot.testing.postgres import PostgresUnavailable, fresh_database
     from bot.testing.slack_requests import Reply, SlackSender
 except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -43,12 +44,6 @@ class Running:
     pid: int
     secret: str
     database_url: str
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def machine() -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -18,6 +17,9 @@ import aiohttp
 import pytest
 
 from bot.testing.fake_slack import FakeSlack
+from bot.testing.ports import free_port
+
+__all__ = ["Running", "foghorn", "free_port", "start", "token_env"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,12 +38,6 @@ async def foghorn(env: dict[str, str], *args: str, limit: float = 60, cwd: Path 
     out, err = await asyncio.wait_for(proc.communicate(), limit)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.testing.storm import alertmanager_binary, run_storm
+from bot.testing.alertmanager import alertmanager_binary
+from bot.testing.storm import run_storm
 
 
 async def test_a_storm_with_a_kill_gives_one_incident_per_group(tmp_path: Path) -> None:

@@ -6,9 +6,9 @@ Where Alertmanager is not installed, its tests skip with the reason (.ci/run ins
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
-import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -20,12 +20,12 @@ import pytest
 import yaml
 
 from bot.store import repo
+from bot.testing.alertmanager import alertmanager as real_alertmanager
+from bot.testing.alertmanager import alertmanager_binary
 from bot.testing.fake_slack import INCIDENTS_CHANNEL_ID
 from tests.conftest import ROOT, Bot, BotFactory
-from tests.processes import free_port
 
 TOKEN = "alerts-token-0123456789abcdef"
-BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 DEFAULT = yaml.safe_load((ROOT / "playbooks" / "default.yml").read_text())
 
 
@@ -309,43 +309,17 @@ def test_bad_routes_are_refused_with_their_path() -> None:
 # ----- the real Alertmanager -------------------------------------------------------------------
 @pytest.fixture
 async def alertmanager(tmp_path: Path) -> AsyncIterator[Callable[[str], Any]]:
-    if BINARY is None:
+    """Start the real Alertmanager with the bot at `bot_url` as its webhook receiver."""
+    if alertmanager_binary() is None:
         assert not os.environ.get("FOGHORN_REQUIRE_ALERTMANAGER"), \
             "CI installs prometheus-alertmanager: its tests must run, not skip"
         pytest.skip("prometheus-alertmanager is not installed (.ci/run installs Debian's)")
-    procs: list[asyncio.subprocess.Process] = []
+    async with contextlib.AsyncExitStack() as stack:
+        async def start(bot_url: str) -> str:
+            return await stack.enter_async_context(
+                real_alertmanager(tmp_path, f"{bot_url}/alerts/alertmanager", TOKEN))
 
-    async def start(bot_url: str) -> str:
-        port = free_port()
-        config = tmp_path / "alertmanager.yml"
-        config.write_text(yaml.safe_dump({
-            "route": {"receiver": "foghorn", "group_by": ["alertname"], "group_wait": "1s",
-                      "group_interval": "1s", "repeat_interval": "1h"},
-            "receivers": [{"name": "foghorn", "webhook_configs": [{
-                "url": f"{bot_url}/alerts/alertmanager", "send_resolved": True,
-                "http_config": {"authorization": {"credentials": TOKEN}}}]}]}))
-        proc = await asyncio.create_subprocess_exec(
-            BINARY, f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        procs.append(proc)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        async with aiohttp.ClientSession() as s:
-            while True:
-                try:
-                    async with s.get(f"{url}/-/ready") as r:
-                        if r.status == 200:
-                            return url
-                except aiohttp.ClientError:
-                    pass
-                assert time.monotonic() < deadline, "Alertmanager did not start"
-                await asyncio.sleep(0.2)
-
-    yield start
-    for proc in procs:
-        proc.terminate()
-        await proc.wait()
+        yield start
 
 
 async def fire(am: str, *alerts: dict[str, Any]) -> None:

@@ -16,9 +16,9 @@ from bot.store import repo
 from bot.store.db import Database
 from bot.store.tables import ReminderRow
 from bot.testing.fake_slack import FakeSlack
+from bot.testing.ports import free_port
 from bot.testing.slack_requests import SlackSender
 from tests.conftest import ALICE, BOB, GENERAL, ROOT, SECRET
-from tests.test_startup import _free_port
 
 
 async def _start(fake: FakeSlack, db_url: str, port: int, playbooks: Path | None = None
@@ -45,7 +45,7 @@ async def _start(fake: FakeSlack, db_url: str, port: int, playbooks: Path | None
 
 async def test_sigkill_right_after_acks_loses_no_event(fake: FakeSlack, tmp_path: Path) -> None:
     db_url = f"sqlite+aiosqlite:///{tmp_path / 'k.db'}"
-    port = _free_port()
+    port = free_port()
     proc = await _start(fake, db_url, port)
     async with aiohttp.ClientSession() as session:
         slack = SlackSender(f"http://127.0.0.1:{port}", SECRET, fake, session)
@@ -106,7 +106,7 @@ async def test_kill9_loop_during_a_scripted_incident(fake: FakeSlack, tmp_path: 
             await asyncio.sleep(0.02)
 
     for cycle in range(20):
-        port = _free_port()
+        port = free_port()
         proc = await _start(fake, db_url, port, playbooks=tmp_path / "playbooks")
         async with aiohttp.ClientSession() as session:
             slack = SlackSender(f"http://127.0.0.1:{port}", SECRET, fake, session)
@@ -119,7 +119,7 @@ async def test_kill9_loop_during_a_scripted_incident(fake: FakeSlack, tmp_path: 
             await asyncio.gather(task, return_exceptions=True)
 
     # A last, undisturbed run finishes whatever the kills interrupted.
-    port = _free_port()
+    port = free_port()
     proc = await _start(fake, db_url, port, playbooks=tmp_path / "playbooks")
     db = Database(db_url)
     for _ in range(100):
@@ -164,7 +164,7 @@ async def test_kill9_loop_during_a_scripted_incident(fake: FakeSlack, tmp_path: 
 async def test_sigterm_lets_in_flight_work_finish_then_exits(fake: FakeSlack, tmp_path: Path
                                                             ) -> None:
     db_url = f"sqlite+aiosqlite:///{tmp_path / 't.db'}"
-    port = _free_port()
+    port = free_port()
     proc = await _start(fake, db_url, port)
     fake.delay("conversations.create", 2.0)  # the declare is mid-way when SIGTERM arrives
     async with aiohttp.ClientSession() as session:
@@ -202,7 +202,7 @@ async def test_a_kill_right_after_a_reminder_post_keeps_the_cadence(fake: FakeSl
                 os.kill(pids[-1], signal.SIGKILL)  # before the bot reads Slack's answer
 
     fake.on_message.append(on_post)
-    port = _free_port()
+    port = free_port()
     proc = await _start(fake, db_url, port, playbooks=tmp_path / "playbooks")
     pids.append(proc.pid)
     async with aiohttp.ClientSession() as session:
@@ -215,7 +215,7 @@ async def test_a_kill_right_after_a_reminder_post_keeps_the_cadence(fake: FakeSl
             await asyncio.sleep(0.05)
         await slack.command("role ic me", user=BOB, channel=found[0].id)
     await asyncio.wait_for(proc.wait(), 30)  # killed by the first reminder's post
-    restarted = await _start(fake, db_url, _free_port(), playbooks=tmp_path / "playbooks")
+    restarted = await _start(fake, db_url, free_port(), playbooks=tmp_path / "playbooks")
     pids.append(restarted.pid)
     started = asyncio.get_running_loop().time()
     while len(posted) < 2:

@@ -18,6 +18,7 @@ import pytest
 
 from bot.config import ConfigError, load_settings
 from bot.testing.fake_slack import FakeSlack
+from bot.testing.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,12 +28,6 @@ def _run(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.Com
         ("SLACK_", "DATABASE_", "PORT", "PLAYBOOKS_", "LOG_FORMAT"))}
     return subprocess.run([sys.executable, "-m", "bot", *args], env={**clean, **env},
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.parametrize(("env", "expected"), [
@@ -94,7 +89,7 @@ def test_port_in_use_is_one_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize("log_format", ["text", "json"])
 async def test_run_serves_healthz_and_stops_on_sigterm(fake: FakeSlack, tmp_path: Path,
                                                        log_format: str) -> None:
-    port = _free_port()
+    port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", cwd=ROOT, stdout=asyncio.subprocess.PIPE,

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import os
 import secrets
-import shutil
 import signal
 import sys
 import time
@@ -22,18 +21,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
-import yaml
 from aiohttp import web
 from sqlalchemy import create_engine, text
 
+from bot.testing.alertmanager import alertmanager
 from bot.testing.fake_slack import FakeSlack
+from bot.testing.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "storm-token-" + "0" * 20
-
-
-def alertmanager_binary() -> str | None:
-    return shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 
 
 @dataclass
@@ -48,14 +44,6 @@ class StormResult:
     unprocessed: int = 0
     killed_at: float | None = None
     settled_after: float = 0.0
-
-
-def _port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _bot(fake: FakeSlack, db_url: str, port: int) -> asyncio.subprocess.Process:
@@ -105,7 +93,7 @@ async def _proxy(bot_port: int, result: StormResult) -> tuple[web.AppRunner, int
     app.on_cleanup.append(lambda _: session.close())
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    port = _port()
+    port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     return runner, port
 
@@ -113,38 +101,16 @@ async def _proxy(bot_port: int, result: StormResult) -> tuple[web.AppRunner, int
 async def run_storm(workdir: Path, *, alerts: int = 500, groups: int = 20,
                     seconds: float = 10.0, kill_at: float | None = 5.0,
                     settle_within: float = 90.0) -> StormResult:
-    binary = alertmanager_binary()
-    if binary is None:
-        raise RuntimeError("prometheus-alertmanager is not installed")
     result = StormResult(alerts=alerts, groups=groups)
     fake = FakeSlack()
     await fake.start()
     db_url = f"sqlite+aiosqlite:///{workdir / 'storm.db'}"
-    bot_port = _port()
+    bot_port = free_port()
     bot = await _bot(fake, db_url, bot_port)
     proxy, proxy_port = await _proxy(bot_port, result)
-    am_port = _port()
-    config = workdir / "alertmanager.yml"
-    config.write_text(yaml.safe_dump({
-        "route": {"receiver": "foghorn", "group_by": ["alertname"], "group_wait": "1s",
-                  "group_interval": "1s", "repeat_interval": "1h"},
-        "receivers": [{"name": "foghorn", "webhook_configs": [{
-            "url": f"http://127.0.0.1:{proxy_port}/alerts/alertmanager",
-            "send_resolved": True,
-            "http_config": {"authorization": {"credentials": TOKEN}}}]}]}))
-    am = await asyncio.create_subprocess_exec(
-        binary, f"--config.file={config}", f"--storage.path={workdir / 'am'}",
-        f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address=",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-    am_url = f"http://127.0.0.1:{am_port}"
     try:
-        async with aiohttp.ClientSession() as s:
-            for _ in range(200):
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with s.get(f"{am_url}/-/ready") as r:
-                        if r.status == 200:
-                            break
-                await asyncio.sleep(0.1)
+        async with alertmanager(workdir, f"http://127.0.0.1:{proxy_port}/alerts/alertmanager",
+                                TOKEN) as am_url, aiohttp.ClientSession() as s:
             started = time.monotonic()
             starts = (datetime.now(UTC) - timedelta(minutes=2)).isoformat()
             batches = max(1, int(seconds / 0.25))
@@ -177,8 +143,6 @@ async def run_storm(workdir: Path, *, alerts: int = 500, groups: int = 20,
             await asyncio.sleep(2)  # a late duplicate would show now
             _read(workdir / "storm.db", result)
     finally:
-        am.terminate()
-        await am.wait()
         if bot.returncode is None:
             bot.terminate()
             await bot.wait()
