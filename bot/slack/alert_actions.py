@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.incidents.errors import NeedsConfirmation
 from bot.slack.actions import channel_of
 from bot.slack.alert_posts import (
     ALERT_DECLARE,
@@ -16,7 +15,7 @@ from bot.slack.alert_posts import (
     ALERTS_RESOLVE,
     MONITORING,
 )
-from bot.slack.commands import report_errors
+from bot.slack.commands import report_errors, resolve_or_ask
 from bot.slack.text import escape, truncate
 
 if TYPE_CHECKING:
@@ -78,14 +77,6 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
     async def resolve(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         channel, user = channel_of(body) or "", body["user"]["id"]
-
-        async def run() -> None:
-            try:
-                await fh.service.resolve(channel, "Every alert of the group resolved.", user)
-            except NeedsConfirmation as ask:
-                text, blocks = fh.presenter.confirm_resolve(ask.open_items,
-                                                            ask.confirmation_id)
-                await respond(text=text, blocks=blocks, response_type="ephemeral",
-                              replace_original=False)
-
-        fh.background.spawn(report_errors(respond, run()), "alerts-resolve")
+        fh.background.spawn(report_errors(respond, resolve_or_ask(
+            fh, respond, channel, "Every alert of the group resolved.", user)),
+            "alerts-resolve")

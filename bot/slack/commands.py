@@ -48,6 +48,18 @@ async def report_errors(respond: Callable[..., Awaitable[Any]], work: Awaitable[
                       response_type="ephemeral", replace_original=False)
 
 
+async def resolve_or_ask(fh: Foghorn, respond: Callable[..., Awaitable[Any]], channel: str,
+                         summary: str, user: str) -> None:
+    """Resolve; when checklist items are still open, ask the person (only them) to confirm
+    with one more click instead."""
+    try:
+        await fh.service.resolve(channel, summary, user)
+    except NeedsConfirmation as ask:
+        text, blocks = fh.presenter.confirm_resolve(ask.open_items, ask.confirmation_id)
+        await respond(text=text, blocks=blocks, response_type="ephemeral",
+                      replace_original=False)
+
+
 async def _ack_noting(ack: AsyncAck, notice: str) -> None:
     """Acknowledge, telling the person (only them) when their text was cut."""
     if notice:
@@ -216,13 +228,5 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
             case parsing.Resolve(summary=summary, notice=notice):
                 await _ack_noting(ack, notice)
 
-                async def resolve() -> None:
-                    try:
-                        await service.resolve(channel, summary, user)
-                    except NeedsConfirmation as ask:
-                        text, blocks = fh.presenter.confirm_resolve(ask.open_items,
-                                                                    ask.confirmation_id)
-                        await respond(text=text, blocks=blocks, response_type="ephemeral",
-                                      replace_original=False)
-
-                fh.background.spawn(report_errors(respond, resolve()), "resolve")
+                fh.background.spawn(report_errors(respond, resolve_or_ask(
+                    fh, respond, channel, summary, user)), "resolve")
