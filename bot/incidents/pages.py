@@ -3,6 +3,8 @@ escalation step) and `/incident page` on demand. What paging does is in bot.pagi
 
 from __future__ import annotations
 
+import uuid
+
 from bot.incidents.base import ServiceBase
 from bot.incidents.errors import UserError
 from bot.incidents.model import Incident
@@ -22,14 +24,9 @@ class Pages(ServiceBase):
         if not is_pager(target):
             raise UserError(f"`{target}` is not a pager: use `pagerduty:<service>` or "
                             "`opsgenie:<team>`.")
-        async with self.db.read() as s:
-            from sqlalchemy import func, select
-
-            from bot.store.tables import PageRow
-
-            count = await s.scalar(select(func.count()).select_from(PageRow).where(
-                PageRow.incident_id == inc.id))
         reason = message or f"paged from Slack by a responder of {inc.label}"
-        await self.pager.page(inc, target, key=f"manual-{(count or 0) + 1}", reason=reason,
-                              by=by)
+        # Each page asked for is its own page: a key of its own (counting the pages made so
+        # far gave two pages asked for at once the same key, and the second was dropped).
+        await self.pager.page(inc, target, key=f"manual-{uuid.uuid4().hex[:12]}",
+                              reason=reason, by=by)
         return inc
