@@ -361,9 +361,11 @@ async def shutdown(fh: Foghorn, runner: web.AppRunner | None) -> None:
         log.warning("shutting down with %d task(s) unfinished; the next start resumes them",
                     fh.background.pending)
         await fh.background.cancel_all()
+    if fh.alerts is not None:
+        await fh.alerts.close(max(0.5, deadline - loop.time()))
     await fh.workspaces.close()
     if fh.pager is not None:
-        await fh.pager.close()
+        await fh.pager.close(max(0.5, deadline - loop.time()))
     await fh.db.close()
 
 

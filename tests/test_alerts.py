@@ -563,3 +563,22 @@ async def test_an_alert_incident_nudges_the_channel_not_the_bot(make_bot: BotFac
                if m.text.startswith(":wave:")]
     assert "<!here>: someone take it on the card" in nudge
     assert f"<@{inc.declared_by}>" not in nudge
+
+
+async def test_changes_arriving_while_a_post_is_made_are_posted_too(alerting: Bot) -> None:
+    await post(alerting, payload())
+    await settle(alerting)
+    [inc] = await alerting.open_incidents()
+    alerting.fake.delay("chat.postMessage", 1.0)  # the coalesced post takes a while
+    first = payload()["alerts"][0]
+
+    def more(instance: str) -> dict[str, Any]:
+        return payload(alerts=[first, {**first, "fingerprint": instance,
+                                       "labels": {**first["labels"], "instance": instance}}])
+
+    await post(alerting, more("api-2"))
+    await asyncio.sleep(2.4)  # the post of api-2 has started and is waiting on Slack
+    await post(alerting, more("api-3"))
+    await settle(alerting)
+    shown = "\n".join(m.text for m in alerting.fake.channels[inc.channel_id].messages)
+    assert "(api-2)" in shown and "(api-3)" in shown

@@ -17,11 +17,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from bot.alerts.payloads import Notification, parse_alertmanager  # stored normalised
+from bot.alerts.payloads import Notification, parse_alertmanager
 from bot.incidents.base import DeclareRequest
 from bot.incidents.errors import UserError
 from bot.incidents.model import Clock, Incident, utcnow
@@ -64,17 +64,19 @@ class AlertIntake:
                  clock: Clock = utcnow, team_id: str = "") -> None:
         self.db, self.playbook, self.service, self.chat = db, playbook, service, chat
         self.bot_user, self.clock, self.team_id = bot_user, clock, team_id
-        self._pending: dict[int, asyncio.Task[None]] = {}
+        self._pending: dict[int, asyncio.Task[None]] = {}  # coalesced posts, per incident
         self._lines: dict[int, list[str]] = {}
         self._again = False  # more notifications arrived while a pass was running
         self._pass: asyncio.Task[int] | None = None
 
-    async def receive(self, source: str, note: Notification, raw: dict[str, Any]) -> int:
-        """Store the notification (the webhook is answered only after this)."""
+    async def receive(self, source: str, note: Notification) -> int:
+        """Store the notification, in the one shape every source is read into (the webhook
+        is answered only after this)."""
         async with self.db.write(urgent=True) as s:
             return await alert_rows.store_notification(
                 s, source=source, group_hash=group_hash(source, note.group_key),
-                status=note.status, payload=raw, at=self.clock())
+                status=note.status, payload=note.model_dump(mode="json", by_alias=True),
+                at=self.clock())
 
     async def process_pending(self) -> int:
         """Process every stored notification not yet processed, oldest first (so a group's
@@ -245,30 +247,49 @@ class AlertIntake:
         route = outcome.route
 
         async def post() -> None:
-            await asyncio.sleep(COALESCE)
-            lines = self._lines.pop(inc.id, [])
-            current = await self.service.get(inc.id) or inc
-            async with self.db.read() as s:
-                group = await alert_rows.group_of(s, inc.id)
-            states = dict(group.alerts) if group is not None else {}
-            resolved = bool(states) and all(v == "resolved" for v in states.values())
-            auto = bool(route and route.auto_resolve)
-            await self.chat.alert_changes(current, lines, resolved, auto)
-            if resolved and auto and not current.is_resolved and current.channel_id:
-                await self.service.resolve(current.channel_id, "Every alert of the group "
-                                           "resolved (the route resolves on its own)",
-                                           await self.bot_user(), confirmed=True)
+            # Until nothing is left: changes that came while a post was being made are
+            # posted next, not left behind.
+            while self._lines.get(inc.id):
+                await asyncio.sleep(COALESCE)
+                lines = self._lines.pop(inc.id, [])
+                current = await self.service.get(inc.id) or inc
+                async with self.db.read() as s:
+                    group = await alert_rows.group_of(s, inc.id)
+                states = dict(group.alerts) if group is not None else {}
+                resolved = bool(states) and all(v == "resolved" for v in states.values())
+                auto = bool(route and route.auto_resolve)
+                await self.chat.alert_changes(current, lines, resolved, auto)
+                if resolved and auto and not current.is_resolved and current.channel_id:
+                    await self.service.resolve(current.channel_id, "Every alert of the group "
+                                               "resolved (the route resolves on its own)",
+                                               await self.bot_user(), confirmed=True)
 
-        self._pending[inc.id] = asyncio.ensure_future(post())
+        task = asyncio.ensure_future(post())
+        self._pending[inc.id] = task
+        task.add_done_callback(lambda done: self._posted(inc.id, done))
+
+    def _posted(self, incident_id: int, task: asyncio.Task[None]) -> None:
+        if self._pending.get(incident_id) is task:
+            del self._pending[incident_id]
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("could not post the alert changes of incident %d: %s", incident_id,
+                        task.exception())
 
     async def drain(self) -> None:
         """Wait for the coalesced posts under way (tests, shutdown)."""
         while self._pending:
-            task = next(iter(self._pending.values()))
-            await asyncio.gather(*self._pending.values(), return_exceptions=True)
-            self._pending = {k: t for k, t in self._pending.items() if not t.done()}
-            if task.done() and not self._pending:
-                break
+            await asyncio.gather(*list(self._pending.values()), return_exceptions=True)
+
+    async def close(self, within: float) -> None:
+        """At shutdown: the posts under way get `within` seconds, then stop (what they
+        would have said is in the incidents' timelines)."""
+        try:
+            await asyncio.wait_for(self.drain(), within)
+        except TimeoutError:
+            tasks = list(self._pending.values())
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _changes(known: dict[str, str], note: Notification) -> tuple[list[str], dict[str, str]]:

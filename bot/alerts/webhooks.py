@@ -106,8 +106,7 @@ def add_routes(app: web.Application, fh: Foghorn) -> None:
                 return web.json_response({"error": str(exc)}, status=400)
             assert fh.alerts is not None
             try:
-                stored = await fh.alerts.receive(
-                    source, note, note.model_dump(mode="json", by_alias=True))
+                stored = await fh.alerts.receive(source, note)
             except Exception as exc:  # not stored: the source must send it again
                 log.warning("could not store a %s notification: %s", source, exc)
                 return web.json_response({"error": "cannot store it now; retry"}, status=503)

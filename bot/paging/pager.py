@@ -92,18 +92,19 @@ class Pager:
                 self._spawn(self._send(row.id, inc, row.target, Page(**{
                     **row.payload, "links": tuple(tuple(x) for x in row.payload["links"])})))
 
-    async def close(self) -> None:
-        await self.drain_for(5.0)
-        sessions = {c.session for c in self.clients.values()}
-        for session in sessions:
-            await session.close()
-
-    async def drain_for(self, seconds: float) -> None:
+    async def close(self, within: float) -> None:
+        """Let pages under way finish for `within` seconds (shutdown's budget), then stop
+        them: a page not yet sent stays `pending` and is sent at the next start (its dedup
+        key makes a repeat harmless)."""
         try:
-            await asyncio.wait_for(self.drain(), seconds)
+            await asyncio.wait_for(self.drain(), within)
         except TimeoutError:
-            for task in list(self._tasks):
+            tasks = list(self._tasks)
+            for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for session in {c.session for c in self.clients.values()}:
+            await session.close()
 
     async def drain(self) -> None:
         while self._tasks:
