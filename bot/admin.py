@@ -94,16 +94,22 @@ async def check(out: TextIO = sys.stdout) -> int:
 
 async def _database(settings: Settings) -> tuple[str, str]:
     from bot.store.db import sqlite_path
-    from bot.store.opening import DatabaseProblem, head_revision, open_existing, where
+    from bot.store.opening import (
+        DatabaseProblem,
+        SchemaBehind,
+        head_revision,
+        open_existing,
+        where,
+    )
 
     path = sqlite_path(settings.DATABASE_URL)
     if path is not None and not path.exists():
         return "ok", f"database {path} does not exist yet: `foghorn run` creates it"
     try:
         db = await open_existing(settings.DATABASE_URL, settings.DATABASE_TIMEOUT)
+    except SchemaBehind as exc:  # `foghorn run` upgrades it: nothing to fix
+        return "ok", str(exc)
     except DatabaseProblem as exc:
-        if "start `foghorn run` once to upgrade" in str(exc):
-            return "ok", str(exc)
         return "problem", str(exc)
     await db.close()
     return "ok", f"database {where(settings.DATABASE_URL)} (schema {head_revision()})"

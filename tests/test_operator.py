@@ -312,6 +312,12 @@ async def test_export_of_an_older_schema_says_to_upgrade(tmp_path: Path) -> None
 
     assert code == 2 and (f"has schema 0008, this Foghorn reads {head_revision()}: start "
                           "`foghorn run` once to upgrade it") in err
+    # For `foghorn check` an older schema is fine: `foghorn run` upgrades it.
+    _, out, _ = await foghorn({"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/old.db",
+                               "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+                               "SLACK_API_URL": "http://127.0.0.1:9/api/"}, "check")
+    [line] = [x for x in out.splitlines() if "has schema 0008" in x]
+    assert line.startswith("ok: the database ")
 
 
 # ----- 7. quiet, exact logs ------------------------------------------------------------------

@@ -25,6 +25,10 @@ class DatabaseProblem(Exception):
     """The database cannot be used; the message is one line, with no password in it."""
 
 
+class SchemaBehind(DatabaseProblem):
+    """The database is Foghorn's, at an older schema: `foghorn run` upgrades it."""
+
+
 def where(url: str) -> str:
     """The URL as it may be printed: the password hidden."""
     try:
@@ -117,6 +121,6 @@ async def open_existing(url: str, db_timeout: float) -> Database:
         if revision is None:
             raise DatabaseProblem(f"the database {where(url)} holds no Foghorn data (check "
                                   "DATABASE_URL; `foghorn run` sets it up)")
-        raise DatabaseProblem(f"the database {where(url)} has schema {revision}, this Foghorn "
+        raise SchemaBehind(f"the database {where(url)} has schema {revision}, this Foghorn "
                               f"reads {head}: start `foghorn run` once to upgrade it")
     return db
