@@ -61,10 +61,12 @@ class _FakeService:
     def routes(self, app: web.Application) -> None:
         raise NotImplementedError
 
-    def _fault(self) -> web.Response | None:
+    def _fault(self, request: web.Request, body: dict[str, Any]) -> web.Response | None:
+        """The next fault asked for with `fail`, recorded like any answer; else None."""
         if not self._faults:
             return None
         status = self._faults.pop(0)
+        self.received.append(Received(request.path, body, status))
         headers = {"Retry-After": "1"} if status == 429 else {}
         return web.json_response({"message": "Too Many Requests" if status == 429 else
                                   "Service Unavailable"}, status=status, headers=headers)
@@ -84,9 +86,8 @@ class FakePagerDuty(_FakeService):
             body = await request.json()
         except ValueError:
             return self._record(request, {}, 400, ["Body is not valid JSON"])
-        fault = self._fault()
+        fault = self._fault(request, body)
         if fault is not None:
-            self.received.append(Received(request.path, body, fault.status))
             return fault
         errors = _pd_errors(body, self.routing_keys)
         if errors:
@@ -144,24 +145,27 @@ class FakeOpsgenie(_FakeService):
         app.router.add_post("/v2/alerts", self._create)
         app.router.add_post("/v2/alerts/{identifier}/close", self._close)
 
-    def _auth(self, request: web.Request) -> bool:
-        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-        return scheme == "GenieKey" and key in self.keys
-
     def _answer(self, request: web.Request, body: dict[str, Any], status: int,
                 extra: dict[str, Any] | None = None) -> web.Response:
         self.received.append(Received(request.path, body, status))
         answer = {"took": 0.01, "requestId": str(uuid.uuid4()), **(extra or {})}
         return web.json_response(answer, status=status)
 
+    def _refused(self, request: web.Request, body: dict[str, Any]) -> web.Response | None:
+        """A fault asked for, or a missing or unknown GenieKey (401)."""
+        fault = self._fault(request, body)
+        if fault is not None:
+            return fault
+        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+        if scheme != "GenieKey" or key not in self.keys:
+            return self._answer(request, body, 401, {"message": "Could not authenticate"})
+        return None
+
     async def _create(self, request: web.Request) -> web.Response:
         body = await request.json()
-        fault = self._fault()
-        if fault is not None:
-            self.received.append(Received(request.path, body, fault.status))
-            return fault
-        if not self._auth(request):
-            return self._answer(request, body, 401, {"message": "Could not authenticate"})
+        refused = self._refused(request, body)
+        if refused is not None:
+            return refused
         message, alias = str(body.get("message") or ""), str(body.get("alias") or "")
         errors = {}
         if not message.strip():
@@ -179,12 +183,9 @@ class FakeOpsgenie(_FakeService):
 
     async def _close(self, request: web.Request) -> web.Response:
         body = await request.json()
-        fault = self._fault()
-        if fault is not None:
-            self.received.append(Received(request.path, body, fault.status))
-            return fault
-        if not self._auth(request):
-            return self._answer(request, body, 401, {"message": "Could not authenticate"})
+        refused = self._refused(request, body)
+        if refused is not None:
+            return refused
         if request.query.get("identifierType") != "alias":
             return self._answer(request, body, 422, {"message": "identifierType is invalid"})
         self.open.pop(request.match_info["identifier"], None)
