@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -10,10 +9,8 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from bot.config import ConfigError, load_settings
@@ -88,39 +85,15 @@ def test_port_in_use_is_one_line(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
 async def test_run_serves_healthz_and_stops_on_sigterm(fake: FakeSlack, tmp_path: Path,
-                                                       log_format: str) -> None:
-    port = free_port()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", cwd=ROOT, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env={**clean, "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
-             "LOG_FORMAT": log_format, "PORT": str(port), "SLACK_API_URL": fake.url,
-             "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/run.db"})
-    try:
-        deadline = time.monotonic() + 30
-        async with aiohttp.ClientSession() as session:
-            while True:
-                try:
-                    async with session.get(f"http://127.0.0.1:{port}/healthz") as r:
-                        if r.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                assert proc.returncode is None, "foghorn exited"
-                assert time.monotonic() < deadline, "bot did not become healthy"
-                await asyncio.sleep(0.2)
-        started = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        out, _ = await asyncio.wait_for(proc.communicate(), 10)
-        assert proc.returncode == 0
-        assert time.monotonic() - started < 10
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+                                                       log_format: str, start) -> None:
+    bot = await start({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+                       "LOG_FORMAT": log_format, "PORT": str(free_port()),
+                       "SLACK_API_URL": fake.url,
+                       "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/run.db"})
+    await bot.until_health(200)
+    code, output = await bot.stop(signal.SIGTERM, within=10)
+    assert code == 0
     assert (tmp_path / "run.db").exists()
-    output = out.decode()
     assert "listening on port" in output and "shutting down" in output
     if log_format == "json":  # every line one JSON object, whoever logged it
         lines = [json.loads(line) for line in output.splitlines()]
