@@ -39,6 +39,10 @@ class Checklists(ServiceBase):
         the same phase (a type change with a status update, a retry, another replica) waits
         for that post, and takes over only if the claim outlives POSTING_LEASE."""
         for checklist in self.playbook.checklists_for(when, inc.severity, inc.type):
+            async with self.db.read() as s:  # posted already, the usual case: no write
+                row = await checklist_rows.post_of(s, inc.id, checklist.id)
+            if row is not None and row.message_ts is not None:
+                continue
             loop = asyncio.get_running_loop()
             deadline = loop.time() + POSTING_LEASE.total_seconds() + 5
             while True:
