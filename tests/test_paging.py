@@ -173,3 +173,16 @@ async def test_pager_keys_never_reach_the_logs(paging: Bot, caplog: pytest.LogCa
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert GENIE_KEY not in text and PD_KEY not in text
     assert "the key is [redacted]" in text
+
+
+async def test_paging_a_service_without_a_key_is_refused_before_anything_is_stored(
+        paging: Bot, pagers: tuple[FakePagerDuty, FakeOpsgenie]) -> None:
+    pd, _ = pagers
+    inc, _ = await paging.declare("sev2 Search slow")
+    await paging.command("page pagerduty:billing Need billing", channel=inc.channel_id)
+    await settle(paging)
+    assert paging.fake.responses[-1]["text"] == (
+        "`pagerduty:billing` has no key here. Pagers: `pagerduty:payments`, `opsgenie:sre`.")
+    assert pd.received == []
+    async with paging.fh.db.read() as s:
+        assert [e for e in await repo.list_entries(s, inc.id) if e.kind == "page"] == []

@@ -87,6 +87,7 @@ class PagerPort(Protocol):
     async def page(self, inc: Incident, target: str, *, key: str, reason: str,
                    by: str | None = None) -> bool: ...
     async def resolve_all(self, inc: Incident) -> None: ...
+    def targets(self) -> list[str]: ...
 
 
 class NoPager:
@@ -99,6 +100,9 @@ class NoPager:
 
     async def resolve_all(self, inc: Incident) -> None:
         return None
+
+    def targets(self) -> list[str]:
+        return []
 
 
 @dataclass(frozen=True)

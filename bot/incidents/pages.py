@@ -24,6 +24,11 @@ class Pages(ServiceBase):
         if not is_pager(target):
             raise UserError(f"`{target}` is not a pager: use `pagerduty:<service>` or "
                             "`opsgenie:<team>`.")
+        known = self.pager.targets()
+        if target not in known:  # refused before anything is stored or said
+            raise UserError(f"`{target}` has no key here. " + (
+                "Pagers: " + ", ".join(f"`{t}`" for t in known) + "." if known else
+                "Paging is not set up: set PAGERDUTY_KEYS or OPSGENIE_KEYS."))
         reason = message or f"paged from Slack by a responder of {inc.label}"
         # Each page asked for is its own page: a key of its own (counting the pages made so
         # far gave two pages asked for at once the same key, and the second was dropped).

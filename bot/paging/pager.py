@@ -41,6 +41,11 @@ class Pager:
         self.clock, self.sleep = clock, sleep
         self._tasks: set[asyncio.Task[None]] = set()
 
+    def targets(self) -> list[str]:
+        """Every target with a key: `pagerduty:<service>`, `opsgenie:<team>`."""
+        return [f"{service}:{who}" for service, client in self.clients.items()
+                for who in client.keys]
+
     def name(self, target: str) -> str:
         service, _, who = target.partition(":")
         return f"{'PagerDuty' if service == 'pagerduty' else 'Opsgenie'} {who}"
