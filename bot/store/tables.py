@@ -21,7 +21,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -236,6 +236,11 @@ class AlertNotificationRow(Base):
     outcome: Mapped[str | None] = mapped_column(String(20))
     incident_id: Mapped[int | None] = mapped_column(
         ForeignKey("incidents.id", ondelete="SET NULL"))
+    # Processing that failed: tried again from `next_try_at`; parked (outcome "parked")
+    # after alert_rows.MAX_ATTEMPTS, so it never holds the notifications behind it.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_try_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(300))
 
     __table_args__ = (Index("ix_alert_notifications_unprocessed", "processed_at", "id"),)
 
@@ -281,6 +286,49 @@ class PageRow(Base):
     resolved_at: Mapped[datetime | None]
 
     __table_args__ = (Index("uq_pages", "incident_id", "target", "dedup_key", unique=True),)
+
+
+class OutboxEventRow(Base):
+    """Something that happened to an incident (bot.incidents.events), written in the same
+    transaction as the change; each subscriber's progress on it is a DeliveryRow."""
+
+    __tablename__ = "outbox_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    occurred_at: Mapped[datetime]
+    deliveries: Mapped[list[DeliveryRow]] = relationship(
+        back_populates="event", cascade="all, delete-orphan", passive_deletes=True)
+
+
+class DeliveryRow(Base):
+    """One subscriber's progress on one event: pending (due at `due_at`), claimed by a
+    relay under a lease, done, or parked after its last attempt. Within a `stream` (an
+    incident) a subscriber takes events in order."""
+
+    __tablename__ = "outbox_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("outbox_events.id", ondelete="CASCADE"))
+    subscriber: Mapped[str] = mapped_column(String(40))
+    stream: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(10))  # pending, claimed, done, parked
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    due_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    done_at: Mapped[datetime | None]
+    event: Mapped[OutboxEventRow] = relationship(back_populates="deliveries")
+
+    __table_args__ = (
+        Index("uq_outbox_deliveries", "event_id", "subscriber", unique=True),
+        Index("ix_outbox_deliveries_stream", "subscriber", "stream", "event_id"),
+        Index("ix_outbox_deliveries_due", "status", "due_at"),
+    )
 
 
 class PersonRow(Base):
