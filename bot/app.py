@@ -19,13 +19,13 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot import startup
+from bot import reactions, startup
 from bot.alerts import webhooks as alert_webhooks
 from bot.alerts.intake import AlertIntake
 from bot.alerts.webhooks import ALERTMANAGER_PATH, GENERIC_PATH, GRAFANA_PATH
 from bot.background import Background
 from bot.config import Settings
-from bot.dispatcher import Dispatcher
+from bot.dispatcher import Dispatcher, dispatcher_owner
 from bot.foghorn import Foghorn
 from bot.incidents.errors import ChatError
 from bot.incidents.model import Clock, Incident, utcnow
@@ -34,6 +34,7 @@ from bot.logs import bind, install_redaction, unbind_all
 from bot.logs import context as log_context
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.metrics import Metrics
+from bot.outbox import Relay
 from bot.paging.setup import build_pager, check_pagers
 from bot.playbooks import (
     active_file,
@@ -47,6 +48,7 @@ from bot.slack.catchup import catch_up
 from bot.slack.gateway import SlackGateway, make_client
 from bot.slack.home import HomeTabs
 from bot.slack.publisher import SlackPublisher
+from bot.slack.reactions import SlackReactions
 from bot.slack.workspaces import (
     INSTALL_PATH,
     REDIRECT_PATH,
@@ -56,7 +58,7 @@ from bot.slack.workspaces import (
     oauth_settings,
 )
 from bot.startup import StartupError
-from bot.store import repo
+from bot.store import alert_rows, outbox_rows, repo
 from bot.store.opening import DatabaseProblem, open_database
 
 log = logging.getLogger(__name__)
@@ -111,8 +113,12 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
         return SlackPublisher(gw, presenter, db, settings.INCIDENTS_CHANNEL)
 
     chat = publisher(gateway) if store is None else PerWorkspaceChat(workspaces, publisher)
-    service = IncidentService(db, playbook, chat, tz=settings.tz, clock=clock)  # type: ignore[arg-type]
-    pager = build_pager(settings, playbook, db, chat, clock)
+    background = Background()
+    owner = dispatcher_owner()
+    relay = Relay(db, background, owner=owner, clock=clock)
+    service = IncidentService(db, playbook, chat, tz=settings.tz, clock=clock,  # type: ignore[arg-type]  # PerWorkspaceChat forwards every ChatPort method
+                              events=relay, reactions=relay)
+    pager = build_pager(settings, playbook, db, chat, relay, clock)
     if pager is not None:
         service.pager = pager
     oauth: dict[str, Any] = {}
@@ -135,22 +141,25 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
         process_before_response=True,
         **oauth,
     )
-    dispatcher = Dispatcher(db, service.fire_reminder, clock=clock)
-    background = Background()
+    dispatcher = Dispatcher(db, service.fire_reminder, clock=clock, owner=owner)
     service.reminders_changed = dispatcher.poke
     service.declared = lambda inc: metrics.incident_declared(inc)
     dispatcher.on_sent = lambda r, at: metrics.reminder_sent(r.kind, r.due_at, at)
+    relay.on_outcome = metrics.delivery
     fh = Foghorn(settings, playbook, db, gateway, presenter, service, background, bolt,
-                 dispatcher, metrics, workspaces, schedule=schedule)
+                 dispatcher, metrics, workspaces, relay, schedule=schedule)
     fh.slack_answered = slack_answered
     fh.pager = pager
     fh.home = HomeTabs(service, presenter, background, workspaces.gateway, fh.scope)
+    alert_posts = None
     if settings.alerts_on and store is None:
-        fh.alerts = AlertIntake(db, playbook, service, AlertPoster(
-            gateway, presenter, settings.INCIDENTS_CHANNEL), gateway.bot_user_id, clock=clock)
-
+        poster = AlertPoster(gateway, presenter, settings.INCIDENTS_CHANNEL)
+        fh.alerts = AlertIntake(db, playbook, service, poster, gateway.bot_user_id,
+                                background, clock=clock)
+        alert_posts = fh.alerts.subscriber()
+    relay.subscribe(reactions.subscribers(
+        service, SlackReactions(service, presenter, chat, fh.home), pager, alert_posts))
     fh.alerts_said = alerts_state(settings, fh.alerts is not None)
-    service.changed = fh.home.incident_changed
     # Bolt tries listeners in the order they were added, and each try costs; message events
     # are most of an incident's traffic, so their listeners go first.
     events.register(bolt, fh)
@@ -250,8 +259,13 @@ def web_app(fh: Foghorn, *, with_events: bool = True) -> web.Application:
             log.warning("healthz: %s", problem)
             return web.json_response({"ok": False, "reason": "database writes failing"},
                                      status=503)
+        async with fh.db.read() as s:
+            waiting, oldest, parked = await alert_rows.waiting(s, fh.service.clock())
         return web.json_response({"ok": True, "playbook": fh.playbook.name,
-                                  "rejected_requests": fh.rejected_requests})
+                                  "rejected_requests": fh.rejected_requests,
+                                  "alerts_waiting": waiting,
+                                  "alerts_oldest_seconds": round(oldest, 1),
+                                  "alerts_parked": parked})
 
     async def metrics(_request: web.Request) -> web.Response:
         try:
@@ -259,8 +273,12 @@ def web_app(fh: Foghorn, *, with_events: bool = True) -> web.Application:
                 counts = await repo.open_counts(s)
             fh.metrics.set_open(counts, [sev.id for sev in fh.playbook.severities],
                                 [t.id for t in fh.playbook.types])
+            async with fh.db.read() as s:
+                now = fh.service.clock()
+                fh.metrics.set_outbox(await outbox_rows.counts(s, now))
+                fh.metrics.set_alerts_waiting(*await alert_rows.waiting(s, now))
         except Exception as exc:  # the other figures are still worth having
-            log.warning("metrics: could not count open incidents: %s", exc)
+            log.warning("metrics: could not read the database's figures: %s", exc)
         return web.Response(body=fh.metrics.render(),
                             headers={"Content-Type": METRICS_CONTENT_TYPE})
 
@@ -329,10 +347,14 @@ async def finish_startup(fh: Foghorn) -> None:
     # or readiness. Also when the database takes writes again after failing: events Slack
     # sent meanwhile were answered 500 and may never come again.
     await catch_up_all(fh)
-    if fh.pager is not None:  # pages stored but not sent before a crash
-        await fh.pager.resume()
+    # Reactions a crash or a failure left undone (pages not sent, posts not made), then
+    # every few seconds whatever is due.
+    if fh.schedule:
+        await fh.relay.start()
+    else:
+        fh.relay.poke()
     if fh.alerts is not None:  # notifications stored but not processed before a crash
-        fh.background.spawn(fh.alerts.process_pending(), "alerts-pending")
+        fh.alerts.start(watch=fh.schedule)
     fh.db.health.on_recovered = lambda: fh.background.spawn(catch_up_all(fh), "catch-up")
     fh.ready = True
 
@@ -357,6 +379,9 @@ async def shutdown(fh: Foghorn, runner: web.AppRunner | None) -> None:
     if runner is not None:
         await runner.cleanup()
     await fh.dispatcher.stop()
+    await fh.relay.stop()
+    if fh.alerts is not None:
+        await fh.alerts.stop()
     if not await fh.background.drain(max(0.5, deadline - loop.time())):
         log.warning("shutting down with %d task(s) unfinished; the next start resumes them",
                     fh.background.pending)
@@ -365,7 +390,7 @@ async def shutdown(fh: Foghorn, runner: web.AppRunner | None) -> None:
         await fh.alerts.close(max(0.5, deadline - loop.time()))
     await fh.workspaces.close()
     if fh.pager is not None:
-        await fh.pager.close(max(0.5, deadline - loop.time()))
+        await fh.pager.close()
     await fh.db.close()
 
 

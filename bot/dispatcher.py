@@ -41,13 +41,18 @@ RETRY_AFTER_FAILURE = timedelta(seconds=30)
 TAKEOVER = timedelta(seconds=30)
 
 
+def dispatcher_owner() -> str:
+    """This process's name in claims and heartbeats (the reminders' and the outbox's)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 class Dispatcher:
     def __init__(self, db: Database, fire: Fire, *, clock: Clock = utcnow,
                  owner: str | None = None, broken_claim: bool = False) -> None:
         self.db = db
         self.fire = fire
         self.clock = clock
-        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = owner or dispatcher_owner()
         self.broken_claim = broken_claim  # tests only: the unlocked claim that doubles sends
         self.sent = 0
         self._run_lock = asyncio.Lock()

@@ -18,6 +18,7 @@ from bot.dispatcher import Dispatcher
 from bot.incidents.errors import ChatError
 from bot.incidents.service import IncidentService
 from bot.metrics import Metrics
+from bot.outbox import Relay
 from bot.paging.pager import Pager
 from bot.playbooks import Playbook
 from bot.slack.blocks import Presenter
@@ -45,6 +46,7 @@ class Foghorn:
     dispatcher: Dispatcher
     metrics: Metrics
     workspaces: Workspaces
+    relay: Relay
     home: HomeTabs = field(init=False)
     alerts: AlertIntake | None = None  # with ALERTS_TOKEN (token mode only)
     pager: Pager | None = None  # with PAGERDUTY_KEYS or OPSGENIE_KEYS

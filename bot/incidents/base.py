@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bot.incidents import stats
 from bot.incidents.errors import ChatError, UserError
+from bot.incidents.events import EventLog, Kind, Reactions, Session
 from bot.incidents.model import Clock, Incident, utcnow
 from bot.incidents.postmortem import PostmortemWriter
 from bot.incidents.timeline import Timeline
@@ -52,14 +53,7 @@ class ChatPort(Protocol):
     async def set_topic(self, inc: Incident) -> None: ...
     async def refresh_card(self, inc: Incident) -> None: ...
     async def announce_declared(self, inc: Incident) -> str: ...
-    async def role_changed(
-        self, inc: Incident, role_id: str, user: str, previous: str | None, by: str
-    ) -> None: ...
-    async def severity_changed(self, inc: Incident, old: str, by: str) -> None: ...
-    async def type_changed(self, inc: Incident, old: str | None, by: str) -> None: ...
     async def post_runbook(self, inc: Incident, kind: IncidentType) -> None: ...
-    async def status_updated(self, inc: Incident, message: str, by: str) -> None: ...
-    async def resolved(self, inc: Incident) -> None: ...
     async def note_added(self, inc: Incident, user: str, text: str) -> None: ...
     async def display_names(self, inc: Incident, users: set[str]) -> dict[str, str]: ...
     async def upload_postmortem(self, inc: Incident, filename: str, content: str) -> None: ...
@@ -81,12 +75,11 @@ class ChatPort(Protocol):
 
 
 class PagerPort(Protocol):
-    """Paging on-call (implemented by bot.paging.pager): stored, then sent in the
-    background; never raises for the service being down."""
+    """Paging on-call (implemented by bot.paging.pager): the page and its event stored
+    (the event's id; None if it was made already), then sent by the outbox."""
 
     async def page(self, inc: Incident, target: str, *, key: str, reason: str,
-                   by: str | None = None) -> bool: ...
-    async def resolve_all(self, inc: Incident) -> None: ...
+                   by: str | None = None) -> int | None: ...
     def targets(self) -> list[str]: ...
 
 
@@ -95,14 +88,31 @@ class NoPager:
     start-up, so only `/incident page` can reach this)."""
 
     async def page(self, inc: Incident, target: str, *, key: str, reason: str,
-                   by: str | None = None) -> bool:
+                   by: str | None = None) -> int | None:
         raise UserError("Paging is not set up here: set PAGERDUTY_KEYS or OPSGENIE_KEYS.")
-
-    async def resolve_all(self, inc: Incident) -> None:
-        return None
 
     def targets(self) -> list[str]:
         return []
+
+
+class _Unrecorded:
+    """No outbox (read-only uses of the service, such as `foghorn export`)."""
+
+    def record(self, session: Session, incident_id: int | None, kind: Kind,
+               data: dict[str, Any], at: datetime, *, stream: str | None = None) -> Any:
+        raise RuntimeError("this service was built without an outbox: it cannot change "
+                           "incidents")
+
+
+class _NoReactions:
+    async def deliver(self, event_ids: list[int]) -> None:
+        return None
+
+    def soon(self, event_ids: list[int]) -> None:
+        return None
+
+    def poke(self) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -145,8 +155,15 @@ class ServiceBase:
         *,
         tz: ZoneInfo,
         clock: Clock = utcnow,
+        events: EventLog | None = None,
+        reactions: Reactions | None = None,
     ) -> None:
         self.db = db
+        # Each change records its events in its own transaction; the reactions to them
+        # (the card, the channel, announcements, checklists, pages, the Home) are
+        # subscribers that the outbox relay runs (bot.reactions).
+        self.events: EventLog = events or _Unrecorded()
+        self.reactions: Reactions = reactions or _NoReactions()
         self.playbook = playbook
         self.chat = chat
         self.tz = tz
@@ -162,9 +179,23 @@ class ServiceBase:
         self.reminders_changed: Callable[[], None] = lambda: None
         # Called once per newly declared incident (for the metrics).
         self.declared: Callable[[Incident], None] = lambda inc: None
-        # Called after an incident changed (declared, roles, severity, status, resolved),
-        # with anyone else concerned (a role's previous holder), for the App Home.
-        self.changed: Callable[[Incident, tuple[str | None, ...]], None] = lambda inc, also: None
+
+    def record(self, session: Session, inc: Incident | int, kind: Kind, data: dict[str, Any],
+               at: datetime) -> Any:
+        """Record an event of the incident in the change's own transaction."""
+        incident_id = inc if isinstance(inc, int) else inc.id
+        return self.events.record(session, incident_id, kind, data, at)
+
+    async def react(self, *recorded: Any, quiet: bool = False) -> None:
+        """Run the reactions to events just committed (the first failure of one that
+        speaks in the incident's channel is raised, for the person to hear, unless
+        `quiet`; every reaction is retried on its own regardless)."""
+        try:
+            await self.reactions.deliver([r.id for r in recorded])
+        except Exception as exc:
+            if not quiet:
+                raise
+            log.info("a reaction failed and will be retried: %s", exc)
 
     # ----- reading ------------------------------------------------------------------------
     async def get(self, incident_id: int) -> Incident | None:

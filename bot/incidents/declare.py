@@ -27,6 +27,7 @@ from bot.incidents.base import (
     retryable,
 )
 from bot.incidents.errors import ChannelNameTaken, ChatError, UserError
+from bot.incidents.events import Kind
 from bot.incidents.model import TEXT_LIMIT, TITLE_LIMIT, Incident, clip
 from bot.logs import bind
 from bot.store import repo
@@ -244,6 +245,7 @@ class Declaring(ServiceBase):
                                 key="declare", reason="declared")
         async with self.db.write() as s:
             await repo.update_incident(s, inc.id, setup_done=True)
+            event = self.record(s, inc, Kind.SETUP_DONE, {}, self.clock())
         inc = replace(inc, setup_done=True)
-        self.changed(inc, ())
+        await self.react(event, quiet=True)  # the declare itself is done
         return DeclareResult(inc, warnings=tuple(warnings))

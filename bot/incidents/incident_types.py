@@ -15,6 +15,7 @@ from dataclasses import replace
 from bot.incidents import reminders as plan
 from bot.incidents.base import ServiceBase
 from bot.incidents.errors import UserError
+from bot.incidents.events import Kind
 from bot.incidents.model import Incident
 from bot.playbooks import IncidentType
 from bot.store import reminder_rows, repo
@@ -60,14 +61,11 @@ class IncidentTypes(ServiceBase):
                 if current.declared_at + step.after > now:
                     await reminder_rows.add_reminder(s, inc.id, plan.ESCALATION,
                                                      current.declared_at + step.after, i)
+            event = self.record(s, inc, Kind.TYPE_CHANGED, {
+                "old": current.type, "new": new.id, "by": by}, now)
         self.reminders_changed()
-        updated = replace(current, type=new.id)
-        self.changed(updated, ())
-        await self.chat.type_changed(updated, current.type, by)
-        await self.post_checklists(updated, "declare")
-        if updated.status != self.playbook.initial_status.id:
-            await self.post_checklists(updated, updated.status)
-        return updated
+        await self.react(event)
+        return replace(current, type=new.id)
 
     async def post_runbook(self, inc: Incident, kind: IncidentType) -> None:
         await self.chat.post_runbook(inc, kind)

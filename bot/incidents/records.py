@@ -44,12 +44,10 @@ class Records(ServiceBase):
         return known
 
     async def remember_people(self, inc: Incident) -> None:
-        """Store the names of everyone in the incident (at resolve), so that the postmortem
-        and `foghorn export` can name them later without asking Slack."""
-        try:
-            await self.people_names(inc, _people_in(inc, await self.timeline.entries(inc.id)))
-        except Exception as exc:  # names are a nicety: never fail the resolve for them
-            log.warning("could not remember the names of %s's people: %s", inc.label, exc)
+        """Store the names of everyone in the incident (the `people` subscriber, at
+        resolve), so that the postmortem and `foghorn export` can name them later without
+        asking Slack. Raises when Slack does not answer: the outbox tries again."""
+        await self.people_names(inc, _people_in(inc, await self.timeline.entries(inc.id)))
 
     async def publish_postmortem(self, channel_id: str, by: str) -> Incident:
         """Build the draft, upload it to the incident channel and remember that it exists.

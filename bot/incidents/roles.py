@@ -8,6 +8,7 @@ from dataclasses import replace
 from bot.incidents import reminders as plan
 from bot.incidents.base import ANYONE, ServiceBase
 from bot.incidents.errors import UserError
+from bot.incidents.events import Kind
 from bot.incidents.model import Incident
 from bot.store import reminder_rows, repo
 
@@ -42,7 +43,8 @@ class Roles(ServiceBase):
                 s, inc.id, "role_assigned", now, by, f"{role.name}: <@{user}>",
                 {"role": role.id, "user": user, "previous": previous},
             )
+            event = self.record(s, inc, Kind.ROLE_CHANGED, {
+                "role": role.id, "user": user, "previous": previous, "by": by}, now)
             inc = replace(inc, roles={**inc.roles, role.id: user})
-        self.changed(inc, (previous,))
-        await self.chat.role_changed(inc, role.id, user, previous, by)
+        await self.react(event)
         return inc

@@ -9,6 +9,7 @@ from dataclasses import replace
 from bot.incidents import reminders as plan
 from bot.incidents.base import ServiceBase
 from bot.incidents.errors import NeedsConfirmation, SeverityNeedsConfirmation, UserError
+from bot.incidents.events import Kind
 from bot.incidents.model import RESOLVED, TEXT_LIMIT, Incident, clip
 from bot.store import confirmations, reminder_rows, repo
 
@@ -46,11 +47,11 @@ class Updates(ServiceBase):
                                              current.last_update_at, now,
                                              has_commander=self.commander_of(current) is not None):
                 await reminder_rows.add_reminder(s, inc.id, p.kind, p.due_at, p.step)
+            event = self.record(s, inc, Kind.SEVERITY_CHANGED, {
+                "old": current.severity, "new": severity.id, "by": by}, now)
         self.reminders_changed()
-        updated = replace(current, severity=severity.id)
-        self.changed(updated, ())
-        await self.chat.severity_changed(updated, current.severity, by)
-        return updated
+        await self.react(event)
+        return replace(current, severity=severity.id)
 
     def _big_change(self, old: str, new: str) -> bool:
         """Lowering by two levels or more at once, or lowering the top severity: worth one
@@ -106,13 +107,12 @@ class Updates(ServiceBase):
                 await reminder_rows.cancel_reminders(s, inc.id, (plan.UPDATE,))
             else:
                 await reminder_rows.set_reminder(s, inc.id, plan.UPDATE, due)
+            event = self.record(s, inc, Kind.STATUS_UPDATED, {
+                "status": status.id, "previous": current.status, "message": message,
+                "by": by}, now)
         self.reminders_changed()
-        updated = replace(current, status=status.id, last_update_at=now)
-        self.changed(updated, ())
-        await self.chat.status_updated(updated, message, by)
-        if status.id != current.status:
-            await self.post_checklists(updated, status.id)
-        return updated
+        await self.react(event)
+        return replace(current, status=status.id, last_update_at=now)
 
     async def resolve(self, channel_id: str, summary: str, by: str, *,
                       confirmed: bool = False) -> Incident:
@@ -139,15 +139,15 @@ class Updates(ServiceBase):
             await reminder_rows.cancel_reminders(s, inc.id)
             for p in plan.on_resolve(self.playbook.severity(current.severity), now):
                 await reminder_rows.add_reminder(s, inc.id, p.kind, p.due_at, p.step)
+            # Each reaction to this (the resolution posts, the card, the resolve-phase
+            # checklists, remembering the people, resolving the pages) is delivered and
+            # retried on its own: Slack failing never keeps a page open.
+            event = self.record(s, inc, Kind.RESOLVED, {
+                "by": by, "previous_status": current.status}, now)
         self.reminders_changed()
-        updated = replace(current, status=RESOLVED, resolved_at=now, resolved_by=by,
-                          summary=summary or None, last_update_at=now)
-        self.changed(updated, ())
-        await self.chat.resolved(updated)
-        await self.post_checklists(updated, RESOLVED)
-        await self.remember_people(updated)
-        await self.pager.resolve_all(updated)
-        return updated
+        await self.react(event)
+        return replace(current, status=RESOLVED, resolved_at=now, resolved_by=by,
+                       summary=summary or None, last_update_at=now)
 
     async def resolve_confirmed(self, channel_id: str, confirmation_id: int, by: str
                                 ) -> Incident:

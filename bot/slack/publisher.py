@@ -24,6 +24,8 @@ from bot.store.db import Database
 log = logging.getLogger(__name__)
 
 REMINDER_EVENT = "foghorn_reminder"
+EVENT_MESSAGE = "foghorn_event"  # metadata of a message an incident event made
+CHANNEL, INCIDENTS = "channel", "incidents"  # where an event's message goes
 RENDER_ATTEMPTS = 5  # renderings of one change, while newer versions keep arriving
 
 
@@ -138,34 +140,55 @@ class SlackPublisher:
         await self.gateway.invite(_channel(inc), [user])
         await self.gateway.tell(inc.channel_id, user, self.present.role_brief(inc, role_id))
 
-    async def role_changed(self, inc: Incident, role_id: str, user: str,
-                           previous: str | None, by: str) -> None:
-        jobs = [
-            self._brief(inc, role_id, user),
-            self._say(inc, self.present.role_change(inc, role_id, user, previous, by)),
-            self.refresh_card(inc),
-        ]
-        await _all(jobs)  # (the card's refresh renders the topic too)
+    # ----- the reactions to incident events (bot.slack.reactions) ---------------------------
+    async def say_for_event(self, inc: Incident, event_id: int, text: str, *,
+                            where: str = CHANNEL) -> None:
+        """Post what an event says, tagged with the event, in the incident's channel or (for
+        INCIDENTS) the incidents channel."""
+        meta = {"event_type": EVENT_MESSAGE, "event_payload": {"event_id": event_id,
+                                                               "where": where}}
+        if where == INCIDENTS:
+            await self.gateway.post_to_channel_ref(self.incidents_channel, text,
+                                                   metadata=meta)
+        else:
+            await self.gateway.post(_channel(inc), text, metadata=meta)
 
-    async def severity_changed(self, inc: Incident, old: str, by: str) -> None:
-        await _all([
-            self._say(inc, self.present.severity_change(inc, old, by)),
-            self.refresh_card(inc),
-        ])
+    async def said_for_event(self, inc: Incident, event_id: int, since: datetime, *,
+                             where: str = CHANNEL) -> bool:
+        """Whether a message tagged with this event was posted already (a retry after a
+        crash, or a lost answer, must not say it twice)."""
+        channel = (await self.gateway.resolve_channel_id(self.incidents_channel)
+                   if where == INCIDENTS else _channel(inc))
+        async for m in self.gateway.pages("conversations.history", "messages",
+                                          channel=channel,
+                                          oldest=f"{since.timestamp() - 1:.6f}",
+                                          inclusive=True, limit=200,
+                                          include_all_metadata=True):
+            meta = m.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            if (meta.get("event_type") == EVENT_MESSAGE and payload.get("event_id") == event_id
+                    and payload.get("where") == where):
+                return True
+        return False
 
-    async def status_updated(self, inc: Incident, message: str, by: str) -> None:
-        await _all([
-            self._say(inc, self.present.status_update(inc, message, by)),
-            self.refresh_card(inc),
-        ])
+    async def brief(self, inc: Incident, role_id: str, user: str) -> None:
+        """Invite a role's new holder and tell them, privately, what the role does."""
+        await self.gateway.invite(_channel(inc), [user])
+        await self.gateway.tell(inc.channel_id, user, self.present.role_brief(inc, role_id))
 
-    async def resolved(self, inc: Incident) -> None:
-        text = self.present.resolution(inc)
-        jobs = [self._say(inc, text), self.refresh_card(inc)]
-        if not inc.is_private:
-            jobs.append(self.gateway.post_to_channel_ref(self.incidents_channel, text))
+    async def type_extras(self, inc: Incident) -> None:
+        """Bookmark the new type's links and tell whoever the type (not the severity: told
+        at declare) names."""
+        kind = self.present.playbook.incident_type(inc.type)
+        if kind is None:
+            return
+        channel = _channel(inc)
+        jobs: list[Awaitable[object]] = [
+            self.gateway.call("bookmarks.add", channel_id=channel, title=link.title,
+                              type="link", link=link.url)
+            for link in kind.links if not link.severities or inc.severity in link.severities]
+        jobs += self._notices(inc, kind.notify, f"now a {kind.name} incident")
         await _all(jobs)
-
 
     async def note_added(self, inc: Incident, user: str, text: str) -> None:
         await self._say(inc, f":memo: Note from <@{user}>: {escape(text)}")
@@ -227,21 +250,6 @@ class SlackPublisher:
         if groups and not resumed:
             jobs.append(self._say(inc, f"{' '.join(groups)}: {what}, you are asked to join."))
         return jobs
-
-    async def type_changed(self, inc: Incident, old: str | None, by: str) -> None:
-        """Say so, show the type and its roles on the card, bookmark its links and tell
-        whoever the type (not the severity: told at declare) names."""
-        kind = self.present.playbook.incident_type(inc.type)
-        channel = _channel(inc)
-        said = self.present.type_changed(inc, old, by)
-        jobs: list[Awaitable[object]] = [self._say(inc, said), self.refresh_card(inc)]
-        if kind is not None:
-            jobs += [self.gateway.call("bookmarks.add", channel_id=channel, title=link.title,
-                                       type="link", link=link.url)
-                     for link in kind.links
-                     if not link.severities or inc.severity in link.severities]
-            jobs += self._notices(inc, kind.notify, f"now a {kind.name} incident")
-        await _all(jobs)
 
     async def pager_said(self, inc: Incident, text: str) -> None:
         await self._say(inc, text)

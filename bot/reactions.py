@@ -1,0 +1,30 @@
+"""Every reaction to incident events, registered in one place. Each subscriber is delivered
+its events on its own, retried on its own and parked on its own (bot.outbox):
+
+- channel (role, severity, status, type, resolved): says it in the incident's channel.
+- card (setup done and every change): the card and topic, from stored state.
+- announcements (resolved): the resolution in the incidents channel (public incidents).
+- home (as card): the App Home of the people concerned.
+- checklists (status, type, resolved): the playbook's checklists for the phase reached.
+- people (resolved): remembers the names of the incident's people.
+- pages (page requested, resolved): sends the page; resolves or cancels every page.
+- alert-posts (alert triage): posts an alert for a person to decide.
+"""
+
+from __future__ import annotations
+
+from bot.incidents import phases
+from bot.incidents.service import IncidentService
+from bot.outbox import Subscriber
+from bot.paging.pager import Pager
+from bot.slack.reactions import SlackReactions
+
+
+def subscribers(service: IncidentService, slack: SlackReactions, pager: Pager | None,
+                alert_posts: Subscriber | None) -> list[Subscriber]:
+    found = [*slack.subscribers(), *phases.subscribers(service)]
+    if pager is not None:
+        found.append(pager.subscriber())
+    if alert_posts is not None:
+        found.append(alert_posts)
+    return found
