@@ -57,9 +57,6 @@ async def paging(make_bot: BotFactory, pagers: tuple[FakePagerDuty, FakeOpsgenie
 
 async def settle(bot: Bot) -> None:
     await bot.settle()
-    assert bot.fh.pager is not None
-    await bot.fh.pager.drain()
-    await bot.settle()
 
 
 def said(bot: Bot, channel: str, start: str) -> list[str]:
@@ -124,8 +121,6 @@ async def test_a_refused_page_is_not_retried_and_never_blocks_the_incident(
     bot = await make_bot(playbooks=tmp_path, PAGERDUTY_KEYS="payments=not-the-right-key",
                          PAGERDUTY_URL=pd.url)
     inc, channel = await bot.declare("sev1 Checkout down")
-    assert bot.fh.pager is not None
-    await bot.fh.pager.drain()
     await bot.settle()
     assert [r.status for r in pd.received] == [400]  # once: a refusal is not retried
     [failed] = said(bot, inc.channel_id, ":x: Could not page PagerDuty payments for INC-1")
@@ -186,3 +181,50 @@ async def test_paging_a_service_without_a_key_is_refused_before_anything_is_stor
     assert pd.received == []
     async with paging.fh.db.read() as s:
         assert [e for e in await repo.list_entries(s, inc.id) if e.kind == "page"] == []
+
+
+# ----- resolving closes every page, whatever Slack is doing (#23, #24) -----------------------
+@pytest.mark.slack_refusals
+async def test_slack_failing_while_resolving_still_resolves_the_pages(
+        paging: Bot, pagers: tuple[FakePagerDuty, FakeOpsgenie]) -> None:
+    _, og = pagers
+    inc, _ = await paging.declare("sev1 Checkout down")
+    await settle(paging)
+    assert list(og.open) == [f"foghorn-{inc.id}-declare"]
+    paging.fake.fail("chat.postMessage", status=500, times=1000)  # Slack down for posts
+    await paging.command("resolve Rolled back", channel=inc.channel_id)
+    assert "Saved, but Slack refused part of it" in paging.fake.responses[-1]["text"]
+    assert (await paging.incident(inc.id)).is_resolved
+    assert og.open == {}  # closed all the same
+    assert og.received[-1].path == f"/v2/alerts/foghorn-{inc.id}-declare/close"
+
+
+async def test_a_page_waiting_for_its_retry_at_resolve_is_closed_once_it_lands(
+        paging: Bot, pagers: tuple[FakePagerDuty, FakeOpsgenie]) -> None:
+    """The page's first try got 503; while it waited to try again, the incident was
+    resolved. The retry landed, and the page must not stay open."""
+    _, og = pagers
+    og.fail(503, times=1)
+    waiting, release = asyncio.Event(), asyncio.Event()
+
+    async def held(_: float) -> None:
+        waiting.set()
+        await release.wait()
+
+    assert paging.fh.pager is not None
+    paging.fh.pager.sleep = held
+    await paging.slack.command("declare sev1 Checkout down", user=BOB, channel="C0GENERAL")
+    await asyncio.wait_for(waiting.wait(), 10)  # the page's first try failed; it waits
+    [inc] = await paging.open_incidents()
+    reply = await paging.slack.command("resolve Fixed", user=BOB, channel=inc.channel_id)
+    assert reply.status == 200
+    for _ in range(200):
+        if (await paging.incident(inc.id)).is_resolved:
+            break
+        await asyncio.sleep(0.05)
+    assert (await paging.incident(inc.id)).is_resolved
+    release.set()  # the retry goes through now
+    await settle(paging)
+    assert [r.status for r in og.received[:2]] == [503, 202]
+    assert og.open == {}
+    assert og.received[-1].path == f"/v2/alerts/foghorn-{inc.id}-declare/close"

@@ -14,9 +14,11 @@ from bot.playbooks import is_pager
 class Pages(ServiceBase):
     async def page_targets(self, inc: Incident, targets: tuple[str, ...], *, key: str,
                            reason: str) -> None:
-        for target in targets:
-            if is_pager(target):
-                await self.pager.page(inc, target, key=key, reason=reason)
+        events = [await self.pager.page(inc, target, key=key, reason=reason)
+                  for target in targets if is_pager(target)]
+        # Sent in the background: a pager that is slow or failing never holds up the
+        # declare or the escalation that asked for it.
+        self.reactions.soon([e for e in events if e is not None])
 
     async def page_on_demand(self, channel_id: str, target: str, message: str, by: str
                              ) -> Incident:
@@ -32,6 +34,7 @@ class Pages(ServiceBase):
         reason = message or f"paged from Slack by a responder of {inc.label}"
         # Each page asked for is its own page: a key of its own (counting the pages made so
         # far gave two pages asked for at once the same key, and the second was dropped).
-        await self.pager.page(inc, target, key=f"manual-{uuid.uuid4().hex[:12]}",
-                              reason=reason, by=by)
+        event = await self.pager.page(inc, target, key=f"manual-{uuid.uuid4().hex[:12]}",
+                                      reason=reason, by=by)
+        self.reactions.soon([event] if event is not None else [])
         return inc

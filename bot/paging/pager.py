@@ -1,12 +1,14 @@
-"""Paging on-call: stored first, sent in the background, retried, never blocking the incident.
+"""Paging on-call: stored first, sent by the outbox, retried, never blocking the incident.
 
 `page` stores the page (once per incident, target and dedup key: an escalation step that
-fires again, a restart or a second replica finds the row and pages no one twice), writes the
-timeline entry, and sends it behind the caller's back. 429, 5xx and unreachable services are
-retried with backoff (Retry-After when given); a refusal (400, 401, 422) is not. The channel
-hears how it went: paged, retrying, or given up (page them another way). When the incident
-resolves, every page sent for it is resolved (PagerDuty) or closed (Opsgenie). Pages a crash
-left unsent are sent at the next start (`resume`).
+fires again, a restart or a second replica finds the row and pages no one twice), its
+timeline entry and a `page_requested` event, in one transaction. The `pages` subscriber
+(`subscriber()`) sends it: 429, 5xx and unreachable services are tried again with backoff
+(Retry-After when given), a few times in place and then by the outbox; a refusal (400, 401,
+422) is not. The channel hears how it went: paged, retrying, or given up (page them another
+way). When the incident resolves, the same subscriber (after the incident's earlier pages,
+in order) resolves (PagerDuty) or closes (Opsgenie) every page that was sent, and cancels
+any that never was: whatever Slack is doing meanwhile.
 """
 
 from __future__ import annotations
@@ -16,30 +18,27 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-
+from bot.incidents.events import Event, EventLog, Kind
 from bot.incidents.model import Clock, Incident, utcnow
+from bot.outbox import Retry, Subscriber
 from bot.paging.clients import Page, PageFailed, PagerClient
 from bot.playbooks import Playbook
-from bot.store import repo
+from bot.store import page_rows, repo
 from bot.store.db import Database
-from bot.store.tables import PageRow
 
 log = logging.getLogger(__name__)
 
-BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0)  # seconds between tries: six tries within ~30 s
+BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0)  # seconds between tries in place: six within ~30 s
 SEVERITY = ("critical", "error", "warning")  # by the severity's rank; below them: info
 Tell = Callable[[Incident, str], Awaitable[None]]
 
 
 class Pager:
     def __init__(self, db: Database, playbook: Playbook, clients: dict[str, PagerClient],
-                 tell: Tell, *, clock: Clock = utcnow,
+                 tell: Tell, events: EventLog, *, clock: Clock = utcnow,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.db, self.playbook, self.clients, self.tell = db, playbook, clients, tell
-        self.clock, self.sleep = clock, sleep
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.events, self.clock, self.sleep = events, clock, sleep
 
     def targets(self) -> list[str]:
         """Every target with a key: `pagerduty:<service>`, `opsgenie:<team>`."""
@@ -60,125 +59,134 @@ class Pager:
                     source="Foghorn", links=links, details=reason)
 
     async def page(self, inc: Incident, target: str, *, key: str, reason: str,
-                   by: str | None = None) -> bool:
-        """Store and send (in the background). False when this page was made already."""
+                   by: str | None = None) -> int | None:
+        """Store the page and its event; the event's id (None when this page was made
+        already: the same step again, a retry, another replica)."""
         page = self.page_for(inc, f"foghorn-{inc.id}-{key}", reason)
         now = self.clock()
-        try:
-            async with self.db.write() as s:
-                row = PageRow(incident_id=inc.id, target=target, dedup_key=page.dedup_key,
-                              status="pending", attempts=0, payload=asdict(page),
-                              created_at=now)
-                s.add(row)
-                await s.flush()
-                await repo.add_entry(s, inc.id, "page", now, by,
-                                     f"paged {self.name(target)}: {reason}"[:500],
-                                     {"target": target, "dedup_key": page.dedup_key})
-                row_id = row.id
-        except IntegrityError:
-            return False  # paged already (the same step again, a retry, another replica)
-        self._spawn(self._send(row_id, inc, target, page))
-        return True
-
-    async def resolve_all(self, inc: Incident) -> None:
-        async with self.db.read() as s:
-            rows = list(await s.scalars(select(PageRow).where(
-                PageRow.incident_id == inc.id, PageRow.status == "sent")))
-        for row in rows:
-            self._spawn(self._resolve(row.id, inc, row.target, row.dedup_key))
-
-    async def resume(self) -> None:
-        async with self.db.read() as s:
-            rows = list(await s.scalars(select(PageRow).where(PageRow.status == "pending")))
-        for row in rows:
-            async with self.db.read() as s:
-                inc = await repo.get_incident(s, row.incident_id)
-            if inc is not None:
-                self._spawn(self._send(row.id, inc, row.target, Page(**{
-                    **row.payload, "links": tuple(tuple(x) for x in row.payload["links"])})))
-
-    async def close(self, within: float) -> None:
-        """Let pages under way finish for `within` seconds (shutdown's budget), then stop
-        them: a page not yet sent stays `pending` and is sent at the next start (its dedup
-        key makes a repeat harmless)."""
-        try:
-            await asyncio.wait_for(self.drain(), within)
-        except TimeoutError:
-            tasks = list(self._tasks)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        for session in {c.session for c in self.clients.values()}:
-            await session.close()
-
-    async def drain(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    # ----- sending -------------------------------------------------------------------------
-    def _spawn(self, work: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _send(self, row_id: int, inc: Incident, target: str, page: Page) -> None:
-        service, _, who = target.partition(":")
-        error = await self._tries(lambda: self.clients[service].trigger(who, page), inc,
-                                  f"Paging {self.name(target)}", row_id)
-        now = self.clock()
         async with self.db.write() as s:
-            row = await s.get(PageRow, row_id)
-            if row is not None:
-                row.status, row.last_error = ("failed", error[:300]) if error else ("sent", None)
-                row.sent_at = None if error else now
-        if error is None:
-            await self._say(inc, f":pager: Paged {self.name(target)} for {inc.label}.")
-        else:
-            await self._say(inc, f":x: Could not page {self.name(target)} for {inc.label} "
-                                 f"({error}). Reach them another way.")
+            row_id = await page_rows.add(s, inc.id, target, page.dedup_key, asdict(page), now)
+            if row_id is None:
+                return None
+            await repo.add_entry(s, inc.id, "page", now, by,
+                                 f"paged {self.name(target)}: {reason}"[:500],
+                                 {"target": target, "dedup_key": page.dedup_key})
+            event = self.events.record(s, inc.id, Kind.PAGE_REQUESTED,
+                                       {"page": row_id, "target": target}, now)
+        return int(event.id)
 
-    async def _resolve(self, row_id: int, inc: Incident, target: str, key: str) -> None:
+    # ----- the `pages` subscriber ----------------------------------------------------------
+    def subscriber(self) -> Subscriber:
+        return Subscriber("pages", frozenset({Kind.PAGE_REQUESTED, Kind.RESOLVED}),
+                          self._handle, attempts=6, parked=self._parked)
+
+    async def _handle(self, event: Event, attempt: int) -> None:
+        if event.incident_id is None:
+            return
+        async with self.db.read() as s:
+            inc = await repo.get_incident(s, event.incident_id)
+        if inc is None:
+            return
+        if event.kind == Kind.PAGE_REQUESTED:
+            await self._send(int(event.data["page"]), inc, attempt)
+        elif event.kind == Kind.RESOLVED:
+            await self._resolve_all(inc)
+
+    async def _send(self, page_id: int, inc: Incident, attempt: int) -> None:
+        async with self.db.read() as s:
+            row = await page_rows.get(s, page_id)
+        if row is None or row.status != page_rows.PENDING:
+            return  # sent (the answer was lost), cancelled, or failed for good
+        if inc.is_resolved:  # an escalation step that raced the resolve
+            async with self.db.write() as s:
+                await page_rows.cancel_pending(s, inc.id)
+            return
+        page = Page(**{**row.payload, "links": tuple(tuple(x) for x in row.payload["links"])})
+        service, _, who = row.target.partition(":")
+        error = await self._tries(lambda: self.clients[service].trigger(who, page), inc,
+                                  f"Paging {self.name(row.target)}", page_id,
+                                  first=attempt == 1)
+        if error is not None and error.retry:
+            raise Retry(str(error), after=error.retry_after or 0.0)
+        async with self.db.write() as s:
+            await page_rows.finish(s, page_id, None if error is None else str(error),
+                                   self.clock())
+        if error is None:
+            await self._say(inc, f":pager: Paged {self.name(row.target)} for {inc.label}.")
+        else:
+            await self._gave_up(inc, row.target, str(error))
+
+    async def _parked(self, event: Event, error: str) -> None:
+        """The outbox gave up on a page (it kept failing): say so, and mark it failed."""
+        if event.kind != Kind.PAGE_REQUESTED or event.incident_id is None:
+            return
+        async with self.db.write() as s:
+            await page_rows.finish(s, int(event.data["page"]), error, self.clock())
+        async with self.db.read() as s:
+            inc = await repo.get_incident(s, event.incident_id)
+        if inc is not None:
+            await self._gave_up(inc, str(event.data["target"]), error)
+
+    async def _gave_up(self, inc: Incident, target: str, error: str) -> None:
+        await self._say(inc, f":x: Could not page {self.name(target)} for {inc.label} "
+                             f"({error}). Reach them another way.")
+
+    async def _resolve_all(self, inc: Incident) -> None:
+        """Resolve every page sent for the incident; cancel any never sent. A failure is
+        retried (by the outbox) for the pages still open only."""
+        async with self.db.write() as s:
+            cancelled = await page_rows.cancel_pending(s, inc.id)
+            rows = await page_rows.sent(s, inc.id)
+        if cancelled:
+            log.info("%s resolved: %d page(s) not sent were cancelled", inc.label, cancelled)
+        errors = await asyncio.gather(*(self._resolve(row.id, inc, row.target, row.dedup_key)
+                                        for row in rows))
+        failed = [e for e in errors if e is not None]
+        if failed:
+            raise Retry(str(failed[0]), after=failed[0].retry_after or 0.0)
+
+    async def _resolve(self, row_id: int, inc: Incident, target: str, key: str
+                       ) -> PageFailed | None:
         service, _, who = target.partition(":")
         error = await self._tries(lambda: self.clients[service].resolve(who, key), inc,
-                                  f"Resolving the page to {self.name(target)}", None)
-        async with self.db.write() as s:
-            row = await s.get(PageRow, row_id)
-            if row is not None and error is None:
-                row.status, row.resolved_at = "resolved", self.clock()
-        if error is not None:
+                                  f"Resolving the page to {self.name(target)}", None,
+                                  first=False)
+        if error is None:
+            async with self.db.write() as s:
+                await page_rows.resolved(s, row_id, self.clock())
+            return None
+        if not error.retry:
             await self._say(inc, f":warning: Could not resolve the page to "
                                  f"{self.name(target)} ({error}): resolve it there.")
+            return None
+        return error
 
     async def _tries(self, attempt: Callable[[], Awaitable[None]], inc: Incident, what: str,
-                     row_id: int | None) -> str | None:
-        """None once it worked; else the last error."""
+                     row_id: int | None, *, first: bool) -> PageFailed | None:
+        """None once it worked; else the last error (retryable or not)."""
         for n in range(len(BACKOFF) + 1):
             try:
                 await attempt()
                 return None
             except PageFailed as exc:
-                await self._count(row_id, str(exc))
+                if row_id is not None:
+                    async with self.db.write() as s:
+                        await page_rows.count(s, row_id, str(exc))
                 if not exc.retry or n == len(BACKOFF):
-                    return str(exc)
-                if n == 0:
+                    return exc
+                if n == 0 and first:
                     await self._say(inc, f":warning: {what} failed ({exc}); retrying.")
                 log.warning("%s failed (%s); try %d of %d", what, exc, n + 1,
                             len(BACKOFF) + 1)
                 await self.sleep(max(BACKOFF[n], exc.retry_after or 0))
-        return "gave up"  # not reached
+        return None  # not reached
 
-    async def _count(self, row_id: int | None, error: str) -> None:
-        if row_id is None:
-            return
-        async with self.db.write() as s:
-            row = await s.get(PageRow, row_id)
-            if row is not None:
-                row.attempts += 1
-                row.last_error = error[:300]
+    async def close(self) -> None:
+        for session in {c.session for c in self.clients.values()}:
+            await session.close()
 
     async def _say(self, inc: Incident, text: str) -> None:
         try:
             await self.tell(inc, text)
         except Exception as exc:  # the page matters more than saying so
             log.warning("could not tell %s's channel about a page: %s", inc.label, exc)
-

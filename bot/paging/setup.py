@@ -8,6 +8,7 @@ from typing import Any
 import aiohttp
 
 from bot.config import ConfigError, Settings
+from bot.incidents.events import EventLog
 from bot.incidents.model import Clock
 from bot.logs import install_redaction
 from bot.paging.clients import Opsgenie, PagerClient, PagerDuty
@@ -29,8 +30,8 @@ def check_pagers(settings: Settings, playbook: Playbook) -> None:
                               f"{path} ({target})")
 
 
-def build_pager(settings: Settings, playbook: Playbook, db: Database, chat: Any, clock: Clock
-           ) -> Pager | None:
+def build_pager(settings: Settings, playbook: Playbook, db: Database, chat: Any,
+                events: EventLog, clock: Clock) -> Pager | None:
     """The pager for the keys in the settings (None without any)."""
     keys = {name: settings.pager_keys(name) for name in ("pagerduty", "opsgenie")}
     if not any(keys.values()):
@@ -39,4 +40,4 @@ def build_pager(settings: Settings, playbook: Playbook, db: Database, chat: Any,
     clients: dict[str, PagerClient] = {
         "pagerduty": PagerDuty(settings.PAGERDUTY_URL, keys["pagerduty"], session),
         "opsgenie": Opsgenie(settings.OPSGENIE_URL, keys["opsgenie"], session)}
-    return Pager(db, playbook, clients, chat.pager_said, clock=clock)
+    return Pager(db, playbook, clients, chat.pager_said, events, clock=clock)
