@@ -1,12 +1,18 @@
 """From a stored alert notification to an incident: route, group, de-duplicate, tell.
 
 A notification is stored before its webhook is answered (`receive`), then processed
-(`process`, and at start-up `process_pending` for any a crash left). Processing decides in
-one write transaction (see store.alert_rows): the group's open incident gets the alerts in
-its timeline; a `declare` route opens the incident, with `detected_at` the earliest alert's
-start; `triage` posts the alert for a person to decide; `ignore`, or no route, only records
-it. Then the chat side is told: what changed in the group is posted in the incident channel
-once per COALESCE window, not once per notification.
+(`process`; `process_pending` for any a crash or a failure left, at start and every
+RETRY_INTERVAL). Processing decides in one write transaction (see store.alert_rows): the
+group's open incident gets the alerts in its timeline; a `declare` route opens the incident,
+with `detected_at` the earliest alert's start (its channel and card are made in the
+background, so other groups never wait for them); `triage` records an `alert_triage` event
+whose `alert-posts` subscriber posts the alert for a person to decide, retried until posted;
+`ignore`, or no route, only records it. What changed in the group is posted in the incident
+channel once per COALESCE window, not once per notification.
+
+A notification whose processing fails is tried again with backoff and, after MAX_ATTEMPTS,
+parked with its error (`foghorn outbox` shows it): it never holds up the others, only the
+later notifications of its own group, until it is parked.
 """
 
 from __future__ import annotations
@@ -21,25 +27,32 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from bot.alerts.payloads import Notification, parse_alertmanager
+from bot.alerts.payloads import Notification, first_words, parse_alertmanager
+from bot.background import Background
 from bot.incidents.base import DeclareRequest
 from bot.incidents.errors import UserError
+from bot.incidents.events import Event, Kind
 from bot.incidents.model import Clock, Incident, utcnow
 from bot.incidents.service import IncidentService
+from bot.outbox import Subscriber
 from bot.playbooks import AlertRoute, Playbook, route_for
 from bot.store import alert_rows, repo
 from bot.store.db import Database
-from bot.store.tables import AlertGroupRow, TimelineEntryRow
+from bot.store.tables import AlertGroupRow, AlertNotificationRow, TimelineEntryRow
 
 log = logging.getLogger(__name__)
 
 COALESCE = 2.0  # seconds: changes to one group within this are posted as one message
+RETRY_INTERVAL = 5.0  # seconds between looks for notifications to try again
+MAX_ATTEMPTS = 5
+BACKOFF = (2.0, 10.0, 30.0, 60.0)  # seconds before the 2nd, 3rd... try
 
 
 class AlertChat(Protocol):
     async def alert_changes(self, inc: Incident, lines: list[str], all_resolved: bool,
                             auto_resolve: bool) -> None: ...
-    async def triage(self, note: Notification, route: AlertRoute, group_id: int) -> None: ...
+    async def triage(self, note: Notification, route: AlertRoute, group_id: int, *,
+                     event_id: int, since: datetime | None) -> None: ...
 
 
 @dataclass
@@ -52,6 +65,7 @@ class Outcome:
     incident_id: int | None = None
     lines: list[str] = field(default_factory=list)
     all_resolved: bool = False
+    event: object | None = None  # the triage event, once the transaction commits
 
 
 def group_hash(source: str, group_key: str) -> str:
@@ -60,14 +74,17 @@ def group_hash(source: str, group_key: str) -> str:
 
 class AlertIntake:
     def __init__(self, db: Database, playbook: Playbook, service: IncidentService,
-                 chat: AlertChat, bot_user: Callable[[], Awaitable[str]], *,
-                 clock: Clock = utcnow, team_id: str = "") -> None:
+                 chat: AlertChat, bot_user: Callable[[], Awaitable[str]],
+                 background: Background, *, clock: Clock = utcnow, team_id: str = "",
+                 coalesce: float = COALESCE, retry_interval: float = RETRY_INTERVAL) -> None:
         self.db, self.playbook, self.service, self.chat = db, playbook, service, chat
-        self.bot_user, self.clock, self.team_id = bot_user, clock, team_id
+        self.bot_user, self.background, self.clock = bot_user, background, clock
+        self.team_id, self.coalesce, self.retry_interval = team_id, coalesce, retry_interval
         self._pending: dict[int, asyncio.Task[None]] = {}  # coalesced posts, per incident
         self._lines: dict[int, list[str]] = {}
         self._again = False  # more notifications arrived while a pass was running
         self._pass: asyncio.Task[int] | None = None
+        self._watch: asyncio.Task[None] | None = None
 
     async def receive(self, source: str, note: Notification) -> int:
         """Store the notification, in the one shape every source is read into (the webhook
@@ -78,10 +95,35 @@ class AlertIntake:
                 status=note.status, payload=note.model_dump(mode="json", by_alias=True),
                 at=self.clock())
 
+    def start(self, *, watch: bool = True) -> None:
+        """Process what a crash or a failure left, then (`watch`) look again every
+        RETRY_INTERVAL for notifications whose next try is due."""
+        self.background.spawn(self.process_pending(), "alerts-pending")
+        if watch:
+            self._watch = asyncio.get_running_loop().create_task(self._watching(),
+                                                                 name="alerts-watch")
+
+    async def _watching(self) -> None:
+        while True:
+            await asyncio.sleep(self.retry_interval)
+            try:
+                async with self.db.read() as s:
+                    due = await alert_rows.due(s, self.clock())
+                if due:
+                    self.background.spawn(self.process_pending(), "alerts-pending")
+            except Exception as exc:  # the database is away: /healthz says so already
+                log.debug("looking for alert notifications failed: %s", exc)
+
+    async def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            await asyncio.gather(self._watch, return_exceptions=True)
+            self._watch = None
+
     async def process_pending(self) -> int:
-        """Process every stored notification not yet processed, oldest first (so a group's
-        notifications are taken in the order they came). One pass at a time: a call during a
-        pass makes it look again when done, instead of starting a second."""
+        """Process every stored notification that is due, oldest first (a group's in the
+        order they came). One pass at a time: a call during a pass makes it look again when
+        done, instead of starting a second."""
         if self._pass is not None and not self._pass.done():
             self._again = True
             return 0
@@ -93,17 +135,32 @@ class AlertIntake:
         while True:
             self._again = False
             async with self.db.read() as s:
-                ids = await alert_rows.unprocessed(s)
+                ids = await alert_rows.due(s, self.clock())
             for notification_id in ids:
                 try:
                     await self.process(notification_id)
                     done += 1
-                except Exception as exc:  # kept, tried again on the next pass or start
-                    log.warning("alert notification %d not processed yet: %s",
-                                notification_id, exc)
-                    return done
+                except Exception as exc:  # tried again later, or parked: never blocking
+                    await self._failed(notification_id, exc)
             if not self._again:
                 return done
+
+    async def _failed(self, notification_id: int, exc: Exception) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        try:
+            async with self.db.write() as s:
+                parked = await alert_rows.failed(s, notification_id, reason, self.clock(),
+                                                 MAX_ATTEMPTS, BACKOFF)
+        except Exception as again:
+            log.warning("alert notification %d failed (%s), and recording that failed too "
+                        "(%s): it is tried again", notification_id, reason, again)
+            return
+        if parked:
+            log.error("alert notification %d parked after %d attempts: %s",
+                      notification_id, MAX_ATTEMPTS, reason)
+        else:
+            log.warning("alert notification %d not processed yet, tried again later: %s",
+                        notification_id, reason)
 
     async def process(self, notification_id: int) -> Outcome | None:
         by = await self.bot_user()
@@ -113,16 +170,44 @@ class AlertIntake:
         log.info("alert group %s: %s", outcome.note.group_key[:80], outcome.kind,
                  extra={"incident": outcome.incident and outcome.incident.label})
         if outcome.kind == "declared" and outcome.incident is not None:
-            self.service.registered(outcome.incident)
-            result = await self.service.complete(outcome.incident)
-            outcome.incident = result.incident
-        elif outcome.incident_id is not None:
+            declared = outcome.incident
+            self.service.registered(declared)
+            # Its channel and card in the background: a slow Slack holds this incident
+            # only, never the next group's notifications.
+            self.background.spawn(self._complete(declared, outcome), "alert-declare")
+            return outcome
+        if outcome.incident_id is not None:
             outcome.incident = await self.service.get(outcome.incident_id)
         if outcome.incident is not None and outcome.lines:
             self._coalesce(outcome)
-        elif outcome.kind == "triage" and outcome.route is not None:
-            await self.chat.triage(outcome.note, outcome.route, outcome.group_id or 0)
+        if outcome.event is not None:
+            await self.service.react(outcome.event, quiet=True)
         return outcome
+
+    async def _complete(self, inc: Incident, outcome: Outcome) -> None:
+        outcome.incident = (await self.service.complete(inc)).incident
+        if outcome.lines:
+            self._coalesce(outcome)
+
+    # ----- the `alert-posts` subscriber: triage posts -----------------------------------------
+    def subscriber(self) -> Subscriber:
+        return Subscriber("alert-posts", frozenset({Kind.ALERT_TRIAGE}), self._post_triage)
+
+    async def _post_triage(self, event: Event, attempt: int) -> None:
+        group_id = int(event.data["group"])
+        async with self.db.read() as s:
+            group = await s.get(AlertGroupRow, group_id)
+            latest = await s.get(AlertNotificationRow,
+                                 int(event.data["notification"]))
+        if group is None or latest is None or group.incident_id is not None or (
+                not group.is_open):
+            return  # decided meanwhile: declared or dismissed
+        note = parse_alertmanager(latest.payload)
+        route = route_for(self.playbook.alert_routes, note.labels)
+        if route is None:
+            return  # the playbook changed since
+        await self.chat.triage(note, route, group_id, event_id=event.id,
+                               since=event.occurred_at if attempt > 1 else None)
 
     def _decide(self, s: Session, notification_id: int, by: str) -> Outcome | None:
         row = alert_rows.notification(s, notification_id)
@@ -165,9 +250,12 @@ class AlertIntake:
                     s, source=row.source, group_hash=row.group_hash,
                     group_key=note.group_key, at=now)
                 group.incident_id = stored.id
-        elif group is None:  # triage, new group
+        elif group is None:  # triage, new group: posted (and retried) by `alert-posts`
             group = alert_rows.new_group(s, source=row.source, group_hash=row.group_hash,
                                          group_key=note.group_key, at=now)
+            outcome.event = self.service.events.record(
+                s, None, Kind.ALERT_TRIAGE, {"group": group.id, "notification": row.id}, now,
+                stream=f"alert-group:{group.id}")
         else:
             outcome.kind = "triaged"  # already posted for triage; a person decides
         if group is not None:
@@ -250,7 +338,7 @@ class AlertIntake:
             # Until nothing is left: changes that came while a post was being made are
             # posted next, not left behind.
             while self._lines.get(inc.id):
-                await asyncio.sleep(COALESCE)
+                await asyncio.sleep(self.coalesce)
                 lines = self._lines.pop(inc.id, [])
                 current = await self.service.get(inc.id) or inc
                 async with self.db.read() as s:
@@ -300,7 +388,8 @@ def _changes(known: dict[str, str], note: Notification) -> tuple[list[str], dict
     for alert in note.alerts:
         key = alert.key()
         if merged.get(key) != alert.status:
-            name = alert.annotations.get("summary") or alert.labels.get("alertname", "alert")
+            name = first_words(alert.annotations.get("summary"), alert.labels.get("alertname"),
+                               "alert")
             where = alert.labels.get("instance") or alert.labels.get("service") or ""
             lines.append(f"{'firing' if alert.status == 'firing' else 'resolved'}: {name}"
                          + (f" ({where})" if where else ""))

@@ -40,6 +40,11 @@ class Alert(_Open):
         return self.fingerprint or "|".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
 
 
+def first_words(*candidates: str | None) -> str:
+    """The first candidate with any words in it, its white space folded."""
+    return next((" ".join(c.split()) for c in candidates if c and c.strip()), "")
+
+
 class Notification(_Open):
     version: Literal["4"]
     group_key: str = Field(alias="groupKey", min_length=1, max_length=1000)
@@ -60,15 +65,16 @@ class Notification(_Open):
         return {**first.labels, **self.common_labels}
 
     def annotation(self, name: str) -> str:
-        if self.common_annotations.get(name):
+        """The group's annotation, else the first alert's; blank ones count as absent."""
+        if self.common_annotations.get(name, "").strip():
             return self.common_annotations[name]
-        return next((a.annotations[name] for a in self.alerts if a.annotations.get(name)), "")
+        return next((a.annotations[name] for a in self.alerts
+                     if a.annotations.get(name, "").strip()), "")
 
     @property
     def title(self) -> str:
-        """The `summary` annotation, else the `alertname` label."""
-        return " ".join((self.annotation("summary") or self.labels.get("alertname")
-                         or "Alert").split())
+        """The `summary` annotation, else the `alertname` label (blank ones skipped)."""
+        return first_words(self.annotation("summary"), self.labels.get("alertname"), "Alert")
 
     @property
     def started_at(self) -> datetime:

@@ -4,6 +4,7 @@ never pings anyone or renders markup it carries."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bot.alerts.payloads import Notification
@@ -18,6 +19,7 @@ ALERT_DECLARE = "alert_declare"
 ALERT_DISMISS = "alert_dismiss"
 ALERTS_MONITOR = "alerts_resolved_monitor"
 ALERTS_RESOLVE = "alerts_resolved_resolve"
+TRIAGE_EVENT = "foghorn_triage"  # metadata of a triage post
 MONITORING = "monitoring"  # the status the first button moves to, when the playbook has it
 
 
@@ -74,7 +76,20 @@ class AlertPoster:
              "value": str(group_id)}]})
         return escape(truncate(head, 300)), blocks
 
-    async def triage(self, note: Notification, route: AlertRoute, group_id: int) -> None:
+    async def triage(self, note: Notification, route: AlertRoute, group_id: int, *,
+                     event_id: int, since: datetime | None) -> None:
+        """Post the alert for triage, tagged with its event; `since` (a retry): first look
+        for the post since then, so that an answer lost on the way is not posted twice."""
         text, blocks = self.triage_blocks(note, route, group_id)
-        await self.gateway.post_to_channel_ref(
-            (route.channel or self.incidents_channel).lstrip("#"), text, blocks)
+        where = (route.channel or self.incidents_channel).lstrip("#")
+        meta = {"event_type": TRIAGE_EVENT, "event_payload": {"event_id": event_id}}
+        if since is not None:
+            channel = await self.gateway.resolve_channel_id(where)
+            async for m in self.gateway.pages("conversations.history", "messages",
+                                              channel=channel,
+                                              oldest=f"{since.timestamp() - 1:.6f}",
+                                              inclusive=True, limit=200,
+                                              include_all_metadata=True):
+                if (m.get("metadata") or {}) == meta:
+                    return
+        await self.gateway.post_to_channel_ref(where, text, blocks, metadata=meta)

@@ -9,15 +9,17 @@ groups is the backstop. Two replicas, a retry or a restart never open a second i
 from __future__ import annotations
 
 import zlib
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from bot.incidents.model import RESOLVED
 from bot.store.tables import AlertGroupRow, AlertNotificationRow, IncidentRow
+
+PARKED = "parked"  # the outcome of a notification that kept failing
 
 
 async def store_notification(session: AsyncSession, *, source: str, group_hash: str,
@@ -34,6 +36,80 @@ async def unprocessed(session: AsyncSession, limit: int = 500) -> list[int]:
         AlertNotificationRow.processed_at.is_(None)).order_by(AlertNotificationRow.id)
         .limit(limit))
     return [int(i) for i in rows]
+
+
+async def due(session: AsyncSession, now: datetime, limit: int = 500) -> list[int]:
+    """Unprocessed notifications to take now, oldest first: of each group only those before
+    its first one that waits for a retry (a group's notifications are taken in order)."""
+    rows = await session.execute(select(
+        AlertNotificationRow.id, AlertNotificationRow.group_hash,
+        AlertNotificationRow.next_try_at).where(AlertNotificationRow.processed_at.is_(None))
+        .order_by(AlertNotificationRow.id).limit(limit))
+    waiting: set[str] = set()
+    found = []
+    for notification_id, group, next_try in rows:
+        if group in waiting:
+            continue
+        if next_try is not None and _aware(next_try) > now:
+            waiting.add(group)
+            continue
+        found.append(int(notification_id))
+    return found
+
+
+async def failed(session: AsyncSession, notification_id: int, error: str, now: datetime,
+                 max_attempts: int, backoff: tuple[float, ...]) -> bool:
+    """Count a failed try: tried again after the backoff, or (the last attempt) parked,
+    marked processed with outcome `parked` and the error kept. True when parked."""
+    row = await session.get(AlertNotificationRow, notification_id)
+    if row is None or row.processed_at is not None:
+        return False
+    row.attempts += 1
+    row.last_error = error[:300]
+    if row.attempts >= max_attempts:
+        row.processed_at, row.outcome, row.next_try_at = now, PARKED, None
+        return True
+    row.next_try_at = now + timedelta(seconds=backoff[min(row.attempts, len(backoff)) - 1])
+    return False
+
+
+async def waiting(session: AsyncSession, now: datetime) -> tuple[int, float, int]:
+    """(unprocessed, the oldest one's age in seconds, parked) for /metrics and /healthz."""
+    count, oldest = (await session.execute(select(
+        func.count(), func.min(AlertNotificationRow.received_at)).where(
+        AlertNotificationRow.processed_at.is_(None)))).one()
+    parked = await session.scalar(select(func.count()).where(
+        AlertNotificationRow.outcome == PARKED))
+    age = max(0.0, (now - _aware(oldest)).total_seconds()) if oldest is not None else 0.0
+    return int(count), age, int(parked or 0)
+
+
+async def parked_notifications(session: AsyncSession, limit: int
+                               ) -> list[AlertNotificationRow]:
+    return list(await session.scalars(select(AlertNotificationRow).where(
+        AlertNotificationRow.outcome == PARKED).order_by(AlertNotificationRow.id)
+        .limit(limit)))
+
+
+async def retry_parked(session: AsyncSession, ids: list[int] | None) -> int:
+    stmt = update(AlertNotificationRow).where(AlertNotificationRow.outcome == PARKED)
+    if ids is not None:
+        stmt = stmt.where(AlertNotificationRow.id.in_(ids))
+    result = await session.execute(stmt.values(processed_at=None, outcome=None, attempts=0,
+                                               next_try_at=None))
+    return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult has it
+
+
+async def drop_parked(session: AsyncSession, ids: list[int]) -> int:
+    """Leave parked notifications as they are, for good (kept for the record)."""
+    result = await session.execute(update(AlertNotificationRow).where(
+        AlertNotificationRow.outcome == PARKED, AlertNotificationRow.id.in_(ids))
+        .values(outcome="dropped"))
+    return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult has it
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def lock_group(session: Session, group_hash: str) -> None:

@@ -1,0 +1,109 @@
+"""Alert intake never stalls (#23, #24): a notification that cannot be processed is tried
+again with backoff and then parked, visible, while every other notification goes on; one
+that failed once is tried again by the bot itself, without waiting for another to arrive."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import insert
+
+from bot.store.tables import AlertNotificationRow
+from tests.conftest import Bot, BotFactory
+from tests.processes import foghorn
+from tests.test_alerts import TOKEN, notifications, payload, post, settle
+
+
+def _other_group(summary: str = "Payments latency above 2s") -> dict[str, Any]:
+    body = payload(group='{}:{alertname="PaymentsLatency"}', summary=summary)
+    for where in (body["groupLabels"], body["commonLabels"], body["alerts"][0]["labels"]):
+        where["alertname"] = "PaymentsLatency"
+    body["alerts"][0]["fingerprint"] = "beef"
+    return body
+
+
+async def health(bot: Bot) -> dict[str, Any]:
+    async with bot.session.get(f"{bot.url}/healthz") as r:
+        return dict(await r.json())
+
+
+async def test_a_blank_summary_falls_back_to_the_alertname_and_stops_nothing(
+        make_bot: BotFactory) -> None:
+    bot = await make_bot(ALERTS_TOKEN=TOKEN)
+    status, _ = await post(bot, payload(summary="   \t "))
+    assert status == 200
+    status, _ = await post(bot, _other_group())
+    assert status == 200
+    await settle(bot)
+    titles = sorted(i.title for i in await bot.open_incidents())
+    assert titles == ["CheckoutErrors", "Payments latency above 2s"]
+    shown = "\n".join(m.text for i in await bot.open_incidents()
+                      for m in bot.fake.channels[i.channel_id].messages)
+    assert "firing: CheckoutErrors (api-1)" in shown
+
+
+async def test_a_notification_that_cannot_be_processed_is_parked_and_blocks_nothing(
+        make_bot: BotFactory) -> None:
+    bot = await make_bot(ALERTS_TOKEN=TOKEN)
+    # A stored notification this version cannot read (as a crash mid-write, or an older
+    # Foghorn, might leave): processing it fails every time.
+    async with bot.fh.db.write() as s:
+        await s.execute(insert(AlertNotificationRow).values(
+            source="alertmanager", group_hash="0" * 64, status="firing",
+            payload={"version": "4", "groupKey": "broken"}, received_at=bot.clock()))
+    status, _ = await post(bot, payload())
+    assert status == 200
+    await settle(bot)
+    [inc] = await bot.open_incidents()  # the alert behind it got its incident at once
+    assert inc.title == "Checkout error rate above 5%"
+    assert (await health(bot))["alerts_waiting"] == 1
+    for _ in range(6):  # tried again with backoff (the clock moves instead of waiting)
+        bot.clock.now += timedelta(minutes=5)
+        assert bot.fh.alerts is not None
+        await bot.fh.alerts.process_pending()
+        await settle(bot)
+    assert [o for _, o, _ in await notifications(bot)] == ["parked", "declared"]
+    seen = await health(bot)
+    assert (seen["alerts_waiting"], seen["alerts_parked"]) == (0, 1)
+    async with bot.session.get(f"{bot.url}/metrics") as r:
+        text = await r.text()
+    assert "foghorn_alert_notifications_parked 1.0" in text
+    code, out, _ = await foghorn({"DATABASE_URL": bot.fh.settings.DATABASE_URL}, "outbox")
+    assert code == 0
+    [line] = out.splitlines()
+    assert line.startswith("a1\tparked\talert-intake\t") and "attempts=5" in line
+    assert "PayloadError: status: Field required" in line
+
+
+async def test_a_notification_that_failed_once_is_tried_again_by_the_bot_itself(
+        make_bot: BotFactory) -> None:
+    bot = await make_bot(ALERTS_TOKEN=TOKEN, schedule=True)
+    intake = bot.fh.alerts
+    assert intake is not None
+    intake.retry_interval = 0.1
+    decide = intake._decide
+    failures = []
+
+    def once(s: Any, notification_id: int, by: str) -> Any:
+        if not failures:
+            failures.append(notification_id)
+            raise TimeoutError("the group's lock was held past DATABASE_TIMEOUT")
+        return decide(s, notification_id, by)
+
+    intake._decide = once  # type: ignore[method-assign]  # the fault, injected
+    status, _ = await post(bot, payload())
+    assert status == 200
+    await settle(bot)
+    assert await bot.open_incidents() == []
+    assert (await health(bot))["alerts_waiting"] == 1
+    bot.clock.now += timedelta(seconds=3)  # past the first backoff; nothing else arrives
+    for _ in range(100):
+        if await bot.open_incidents():
+            break
+        await asyncio.sleep(0.05)
+    await settle(bot)
+    [inc] = await bot.open_incidents()
+    assert inc.channel_id and failures == [1]
+    assert (await health(bot))["alerts_waiting"] == 0
