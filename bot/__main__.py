@@ -1,5 +1,5 @@
 """`python -m bot` / `foghorn`: run (the default), demo, check, init, check-playbooks, export,
-stats."""
+stats, outbox."""
 
 from __future__ import annotations
 
@@ -45,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("stats", help="incident metrics: MTTA, MTTR, cadence, postmortems")
     report.add_argument("period", nargs="?", default="30d", help="7d, 30d (default) or 90d")
     report.add_argument("--team", help="only this workspace's incidents (a team ID, T...)")
+    box = sub.add_parser("outbox", help="reactions and alert notifications not done: list "
+                                        "what was parked, retry it, or drop it")
+    box.add_argument("action", nargs="?", choices=("list", "retry", "drop"), default="list")
+    box.add_argument("ids", nargs="*", help="ids as `list` prints them (d12, a7)")
+    box.add_argument("--all", action="store_true", dest="every",
+                     help="list: also what is waiting; retry: everything parked")
     return p
 
 
@@ -121,6 +127,10 @@ def _command(args: argparse.Namespace) -> int:
                   f"{', '.join(PERIODS)}", file=sys.stderr)
             return 2
         return asyncio.run(print_stats(load_settings(), period, args.team))
+    if command == "outbox":
+        from bot.outbox.command import outbox
+
+        return asyncio.run(outbox(load_settings(), args.action, args.ids, args.every))
     if command == "demo":
         from bot.demo import play
 

@@ -59,6 +59,26 @@ class Metrics:
         self.alerts = Counter(
             "foghorn_alert_notifications", "Alert notifications stored, by source and status",
             ["source", "status"], registry=r)
+        self.deliveries = Counter(
+            "foghorn_outbox_deliveries", "Reactions to incident events by subscriber and "
+            "outcome (done, retry: failed and tried again later, parked: gave up)",
+            ["subscriber", "outcome"], registry=r)
+        self.outbox_waiting = Gauge(
+            "foghorn_outbox_waiting", "Reactions not done, by subscriber and state (pending, "
+            "claimed, parked), read from the database at scrape time",
+            ["subscriber", "state"], registry=r)
+        self.outbox_oldest = Gauge(
+            "foghorn_outbox_oldest_seconds", "Age of the oldest event whose reaction is not "
+            "done, by subscriber and state", ["subscriber", "state"], registry=r)
+        self.alerts_waiting = Gauge(
+            "foghorn_alert_notifications_waiting", "Alert notifications stored but not yet "
+            "processed (read at scrape time)", registry=r)
+        self.alerts_oldest = Gauge(
+            "foghorn_alert_notifications_oldest_seconds", "How long the oldest unprocessed "
+            "alert notification has waited", registry=r)
+        self.alerts_parked = Gauge(
+            "foghorn_alert_notifications_parked", "Alert notifications that kept failing and "
+            "were set aside (see `foghorn outbox`)", registry=r)
         self.rejected = Counter(
             "foghorn_rejected_requests",
             "Requests refused before Bolt: bad signature, stale, malformed or too large",
@@ -76,6 +96,22 @@ class Metrics:
         self.reminder_lateness.labels(kind).observe(late.total_seconds())
         if late > LATE_AFTER:
             self.reminders_late.labels(kind).inc()
+
+    def delivery(self, subscriber: str, outcome: str) -> None:
+        self.deliveries.labels(subscriber, outcome).inc()
+
+    def set_outbox(self, rows: list[tuple[str, str, int, float]]) -> None:
+        """(subscriber, state, count, oldest age) of the reactions not done."""
+        self.outbox_waiting.clear()
+        self.outbox_oldest.clear()
+        for subscriber, state, count, age in rows:
+            self.outbox_waiting.labels(subscriber, state).set(count)
+            self.outbox_oldest.labels(subscriber, state).set(age)
+
+    def set_alerts_waiting(self, waiting: int, oldest: float, parked: int) -> None:
+        self.alerts_waiting.set(waiting)
+        self.alerts_oldest.set(oldest)
+        self.alerts_parked.set(parked)
 
     def set_open(self, counts: dict[tuple[str, str], int], severities: list[str],
                  types: list[str]) -> None:
