@@ -85,8 +85,15 @@ class GroupWriter(Generic[Item, Result]):
         """One group write, bounded in time: a database that stops answering fails this
         batch's callers (Slack will deliver their events again) instead of holding every
         later batch behind it."""
-        async with asyncio.timeout(2 * self.db.timeout):
-            return await self.db.write_sync(lambda s: self.write_many(s, items), urgent=True)
+        try:
+            async with asyncio.timeout(2 * self.db.timeout):
+                return await self.db.write_sync(lambda s: self.write_many(s, items),
+                                                urgent=True)
+        except TimeoutError as exc:
+            # Cut short from out here, the write itself saw only a cancellation: say that
+            # the database is failing, so /healthz turns red and recovery is noticed.
+            self.db.health.finished(self.db.health.started(), exc)
+            raise
 
 
 def _settle(done: asyncio.Future[Result], outcome: Result | Exception) -> None:

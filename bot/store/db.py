@@ -60,7 +60,7 @@ def _configure_sqlite(engine: Engine, *, begin: str) -> None:
 
 def _sqlite_engine(url: str, *, begin: str, pool_size: int = 5) -> AsyncEngine:
     engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-                                 pool_size=pool_size)
+                                 pool_size=pool_size, hide_parameters=True)
     _configure_sqlite(engine.sync_engine, begin=begin)
     return engine
 
@@ -69,7 +69,8 @@ def _sqlite_sync_engine(url: str) -> Engine:
     """The same file through the plain sqlite3 driver, for `Database.write_sync`."""
     engine = create_engine(make_url(url).set(drivername="sqlite"),
                            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
-                                         "check_same_thread": False})
+                                         "check_same_thread": False},
+                           hide_parameters=True)
     _configure_sqlite(engine, begin="BEGIN IMMEDIATE")
     return engine
 
@@ -135,6 +136,9 @@ class Database:
         else:
             self.engine = create_async_engine(
                 url, pool_pre_ping=True, pool_size=10, pool_timeout=timeout,
+                # A failing statement's error never carries its parameters (message
+                # text, alert payloads) into the log.
+                hide_parameters=True,
                 connect_args={"timeout": self.connect_timeout, "command_timeout": timeout})
             self.read_engine = self.engine
         self._writer = async_sessionmaker(self.engine, expire_on_commit=False)
