@@ -224,3 +224,64 @@ async def test_a_kill_right_after_a_reminder_post_keeps_the_cadence(fake: FakeSl
     restarted.send_signal(signal.SIGTERM)
     await restarted.wait()
     assert posted[1] != posted[0] and len(posted) == len(set(posted)), posted
+
+
+async def test_kill9_between_a_change_and_its_reactions(fake: FakeSlack, tmp_path: Path
+                                                       ) -> None:
+    """SIGKILL after a change committed and before its reactions were done: after the
+    restart every reaction is done, each once (#23)."""
+    from bot.store.tables import DeliveryRow
+
+    db_url = f"sqlite+aiosqlite:///{tmp_path / 'react.db'}"
+    port = free_port()
+    proc = await _start(fake, db_url, port)
+    async with aiohttp.ClientSession() as session:
+        slack = SlackSender(f"http://127.0.0.1:{port}", SECRET, fake, session)
+        await slack.command("declare sev2 Kill mid-reaction", user=ALICE, channel=GENERAL)
+        for _ in range(200):
+            if fake.calls_to("pins.add"):
+                break
+            await asyncio.sleep(0.05)
+        channel = next(c for c in fake.channels.values()
+                       if c.name.endswith("kill-mid-reaction"))
+        # Slack fails (and the gateway retries): the reactions are under way at the kill.
+        fake.fail("*", status=503, times=100_000)
+        reply = await slack.command("update identified Bad deploy", user=BOB,
+                                    channel=channel.id)
+        assert reply.status == 200
+        db = Database(db_url)
+        for _ in range(200):  # the update is committed and its reactions claimed
+            async with db.read() as s:
+                claimed = (await s.execute(select(func.count()).select_from(DeliveryRow).where(
+                    DeliveryRow.status == "claimed"))).scalar()
+            if claimed:
+                break
+            await asyncio.sleep(0.05)
+        assert claimed
+    proc.send_signal(signal.SIGKILL)
+    await proc.wait()
+    said = [m for m in channel.messages if "Bad deploy" in m.text]
+    assert said == []  # nothing reached Slack before the kill
+
+    fake._faults.clear()
+    port = free_port()
+    proc = await _start(fake, db_url, port)
+    for _ in range(600):  # what failed before the kill is tried again after its backoff
+        async with db.read() as s:
+            open_ = (await s.execute(select(DeliveryRow.subscriber, DeliveryRow.status,
+                                            DeliveryRow.attempts, DeliveryRow.due_at).where(
+                DeliveryRow.status != "done"))).all()
+        if not open_:
+            break
+        await asyncio.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    assert await proc.wait() == 0
+    async with db.read() as s:
+        inc = await repo.get_by_channel(s, channel.id)
+    await db.close()
+    assert open_ == []
+    said = [m for m in channel.messages if "Bad deploy" in m.text]
+    assert len(said) == 1  # said once
+    assert inc is not None and inc.status == "identified"
+    card = next(m for m in channel.messages if m.ts == inc.card_ts)
+    assert "Identified" in str(card.blocks)  # the card shows the change
