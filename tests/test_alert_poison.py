@@ -8,10 +8,12 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import insert
 
 from bot.store.tables import AlertNotificationRow
-from tests.conftest import Bot, BotFactory
+from bot.testing.fake_slack import INCIDENTS_CHANNEL_ID
+from tests.conftest import BOB, Bot, BotFactory
 from tests.processes import foghorn
 from tests.test_alerts import TOKEN, notifications, payload, post, settle
 
@@ -107,3 +109,32 @@ async def test_a_notification_that_failed_once_is_tried_again_by_the_bot_itself(
     [inc] = await bot.open_incidents()
     assert inc.channel_id and failures == [1]
     assert (await health(bot))["alerts_waiting"] == 0
+
+
+@pytest.mark.slack_refusals
+async def test_a_triage_post_slack_refused_once_is_posted_later_and_the_group_stays_alive(
+        make_bot: BotFactory) -> None:
+    """#24 item 1: one failed chat.postMessage (503s past the gateway's retries) at the
+    moment of the triage post used to mark the alert triaged, never posted, and silence
+    its group for good."""
+    bot = await make_bot(ALERTS_TOKEN=TOKEN)
+    bot.fake.fail("chat.postMessage", status=503, times=4)
+    status, _ = await post(bot, payload(group="g1", severity="warning", summary="Disk filling"))
+    assert status == 200
+    await settle(bot)
+    assert bot.fake.channels[INCIDENTS_CHANNEL_ID].messages == []  # Slack refused it
+    assert [o for _, o, _ in await notifications(bot)] == ["triage"]
+    bot.clock.now += timedelta(seconds=30)  # the relay tries again after its backoff
+    await bot.fh.relay.run_due()
+    await settle(bot)
+    [triage] = bot.fake.channels[INCIDENTS_CHANNEL_ID].messages
+    assert "Alert to triage (SEV3): Disk filling" in triage.text
+    await bot.fh.relay.run_due()  # nothing left: posted once
+    await settle(bot)
+    assert len(bot.fake.channels[INCIDENTS_CHANNEL_ID].messages) == 1
+    # The group is alive: its buttons work.
+    await bot.slack.click(user=BOB, channel=INCIDENTS_CHANNEL_ID, message_ts=triage.ts,
+                          action_id="alert_declare")
+    await settle(bot)
+    [inc] = await bot.open_incidents()
+    assert inc.title == "Disk filling"

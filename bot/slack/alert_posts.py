@@ -83,13 +83,7 @@ class AlertPoster:
         text, blocks = self.triage_blocks(note, route, group_id)
         where = (route.channel or self.incidents_channel).lstrip("#")
         meta = {"event_type": TRIAGE_EVENT, "event_payload": {"event_id": event_id}}
-        if since is not None:
-            channel = await self.gateway.resolve_channel_id(where)
-            async for m in self.gateway.pages("conversations.history", "messages",
-                                              channel=channel,
-                                              oldest=f"{since.timestamp() - 1:.6f}",
-                                              inclusive=True, limit=200,
-                                              include_all_metadata=True):
-                if (m.get("metadata") or {}) == meta:
-                    return
+        if since is not None and await self.gateway.posted_since(
+                await self.gateway.resolve_channel_id(where), since, meta.__eq__):
+            return
         await self.gateway.post_to_channel_ref(where, text, blocks, metadata=meta)

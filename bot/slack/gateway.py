@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -136,6 +137,22 @@ class SlackGateway:
             cursor = (data.get("response_metadata") or {}).get("next_cursor") or ""
             if not cursor:
                 return
+
+    async def posted_since(self, channel: str, since: datetime,
+                           tagged: Callable[[dict[str, Any]], bool]) -> bool:
+        """Whether a message whose metadata `tagged` accepts was posted in `channel` since
+        `since` (every page of its history since then): the check a retry makes before
+        posting again. A channel Foghorn is not in holds none of its posts."""
+        try:
+            async for m in self.pages("conversations.history", "messages", channel=channel,
+                                      oldest=f"{since.timestamp() - 1:.6f}", inclusive=True,
+                                      limit=200, include_all_metadata=True):
+                if tagged(m.get("metadata") or {}):
+                    return True
+        except ChatError as exc:
+            if exc.error != "not_in_channel":
+                raise
+        return False
 
     async def members(self, channel: str) -> AsyncIterator[str]:
         """The channel's members, page by page (conversations.members lists plain ids)."""

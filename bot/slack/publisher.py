@@ -159,17 +159,13 @@ class SlackPublisher:
         crash, or a lost answer, must not say it twice)."""
         channel = (await self.gateway.resolve_channel_id(self.incidents_channel)
                    if where == INCIDENTS else _channel(inc))
-        async for m in self.gateway.pages("conversations.history", "messages",
-                                          channel=channel,
-                                          oldest=f"{since.timestamp() - 1:.6f}",
-                                          inclusive=True, limit=200,
-                                          include_all_metadata=True):
-            meta = m.get("metadata") or {}
+
+        def tagged(meta: dict) -> bool:
             payload = meta.get("event_payload") or {}
-            if (meta.get("event_type") == EVENT_MESSAGE and payload.get("event_id") == event_id
-                    and payload.get("where") == where):
-                return True
-        return False
+            return (meta.get("event_type") == EVENT_MESSAGE
+                    and payload.get("event_id") == event_id and payload.get("where") == where)
+
+        return await self.gateway.posted_since(channel, since, tagged)
 
     async def brief(self, inc: Incident, role_id: str, user: str) -> None:
         """Invite a role's new holder and tell them, privately, what the role does."""
@@ -289,18 +285,10 @@ class SlackPublisher:
 
     async def reminder_already_posted(self, inc: Incident, reminder_id: int,
                                       since: datetime) -> bool:
-        """Whether a message carrying this reminder's id was posted since it fell due: every
-        page of the channel's history since then (a busy channel has more than one)."""
-        async for m in self.gateway.pages("conversations.history", "messages",
-                                          channel=_channel(inc),
-                                          oldest=f"{since.timestamp() - 1:.6f}",
-                                          inclusive=True, limit=200,
-                                          include_all_metadata=True):
-            meta = m.get("metadata") or {}
-            if (meta.get("event_type") == REMINDER_EVENT
-                    and (meta.get("event_payload") or {}).get("reminder_id") == reminder_id):
-                return True
-        return False
+        """Whether a message carrying this reminder's id was posted since it fell due."""
+        return await self.gateway.posted_since(_channel(inc), since, lambda meta: (
+            meta.get("event_type") == REMINDER_EVENT
+            and (meta.get("event_payload") or {}).get("reminder_id") == reminder_id))
 
     async def remind_update(self, inc: Incident, reminder_id: int, since: timedelta) -> None:
         text, blocks = self.present.update_reminder(inc, since)
