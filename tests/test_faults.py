@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from tests.conftest import BOB, Bot
+from tests.conftest import ALICE, BOB, GENERAL, Bot
 
 
 async def _whole_incident(bot: Bot, title: str) -> None:
@@ -41,3 +43,25 @@ async def test_a_failure_past_the_retries_keeps_the_record_and_says_so(bot: Bot)
     assert "Saved, but Slack refused part of it" in bot.fake.responses[-1]["text"]
     stored = await bot.incident(inc.id)
     assert stored.status == "identified"  # the update is recorded all the same
+
+
+async def test_a_declare_while_slack_is_unreachable_finishes_when_it_is_back(bot: Bot) -> None:
+    """#24 item 2: the bot had served requests, then Slack became unreachable. Telling the
+    declarer "queued" through response_url failed too, and that used to end the declare's
+    retries: no channel until a restart."""
+    await bot.command("help")
+    bot.fake.unreachable = True
+    reply = await bot.slack.command("declare sev1 Slack is away", user=ALICE, channel=GENERAL)
+    assert reply.status == 200 and "Declaring" in reply.text
+    await asyncio.sleep(4)  # Slack away a while: the declare is stored and waits
+    inc = await bot.incident(1)
+    assert inc.channel_id is None and not inc.setup_done
+    bot.fake.unreachable = False
+    for _ in range(300):
+        if (await bot.incident(inc.id)).setup_done:
+            break
+        await asyncio.sleep(0.05)
+    await bot.settle()
+    done = await bot.incident(inc.id)
+    assert done.setup_done and done.channel_id
+    assert any("INC-1 declared as SEV1" in r.get("text", "") for r in bot.fake.responses)

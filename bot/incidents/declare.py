@@ -125,7 +125,11 @@ class Declaring(ServiceBase):
                     raise self._unfinished(inc, exc) from exc
                 log.info("declare %s waits %.0f s: %s", inc.label, delay, exc)
                 if queued is not None and waited == 0:
-                    await queued(inc, exc.error)
+                    try:  # telling the person is not the work: failing to never ends it
+                        await queued(inc, exc.error)
+                    except Exception as told:
+                        log.warning("declare %s: could not say it is queued: %s", inc.label,
+                                    told)
                 await asyncio.sleep(delay)
                 waited, delay = waited + delay, min(delay * 2, 30.0)
                 inc = replace(await self.get(inc.id) or inc, setup_interrupted=True)

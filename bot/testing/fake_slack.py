@@ -83,6 +83,7 @@ class FakeSlack(SlackMethods):
         self.triggers: dict[str, float] = {}
         self._faults: dict[str, list[Fault]] = {}
         self._delays: dict[str, float] = {}
+        self.unreachable = False  # see _reachable
         self._limits: dict[str, tuple[int, list[float]]] = {}
         self._ids = itertools.count(1)
         self._ts_us = 0  # the last message timestamp handed out, in microseconds
@@ -246,7 +247,7 @@ class FakeSlack(SlackMethods):
         return f"{self.base_url}api/"
 
     def make_app(self) -> web.Application:
-        app = web.Application(client_max_size=4 * 1024 * 1024)
+        app = web.Application(client_max_size=4 * 1024 * 1024, middlewares=[self._reachable])
         app.router.add_route("*", "/api/{method}", self._dispatch)
         app.router.add_post("/{kind:commands|actions}/{team}/{n}/{key}", self._response_url)
         app.router.add_get("/_socket", self._socket_mode)
@@ -256,6 +257,16 @@ class FakeSlack(SlackMethods):
         app.router.add_post("/_fake/delay", self._control_delay)
         app.router.add_get("/_fake/calls", self._control_calls)
         return app
+
+    @web.middleware
+    async def _reachable(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """With `unreachable` set, every request (Web API and response_url alike) has its
+        connection dropped without an answer, as when Slack cannot be reached."""
+        if self.unreachable and not request.path.startswith("/_fake/"):
+            if request.transport is not None:
+                request.transport.abort()
+            raise web.HTTPServiceUnavailable()  # never reaches the dropped client
+        return await handler(request)
 
     async def start(self, port: int = 0) -> str:
         self._runner = web.AppRunner(self.make_app(), access_log=None)
