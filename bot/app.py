@@ -56,6 +56,7 @@ from bot.slack.workspaces import (
     Workspaces,
     installation_store,
     oauth_settings,
+    token_authorize,
 )
 from bot.startup import StartupError
 from bot.store import alert_rows, outbox_rows, repo
@@ -121,7 +122,10 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
     pager = build_pager(settings, playbook, db, chat, relay, clock)
     if pager is not None:
         service.pager = pager
-    oauth: dict[str, Any] = {}
+    # Token mode: Bolt is told who we are from start-up's auth.test, instead of asking
+    # Slack on the first request (a declare must be stored and answered whether Slack is
+    # up or not).
+    oauth: dict[str, Any] = {"authorize": token_authorize(gateway)}
     if store is not None:
         oauth = {"oauth_settings": oauth_settings(settings, db, store),
                  "installation_store": store,
@@ -196,7 +200,7 @@ def web_app(fh: Foghorn, *, with_events: bool = True) -> web.Application:
             bind(kind="ignored")
             log.info("event from a workspace without an installation ignored")
             return web.Response(status=200)
-        if not fh.workspaces.multi and not await fh.serves(verdict.ids):
+        if not fh.workspaces.multi and not fh.serves(verdict.ids):
             return elsewhere(request, verdict.kind)
         bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
                                         headers=request.headers)  # type: ignore[arg-type]
@@ -415,8 +419,10 @@ def _bolt_logger() -> logging.Logger:
 
 
 class _NotTokenUnused(logging.Filter):
-    """Bolt's "`token` will be unused" warning is about SLACK_BOT_TOKEN, which it reads from
-    the environment though our client already holds it: not a problem to report."""
+    """Bolt's "`token` will be unused" and "will be ignored" warnings are about
+    SLACK_BOT_TOKEN, which it reads from the environment though our client (and our
+    authorize) already hold it: not a problem to report."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "`token` will be unused" not in record.getMessage()
+        text = record.getMessage()
+        return "`token` will be unused" not in text and "will be ignored" not in text

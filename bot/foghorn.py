@@ -15,7 +15,6 @@ from bot.alerts.intake import AlertIntake
 from bot.background import Background
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
-from bot.incidents.errors import ChatError
 from bot.incidents.service import IncidentService
 from bot.metrics import Metrics
 from bot.outbox import Relay
@@ -64,17 +63,14 @@ class Foghorn:
         Enterprise Grid, requests may carry the team of each person's own workspace)."""
         return (team_id or "") if self.workspaces.multi else None
 
-    async def serves(self, ids: dict[str, str]) -> bool:
+    def serves(self, ids: dict[str, str]) -> bool:
         """Token mode: whether a request comes from the token's own workspace (on Enterprise
-        Grid, its organisation). When Slack cannot say (auth.test failing), the request is
-        served: refusing every request while Slack has trouble would be worse."""
+        Grid, its organisation), by what auth.test said at start-up: the request path never
+        asks Slack. Until Slack has answered, the request is served: refusing every request
+        while Slack has trouble would be worse."""
         team, enterprise = ids.get("team"), ids.get("enterprise")
-        if not team and not enterprise:
-            return True
-        try:
-            me = await self.gateway.identity()
-        except ChatError as exc:
-            log.warning("cannot tell which workspace the token belongs to: %s", exc)
+        me = self.gateway.known_identity
+        if (not team and not enterprise) or not me:
             return True
         home_team, home_org = me.get("team_id"), me.get("enterprise_id")
         return bool((team and team == home_team) or (enterprise and enterprise == home_org))

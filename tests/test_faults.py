@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from tests.conftest import ALICE, BOB, GENERAL, Bot
+from bot.store import repo
+from tests.conftest import ALICE, BOB, GENERAL, Bot, BotFactory
 
 
 async def _whole_incident(bot: Bot, title: str) -> None:
@@ -65,3 +66,40 @@ async def test_a_declare_while_slack_is_unreachable_finishes_when_it_is_back(bot
     done = await bot.incident(inc.id)
     assert done.setup_done and done.channel_id
     assert any("INC-1 declared as SEV1" in r.get("text", "") for r in bot.fake.responses)
+
+
+@pytest.mark.slack_refusals
+@pytest.mark.parametrize("away", ["unreachable", "503"])
+async def test_requests_are_stored_and_answered_before_slack_has_ever_answered(
+        make_bot: BotFactory, sqlite_url: str, away: str) -> None:
+    """#24 item 2: a bot that started while Slack was away used to ask Slack (auth.test,
+    through Bolt's authorization) on its first request: unreachable gave 500, a 503 gave
+    "your installation is no longer available", and the declare and the message event were
+    lost. Nothing on the request path asks Slack now."""
+    first = await make_bot()
+    inc, _ = await first.declare("sev2 Before the outage")
+    await first.stop()
+    if away == "unreachable":
+        first.fake.unreachable = True
+    else:
+        first.fake.fail("*", status=503, times=100_000)
+    bot = await make_bot(database_url=sqlite_url, clock=first.clock)
+    assert not bot.fh.slack_answered  # start-up could not ask Slack
+    _, reply = await bot.slack.say(inc.channel_id, BOB, "said while Slack is away")
+    assert reply.status == 200
+    reply = await bot.slack.command("declare sev1 During the outage", user=ALICE,
+                                    channel=GENERAL)
+    assert reply.status == 200 and "Declaring *During the outage*" in reply.text
+    assert "no longer available" not in reply.text
+    async with bot.fh.db.read() as s:
+        stored = [e.text for e in await repo.list_entries(s, inc.id)]
+        second = await repo.get_incident(s, 2)
+    assert "said while Slack is away" in stored
+    assert second is not None and second.title == "During the outage"
+    bot.fake.unreachable = False  # Slack is back: the declare finishes on its own
+    bot.fake._faults.clear()
+    for _ in range(400):
+        if (await bot.incident(2)).setup_done:
+            break
+        await asyncio.sleep(0.05)
+    assert (await bot.incident(2)).channel_id

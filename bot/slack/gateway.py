@@ -291,6 +291,12 @@ class SlackGateway:
             self._identity = data
         return self._identity
 
+    @property
+    def known_identity(self) -> dict[str, Any]:
+        """What auth.test said, if it has answered yet ({} if not): for the request path,
+        which must never wait for Slack."""
+        return self._identity or {}
+
     async def bot_user_id(self) -> str:
         return str((await self.identity()).get("user_id", ""))
 

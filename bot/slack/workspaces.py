@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.oauth.async_callback_options import (
     AsyncCallbackOptions,
     AsyncFailureArgs,
@@ -109,6 +110,24 @@ class Workspaces:
         await self.default.close()
         if self._session is not None:
             await self._session.close()
+
+
+def token_authorize(gateway: SlackGateway) -> Callable[..., Awaitable[AuthorizeResult]]:
+    """Bolt's authorization in token mode, from what auth.test said at start-up (the bot
+    token is Foghorn's own): no Slack call on the request path, so a request is stored and
+    answered whether Slack is up or not. Before Slack has ever answered, the request's own
+    team stands in and the bot's ids are unknown."""
+
+    async def authorize(enterprise_id: str | None, team_id: str | None,
+                        user_id: str | None) -> AuthorizeResult:
+        me = gateway.known_identity
+        return AuthorizeResult(
+            enterprise_id=me.get("enterprise_id") or enterprise_id,
+            team_id=me.get("team_id") or team_id, user_id=user_id,
+            bot_user_id=me.get("user_id"), bot_id=me.get("bot_id"),
+            bot_token=gateway.client.token)
+
+    return authorize
 
 
 class PerWorkspaceChat:
