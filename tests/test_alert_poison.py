@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import insert
 
+from bot.slack.text import link
 from bot.store.tables import AlertNotificationRow
 from bot.testing.fake_slack import INCIDENTS_CHANNEL_ID
 from tests.conftest import BOB, Bot, BotFactory
 from tests.processes import foghorn
-from tests.test_alerts import TOKEN, notifications, payload, post, settle
+from tests.test_alerts import TOKEN, _mrkdwn, notifications, payload, post, settle
 
 
 def _other_group(summary: str = "Payments latency above 2s") -> dict[str, Any]:
@@ -138,3 +139,34 @@ async def test_a_triage_post_slack_refused_once_is_posted_later_and_the_group_st
     await settle(bot)
     [inc] = await bot.open_incidents()
     assert inc.title == "Disk filling"
+
+
+EVIL = "https://ok.example/|Runbook><!channel><https://evil.example"
+
+
+async def test_alert_links_never_ping_or_hide_a_link(make_bot: BotFactory) -> None:
+    """#24 item 5: a generatorURL pasted into a Slack link made a live <!channel> and a
+    hidden link in the #incidents triage post."""
+    bot = await make_bot(ALERTS_TOKEN=TOKEN)
+    body = payload(group="g-links", severity="warning", summary="Disk filling")
+    body["alerts"][0]["generatorURL"] = EVIL
+    body["alerts"].append({**body["alerts"][0], "fingerprint": "js",
+                           "generatorURL": "javascript:alert(1)",
+                           "labels": {**body["alerts"][0]["labels"], "instance": "api-2"}})
+    assert (await post(bot, body))[0] == 200
+    await settle(bot)
+    [triage] = bot.fake.channels[INCIDENTS_CHANNEL_ID].messages
+    shown = "\n".join([triage.text, *_mrkdwn(triage.blocks)])
+    assert "<!channel>" not in shown and "<https://evil" not in shown
+    assert "javascript:" not in shown
+    # The link is still there, whole, and goes where the alert said.
+    assert "<https://ok.example/%7CRunbook&gt;&lt;!channel&gt;&lt;https://evil.example|" in shown
+
+
+def test_one_helper_makes_every_outside_link_safe() -> None:
+    assert link("https://grafana.example/d/1?a=1&b=2", "Dash") == (
+        "<https://grafana.example/d/1?a=1&amp;b=2|Dash>")
+    assert link(EVIL, "x").count("<") == 1 and link(EVIL, "x").count(">") == 1
+    for bad in ("javascript:alert(1)", "ftp://files.example/x", "https://", "http://a b/",
+                "https://ok.example/\n<!here>", "slack://channel?id=C1", ""):
+        assert link(bad, "label") == "label", bad

@@ -13,7 +13,7 @@ from bot.playbooks import AlertRoute
 from bot.slack.blocks import Presenter
 from bot.slack.blocks.common import _context, _plain, _section
 from bot.slack.gateway import SlackGateway
-from bot.slack.text import escape, truncate
+from bot.slack.text import escape, link, truncate
 
 ALERT_DECLARE = "alert_declare"
 ALERT_DISMISS = "alert_dismiss"
@@ -66,7 +66,7 @@ class AlertPoster:
         described = note.annotation("description")
         if described:
             blocks.append(_section(truncate(f"*Description:* {escape(described)}", 2900)))
-        links = " · ".join(f"<{url}|{escape(truncate(name, 60))}>" for name, url in note.links)
+        links = " · ".join(link(url, escape(truncate(name, 60))) for name, url in note.links)
         if links:
             blocks.append(_context(truncate(links, 2900)))
         blocks.append({"type": "actions", "block_id": f"alert|{group_id}", "elements": [

@@ -18,6 +18,7 @@ from bot.playbooks import Checklist, EscalationStep, IncidentType, target_kind
 from bot.slack.blocks import Presenter
 from bot.slack.gateway import SlackGateway
 from bot.slack.text import escape
+from bot.slack.text import link as slack_link
 from bot.store import checklist_rows, repo
 from bot.store.db import Database
 
@@ -220,8 +221,9 @@ class SlackPublisher:
                 for link in links if link.url not in existing]
         for link in links:
             if link.war_room and not resumed:
+                room = slack_link(link.url, escape(link.title))
                 jobs.append(self._say(inc, f":telephone_receiver: War room for {inc.label}: "
-                                           f"<{link.url}|{escape(link.title)}>"))
+                                           f"{room}"))
         targets = self.present.playbook.severity_for(inc.severity, inc.type).notify
         jobs += self._notices(inc, targets, f"{inc.severity} declared", resumed=resumed)
         await _all(jobs)

@@ -10,6 +10,7 @@ and never hides a link behind a label.
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 _SEQUENCE = re.compile(r"<([^<>]*)>")
 _USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -39,6 +40,24 @@ def to_plain(slack_text: str) -> str:
 def escape(plain: str) -> str:
     """Plain text → mrkdwn that shows the same characters and contains nothing live."""
     return plain.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def link(url: str, label: str) -> str:
+    """A Slack link `<url|label>` to a URL from outside (an alert, a webhook, a playbook):
+    only an http or https URL with a host becomes a link, its `&`, `<`, `>` escaped and `|`
+    percent-encoded, so that it can never end the link early and smuggle in a mention or a
+    hidden link; anything else shows the label alone. `label` is mrkdwn already escaped
+    (`escape`)."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return label
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(
+            ch.isspace() or ord(ch) < 32 for ch in url):
+        return label
+    safe = escape(url).replace("|", "%7C")
+    return f"<{safe}|{label}>"
 
 
 def parse_user_mention(token: str) -> str | None:

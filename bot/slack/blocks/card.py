@@ -18,7 +18,7 @@ from bot.slack.blocks.common import (
     _section,
     role_block_id,
 )
-from bot.slack.text import escape, mention, truncate
+from bot.slack.text import escape, link, mention, truncate
 
 
 class Card(PresenterBase):
@@ -48,7 +48,7 @@ class Card(PresenterBase):
         links = self.playbook.links_for(inc.severity, inc.type)
         if links:
             blocks.append(_context(" · ".join(
-                f"<{k.url}|{escape(k.title)}>" for k in links)))
+                link(k.url, escape(k.title)) for k in links)))
         blocks.append({"type": "divider"})
         if inc.is_resolved:
             blocks.append({"type": "section", "fields": [

@@ -20,7 +20,7 @@ from bot.slack.blocks.common import (
     _section,
     checklist_block_id,
 )
-from bot.slack.text import escape, escape_within, truncate
+from bot.slack.text import escape, escape_within, link, truncate
 
 
 class Checklists(PresenterBase):
@@ -41,11 +41,11 @@ class Checklists(PresenterBase):
                 text = escape_within(item.text, OPTION_TEXT)
                 option: dict[str, Any] = {"text": _md(text), "value": str(index)}
                 if item.link:
-                    short = f"<{item.link}|open link>"
+                    short = link(item.link, "open link")
                     if len(short) <= OPTION_TEXT:
                         option["description"] = _md(short)
                     else:
-                        long_links.append(f"<{item.link}|{escape_within(item.text, 60)}>")
+                        long_links.append(link(item.link, escape_within(item.text, 60)))
                 options.append(option)
             element: dict[str, Any] = {"type": "checkboxes", "action_id": CHECKLIST_TICK,
                                        "options": options}

@@ -16,7 +16,7 @@ from bot.slack.blocks.common import (
     _plain,
     _section,
 )
-from bot.slack.text import escape, truncate
+from bot.slack.text import escape, link, truncate
 
 
 class Reports(PresenterBase):
@@ -25,7 +25,7 @@ class Reports(PresenterBase):
                  ) -> tuple[str, Blocks]:
         """The newest entries, oldest first, in sections that stay inside Block Kit's limits."""
         style = Style(person=lambda u: f"<@{u}>" if u else "Foghorn",
-                      link=lambda name, url: f"<{url}|{escape(name).replace('|', '¦')}>",
+                      link=lambda name, url: link(url, escape(name)),
                       text=escape)
         older = total - len(entries)
         head = f"*Timeline of {inc.label}: {escape(truncate(inc.title, 200))}*"
