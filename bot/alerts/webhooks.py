@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from bot import safe_json
 from bot.alerts.payloads import (
     Notification,
     PayloadError,
@@ -97,7 +98,11 @@ def add_routes(app: web.Application, fh: Foghorn) -> None:
                             "signature", source, request.remote)
                 return web.json_response({"error": "unauthorized"}, status=401)
             try:
-                note = parse(json.loads(raw))
+                note = parse(safe_json.loads(raw))
+            except safe_json.BadJSON as exc:
+                fh.metrics.rejected.labels("alert_malformed").inc()
+                return web.json_response({"error": f"the body is refused: {exc}"},
+                                         status=400)
             except (json.JSONDecodeError, UnicodeDecodeError):
                 fh.metrics.rejected.labels("alert_malformed").inc()
                 return web.json_response({"error": "the body is not JSON"}, status=400)

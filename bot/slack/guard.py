@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
+
+from bot import safe_json
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,9 @@ def _ids(**found: Any) -> dict[str, str]:
 
 def _check_json(text: str) -> Verdict | Accepted:
     try:
-        data = json.loads(text)
+        data = safe_json.loads(text)
+    except safe_json.BadJSON as exc:
+        return Verdict(400, f"body refused: {exc}")
     except ValueError:
         return Verdict(400, "body is not JSON")
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
@@ -101,7 +104,9 @@ def _check_form(text: str) -> Verdict | Accepted:
     fields = parse_qs(text, keep_blank_values=True)
     if "payload" in fields:
         try:
-            payload = json.loads(fields["payload"][0])
+            payload = safe_json.loads(fields["payload"][0])
+        except safe_json.BadJSON as exc:
+            return Verdict(400, f"payload refused: {exc}")
         except ValueError:
             return Verdict(400, "payload is not JSON")
         if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
