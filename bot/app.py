@@ -382,7 +382,7 @@ async def shutdown(fh: Foghorn, runner: web.AppRunner | None) -> None:
     fh.ready = False
     if runner is not None:
         await runner.cleanup()
-    await fh.dispatcher.stop()
+    await fh.dispatcher.stop(max(0.5, deadline - loop.time()))
     await fh.relay.stop()
     if fh.alerts is not None:
         await fh.alerts.stop()

@@ -59,6 +59,10 @@ class Dispatcher:
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self._scheduler: AsyncIOScheduler | None = None
         self._poked = False  # a look is already on its way
+        # The look under way: our own task, not the scheduler's job (APScheduler cancels
+        # its running jobs at shutdown, which cut a reminder run short mid-post).
+        self._look: asyncio.Task[None] | None = None
+        self._again = False  # asked to look while a look was running
         # Called for each reminder posted, with when it was recorded (for the metrics).
         self.on_sent: Callable[[Reminder, datetime], None] = lambda r, at: None
 
@@ -135,13 +139,32 @@ class Dispatcher:
             if released:
                 log.info("took back %d reminder claim(s) left by an earlier run", released)
         self._scheduler = AsyncIOScheduler(timezone=UTC)
-        self._scheduler.add_job(self._tick, "interval", seconds=SAFETY_INTERVAL, id="safety",
+        self._scheduler.add_job(self._kick, "interval", seconds=SAFETY_INTERVAL, id="safety",
                                 max_instances=1, coalesce=True)
         # Its own job: a long run (Slack slow) must not look like a dead replica.
         self._scheduler.add_job(self._beat_quietly, "interval", seconds=SAFETY_INTERVAL,
                                 id="heartbeat", max_instances=1, coalesce=True)
         self._scheduler.start()
-        await self._tick()
+        await self._kick()
+        assert self._look is not None
+        await asyncio.shield(self._look)  # what fell due while we were down, once
+
+    async def _kick(self) -> None:
+        """The scheduler's job: start a look unless one is running (then it looks again
+        when done). It returns at once, so the scheduler never has a job of ours running:
+        no run is cancelled by its shutdown, and no "maximum number of running instances"
+        is ever reached."""
+        if self._look is not None and not self._look.done():
+            self._again = True
+            return
+        self._look = asyncio.get_running_loop().create_task(self._looks(), name="reminders")
+
+    async def _looks(self) -> None:
+        while True:
+            self._again = False
+            await self._tick()
+            if not self._again:
+                return
 
     async def _beat_quietly(self) -> None:
         try:
@@ -149,11 +172,21 @@ class Dispatcher:
         except Exception as exc:  # the database is away: /healthz says so already
             log.debug("heartbeat failed: %s", exc)
 
-    async def stop(self) -> None:
+    async def stop(self, within: float = 5.0) -> None:
+        """Stop looking; a run in progress may finish within `within` seconds (shutdown's
+        budget), then it is cancelled (its claims go back at the next start)."""
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
-        async with self._run_lock:  # let a run in progress finish
+        if self._look is not None and not self._look.done():
+            self._again = False
+            try:
+                await asyncio.wait_for(asyncio.shield(self._look), within)
+            except TimeoutError:
+                log.warning("a reminder run was still going after %.0f s; stopping it", within)
+                self._look.cancel()
+                await asyncio.gather(self._look, return_exceptions=True)
+        async with self._run_lock:  # a run started by hand (tests) finishes too
             pass
         try:  # a clean stop hands its (now closed) claims over at once
             async with self.db.write() as s:
@@ -187,7 +220,6 @@ class Dispatcher:
     def _wake_at(self, when: datetime) -> None:
         if self._scheduler is None:
             return
-        # A second instance may start while one runs: it waits on the run lock, so a wake-up
-        # that arrives mid-run is never dropped.
-        self._scheduler.add_job(self._tick, "date", run_date=when, id="next",
-                                replace_existing=True, misfire_grace_time=None, max_instances=2)
+        # A wake-up that arrives mid-run makes that run look again (`_kick`): never dropped.
+        self._scheduler.add_job(self._kick, "date", run_date=when, id="next",
+                                replace_existing=True, misfire_grace_time=None)

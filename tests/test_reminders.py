@@ -382,3 +382,49 @@ async def test_real_reminders_arrive_on_time(make_bot: BotFactory, tmp_path: Pat
     late = ts_to_datetime(reminder.ts) - (inc.declared_at + timedelta(seconds=4))
     assert timedelta(0) <= late < timedelta(seconds=1), late
     assert "4s since the last update" in reminder.text
+
+
+async def test_sigterm_lets_a_reminder_run_in_progress_finish(
+        make_bot: BotFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """#24 item 9: shutdown cancelled a reminder run in progress (APScheduler cancels its
+    running jobs): an ERROR traceback and the row left claimed."""
+    import logging
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from bot.store.tables import ReminderRow
+    from tests.conftest import Clock
+
+    pb = json.loads(json.dumps(DEFAULT))
+    pb["severities"][0].update(response_time="1s", escalation=[])
+    (tmp_path / "default.yml").write_text(yaml.safe_dump(pb))
+
+    class RealClock(Clock):
+        def __call__(self) -> datetime:
+            return datetime.now(UTC)
+
+    caplog.set_level(logging.INFO)
+    bot = await make_bot(playbooks=tmp_path, clock=RealClock(), schedule=True)
+    inc, _ = await bot.declare("sev1 Stopping mid-run")
+    bot.fake.delay("chat.postMessage", 2.0)  # the nudge's post takes a while
+
+    async def nudges() -> list[str]:
+        async with bot.fh.db.read() as s:
+            return list(await s.scalars(select(ReminderRow.status).where(
+                ReminderRow.incident_id == inc.id, ReminderRow.kind == "ic_nudge")
+                .order_by(ReminderRow.id)))
+
+    for _ in range(100):
+        if "claimed" in await nudges():
+            break
+        await asyncio.sleep(0.05)
+    assert (await nudges())[0] == "claimed"
+    await bot.stop()  # SIGTERM's shutdown, while the nudge is being posted
+    statuses = await nudges()
+    assert statuses[0] == "sent" and "claimed" not in statuses
+    # Each nudge posted is a row recorded as sent (a nudge repeats while nobody is IC).
+    assert len(said(bot, inc.channel_id, ":wave:")) == statuses.count("sent")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not [r for r in caplog.records if "maximum number of running instances"
+                in r.getMessage()]
