@@ -72,6 +72,11 @@ async def run(settings: Settings) -> int:
         else:
             log.info("listening on port %d (POST /slack/events, GET /healthz)", port)
         log.info("%s", fh.alerts_said)
+        if fh.alerts is not None and settings.ALERTS_SIGNING_SECRET and (
+                not settings.GRAFANA_TIMESTAMP_HEADER):
+            log.warning("Grafana's HMAC signature is checked without its timestamp, so a "
+                        "captured request can be replayed (each is stored once a day at "
+                        "most): set GRAFANA_TIMESTAMP_HEADER as in Grafana's contact point")
         await finish_startup(fh)
         if not fh.slack_answered:
             answered = fh

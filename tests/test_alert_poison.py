@@ -170,3 +170,73 @@ def test_one_helper_makes_every_outside_link_safe() -> None:
     for bad in ("javascript:alert(1)", "ftp://files.example/x", "https://", "http://a b/",
                 "https://ok.example/\n<!here>", "slack://channel?id=C1", ""):
         assert link(bad, "label") == "label", bad
+
+
+SECRET = "generic-signing-secret-0123456789"
+
+
+def _signed(body: dict[str, Any], stamp: int | None) -> tuple[bytes, dict[str, str]]:
+    import hashlib
+    import hmac
+    import json
+
+    raw = json.dumps(body).encode()
+    material = raw if stamp is None else f"{stamp}.".encode() + raw
+    headers = {"X-Foghorn-Signature": "sha256=" + hmac.new(
+        SECRET.encode(), material, hashlib.sha256).hexdigest()}
+    if stamp is not None:
+        headers["X-Foghorn-Timestamp"] = str(stamp)
+    return raw, headers
+
+
+async def _send(bot: Bot, raw: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    async with bot.session.post(f"{bot.url}/alerts/webhook", data=raw,
+                                headers=headers) as r:
+        return r.status, await r.json()
+
+
+@pytest.mark.parametrize("stamped", [True, False])
+async def test_a_replayed_generic_webhook_is_stored_once(make_bot: BotFactory,
+                                                         stamped: bool) -> None:
+    """#24 item 6: one captured request sent 100 times gave 100 notifications, and replayed
+    after its incident was resolved opened a new SEV1 incident."""
+    import time
+
+    bot = await make_bot(ALERTS_SIGNING_SECRET=SECRET)
+    body = {"title": "Checkout down", "dedup_key": "checkout", "severity": "critical"}
+    raw, headers = _signed(body, int(time.time()) if stamped else None)
+    answers = [await _send(bot, raw, headers) for _ in range(100)]
+    assert answers[0] == (200, {"ok": True, "stored": 1})
+    assert {a for a, _ in answers} == {200}
+    assert [b for _, b in answers[1:]] == [{"ok": True, "duplicate": True}] * 99
+    await settle(bot)
+    assert len(await notifications(bot)) == 1
+    [inc] = await bot.open_incidents()
+    await bot.command("resolve Fixed", channel=inc.channel_id)
+    assert await _send(bot, raw, headers) == (200, {"ok": True, "duplicate": True})
+    await settle(bot)
+    assert await bot.open_incidents() == []  # no new incident from the replay
+    async with bot.session.get(f"{bot.url}/metrics") as r:
+        assert 'foghorn_rejected_requests_total{reason="alert_replayed"} 100.0' in (
+            await r.text())
+
+
+async def test_a_generic_webhook_outside_its_time_window_is_refused(
+        make_bot: BotFactory) -> None:
+    import time
+
+    bot = await make_bot(ALERTS_SIGNING_SECRET=SECRET)
+    body = {"title": "Old news", "dedup_key": "old"}
+    for stamp in (int(time.time()) - 301, int(time.time()) + 301):
+        raw, headers = _signed(body, stamp)
+        assert (await _send(bot, raw, headers))[0] == 401
+    raw, headers = _signed(body, int(time.time()))
+    headers["X-Foghorn-Timestamp"] = str(int(time.time()) - 1)  # not what was signed
+    assert (await _send(bot, raw, headers))[0] == 401
+    # A sender's own delivery id makes two signings of one notification one delivery.
+    first, one = _signed(body, int(time.time()))
+    second, two = _signed(body, int(time.time()) + 1)
+    assert (await _send(bot, first, {**one, "X-Foghorn-Delivery": "n-1"}))[0] == 200
+    assert (await _send(bot, second, {**two, "X-Foghorn-Delivery": "n-1"}))[1] == {
+        "ok": True, "duplicate": True}
+    assert len(await notifications(bot)) == 1

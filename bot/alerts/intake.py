@@ -86,10 +86,15 @@ class AlertIntake:
         self._pass: asyncio.Task[int] | None = None
         self._watch: asyncio.Task[None] | None = None
 
-    async def receive(self, source: str, note: Notification) -> int:
+    async def receive(self, source: str, note: Notification, *, delivery: str | None = None
+                      ) -> int | None:
         """Store the notification, in the one shape every source is read into (the webhook
-        is answered only after this)."""
+        is answered only after this). `delivery`: the signed request's id; None is returned
+        (nothing stored) when that delivery was taken already."""
         async with self.db.write(urgent=True) as s:
+            if delivery is not None and not await alert_rows.first_delivery(
+                    s, source, delivery, self.clock()):
+                return None
             return await alert_rows.store_notification(
                 s, source=source, group_hash=group_hash(source, note.group_key),
                 status=note.status, payload=note.model_dump(mode="json", by_alias=True),

@@ -6,7 +6,12 @@
   Grafana's HMAC signature (ALERTS_SIGNING_SECRET; hex HMAC-SHA256 of the body, or of
   `timestamp:body` when GRAFANA_TIMESTAMP_HEADER is set, then within 5 minutes).
 - `POST /alerts/webhook`: anything else, in Foghorn's minimal schema, signed with
-  `X-Foghorn-Signature: sha256=<hex HMAC-SHA256 of the body>` (ALERTS_SIGNING_SECRET).
+  `X-Foghorn-Signature: sha256=<hex HMAC-SHA256 of "<X-Foghorn-Timestamp>.<body>">`
+  (ALERTS_SIGNING_SECRET; the timestamp, unix seconds, within 5 minutes), or of the body
+  alone from older senders.
+
+A signed request is stored once: delivered again (a replay, a retry) within a day, it is
+answered 200 `duplicate` and counted, and nothing is stored.
 
 Every comparison is in constant time. Answered 200 only once the notification is stored;
 503 when the database cannot store it (Alertmanager retries a 5xx but not a 429, so Foghorn
@@ -44,7 +49,18 @@ ALERTMANAGER_PATH = "/alerts/alertmanager"
 GRAFANA_PATH = "/alerts/grafana"
 GENERIC_PATH = "/alerts/webhook"
 GENERIC_SIGNATURE = "X-Foghorn-Signature"
+GENERIC_TIMESTAMP = "X-Foghorn-Timestamp"
+GENERIC_DELIVERY = "X-Foghorn-Delivery"
 REPLAY_WINDOW = 300  # seconds a signed timestamp stays valid
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(text: str) -> None:
+    if text not in _warned:
+        _warned.add(text)
+        log.warning("%s", text)
 
 
 def bearer_ok(request: web.Request, token: str | None) -> bool:
@@ -59,40 +75,70 @@ def hmac_hex(secret: str, data: bytes) -> str:
     return hmac.new(secret.encode(), data, hashlib.sha256).hexdigest()
 
 
+# What a source's check says of a request: refused (None), or accepted with the key a replay
+# of it would have (NO_KEY where the source is trusted by a bearer token, not a signature).
+NO_KEY = ""
+Check = Callable[[web.Request, bytes], str | None]
+
+
+def delivery_key(*signed: bytes) -> str:
+    return hashlib.sha256(b"\0".join(signed)).hexdigest()
+
+
 def add_routes(app: web.Application, fh: Foghorn) -> None:
     if fh.alerts is None:
         return
     s = fh.settings
 
-    def grafana_ok(request: web.Request, raw: bytes) -> bool:
+    def fresh(stamp: str) -> bool:
+        return stamp.isdigit() and abs(time.time() - int(stamp)) <= REPLAY_WINDOW
+
+    def grafana_ok(request: web.Request, raw: bytes) -> str | None:
         if bearer_ok(request, s.ALERTS_TOKEN):
-            return True
+            return NO_KEY
         if not s.ALERTS_SIGNING_SECRET:
-            return False
+            return None
         signed = raw
         if s.GRAFANA_TIMESTAMP_HEADER:
             stamp = request.headers.get(s.GRAFANA_TIMESTAMP_HEADER, "")
-            if not stamp.isdigit() or abs(time.time() - int(stamp)) > REPLAY_WINDOW:
-                return False
+            if not fresh(stamp):
+                return None
             signed = f"{stamp}:".encode() + raw
         given = request.headers.get(s.GRAFANA_SIGNATURE_HEADER, "").strip().lower()
-        return hmac.compare_digest(given, hmac_hex(s.ALERTS_SIGNING_SECRET, signed))
+        if not hmac.compare_digest(given, hmac_hex(s.ALERTS_SIGNING_SECRET, signed)):
+            return None
+        return delivery_key(signed)
 
-    def generic_ok(request: web.Request, raw: bytes) -> bool:
+    def generic_ok(request: web.Request, raw: bytes) -> str | None:
+        """`sha256=` HMAC of `<X-Foghorn-Timestamp>.<body>` (refused outside 5 minutes),
+        or, from senders that send no timestamp, of the body alone. A replay is stored
+        once: its key is the sender's X-Foghorn-Delivery id, else what was signed."""
         if not s.ALERTS_SIGNING_SECRET:
-            return False
+            return None
+        stamp = request.headers.get(GENERIC_TIMESTAMP)
+        if stamp is not None and not fresh(stamp.strip()):
+            return None
+        signed = raw if stamp is None else f"{stamp.strip()}.".encode() + raw
         given = request.headers.get(GENERIC_SIGNATURE, "").strip().lower()
-        expected = "sha256=" + hmac_hex(s.ALERTS_SIGNING_SECRET, raw)
-        return hmac.compare_digest(given, expected)
+        if not hmac.compare_digest(given, "sha256=" + hmac_hex(s.ALERTS_SIGNING_SECRET,
+                                                                signed)):
+            return None
+        if stamp is None:
+            _warn_once("a generic webhook sender signs no timestamp: its requests can be "
+                       f"replayed (each is stored once a day at most); send {GENERIC_TIMESTAMP}"
+                       " and sign '<timestamp>.<body>'")
+        sender_id = request.headers.get(GENERIC_DELIVERY, "").strip()
+        return delivery_key(sender_id.encode()) if sender_id else delivery_key(signed)
 
-    def endpoint(source: str, authorized: Callable[[web.Request, bytes], bool],
-                 parse: Callable[[Any], Notification]) -> Any:
+    def endpoint(source: str, authorized: Check, parse: Callable[[Any], Notification]
+                 ) -> Any:
         async def receive(request: web.Request) -> web.Response:
             try:
                 raw = await request.read()
             except web.HTTPRequestEntityTooLarge:
                 return web.json_response({"error": "body too large"}, status=413)
-            if not authorized(request, raw):
+            key = authorized(request, raw)
+            if key is None:
                 fh.metrics.rejected.labels("alert_auth").inc()
                 log.warning("refused a %s notification from %s: wrong or missing token or "
                             "signature", source, request.remote)
@@ -111,10 +157,14 @@ def add_routes(app: web.Application, fh: Foghorn) -> None:
                 return web.json_response({"error": str(exc)}, status=400)
             assert fh.alerts is not None
             try:
-                stored = await fh.alerts.receive(source, note)
+                stored = await fh.alerts.receive(source, note, delivery=key or None)
             except Exception as exc:  # not stored: the source must send it again
                 log.warning("could not store a %s notification: %s", source, exc)
                 return web.json_response({"error": "cannot store it now; retry"}, status=503)
+            if stored is None:  # this very request was taken already
+                fh.metrics.rejected.labels("alert_replayed").inc()
+                log.info("a %s notification delivered again was ignored", source)
+                return web.json_response({"ok": True, "duplicate": True})
             fh.metrics.alerts.labels(source, note.status).inc()
             fh.background.spawn(fh.alerts.process_pending(), "alert")
             return web.json_response({"ok": True, "stored": stored})
@@ -123,7 +173,8 @@ def add_routes(app: web.Application, fh: Foghorn) -> None:
 
     if s.ALERTS_TOKEN:
         app.router.add_post(ALERTMANAGER_PATH, endpoint(
-            "alertmanager", lambda r, _: bearer_ok(r, s.ALERTS_TOKEN), parse_alertmanager))
+            "alertmanager", lambda r, _: NO_KEY if bearer_ok(r, s.ALERTS_TOKEN) else None,
+            parse_alertmanager))
     app.router.add_post(GRAFANA_PATH, endpoint("grafana", grafana_ok, parse_grafana))
     if s.ALERTS_SIGNING_SECRET:
         app.router.add_post(GENERIC_PATH, endpoint(

@@ -12,14 +12,38 @@ import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from bot.incidents.model import RESOLVED
-from bot.store.tables import AlertGroupRow, AlertNotificationRow, IncidentRow
+from bot.store.tables import (
+    AlertDeliveryRow,
+    AlertGroupRow,
+    AlertNotificationRow,
+    IncidentRow,
+)
 
 PARKED = "parked"  # the outcome of a notification that kept failing
+
+
+DELIVERIES_KEPT = timedelta(hours=24)  # how long a replayed delivery is recognised
+
+
+async def first_delivery(session: AsyncSession, source: str, key: str, at: datetime) -> bool:
+    """Remember a signed delivery; False when it was taken already (a replay, a retry)."""
+    if await session.get(AlertDeliveryRow, (source, key)) is not None:
+        return False
+    await session.execute(delete(AlertDeliveryRow).where(
+        AlertDeliveryRow.received_at < at - DELIVERIES_KEPT))
+    try:
+        async with session.begin_nested():  # the same delivery at the same moment
+            session.add(AlertDeliveryRow(source=source, key=key, received_at=at))
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
 
 
 async def store_notification(session: AsyncSession, *, source: str, group_hash: str,

@@ -245,6 +245,17 @@ class AlertNotificationRow(Base):
     __table_args__ = (Index("ix_alert_notifications_unprocessed", "processed_at", "id"),)
 
 
+class AlertDeliveryRow(Base):
+    """A signed webhook delivery already taken (its sender's id, or a hash of what was
+    signed): the same request replayed is answered but stored once."""
+
+    __tablename__ = "alert_deliveries"
+
+    source: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class AlertGroupRow(Base):
     """An alert group and the incident it opened; at most one open row per group."""
 

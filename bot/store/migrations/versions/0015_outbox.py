@@ -1,4 +1,5 @@
-"""The outbox of incident events and each subscriber's progress on them (bot.outbox).
+"""The outbox of incident events and each subscriber's progress on them (bot.outbox); the
+alert intake's retry state and the signed webhook deliveries already taken.
 
 Revision ID: 0015
 Revises: 0014
@@ -45,6 +46,14 @@ def upgrade() -> None:
     op.create_index("ix_outbox_deliveries_stream", "outbox_deliveries",
                     ["subscriber", "stream", "event_id"])
     op.create_index("ix_outbox_deliveries_due", "outbox_deliveries", ["status", "due_at"])
+    # Signed webhook deliveries already taken: a replayed request is stored once.
+    op.create_table(
+        "alert_deliveries",
+        sa.Column("source", sa.String(20), primary_key=True),
+        sa.Column("key", sa.String(64), primary_key=True),
+        sa.Column("received_at", UTCDateTime(), nullable=False),
+    )
+    op.create_index("ix_alert_deliveries_received_at", "alert_deliveries", ["received_at"])
     # Alert notifications: attempts and the last error, so one that keeps failing is parked
     # instead of holding every notification behind it.
     with op.batch_alter_table("alert_notifications") as t:
@@ -58,5 +67,6 @@ def downgrade() -> None:
         t.drop_column("last_error")
         t.drop_column("next_try_at")
         t.drop_column("attempts")
+    op.drop_table("alert_deliveries")
     op.drop_table("outbox_deliveries")
     op.drop_table("outbox_events")
