@@ -18,6 +18,7 @@ from bot.incidents.model import Clock, Incident, utcnow
 from bot.incidents.postmortem import PostmortemWriter
 from bot.incidents.timeline import Timeline
 from bot.logs import bind
+from bot.offload import heavy, heavy_turn
 from bot.playbooks import Checklist, EscalationStep, IncidentType, Playbook, normalize_key
 from bot.store import repo
 from bot.store.batch import GroupWriter
@@ -305,10 +306,11 @@ async def load_stats(db: Database, playbook: Playbook, period: str, now: datetim
                      team_id: str | None = None) -> stats.Stats:
     """Read what the figures need and compute them (also used by `foghorn stats`)."""
     since = now - stats.PERIODS[period]
-    async with db.read() as s:  # one transaction: the incidents and entries agree
-        found = await repo.list_declared_since(s, since, team_id)
-        entries = await repo.entries_of_declared_since(s, since, team_id, stats.KINDS)
-    return stats.compute(found, entries, playbook, period, now)
+    async with heavy_turn():  # one heavy job at a time, computed in a thread
+        async with db.read() as s:  # one transaction: the incidents and entries agree
+            found = await repo.list_declared_since(s, since, team_id)
+            entries = await repo.entries_of_declared_since(s, since, team_id, stats.KINDS)
+        return await heavy(stats.compute, found, entries, playbook, period, now)
 
 
 def visible_to(inc: Incident, viewer: str | None) -> bool:

@@ -9,6 +9,7 @@ from bot.incidents import reminders as plan
 from bot.incidents.base import ServiceBase
 from bot.incidents.errors import UserError
 from bot.incidents.model import Incident, TimelineEntry
+from bot.offload import heavy, heavy_turn
 from bot.store import people, reminder_rows, repo
 
 log = logging.getLogger(__name__)
@@ -25,10 +26,12 @@ class Records(ServiceBase):
     async def draft_postmortem(self, inc: Incident, *, ask_chat: bool = True) -> str:
         """The postmortem Markdown, with people's names: remembered ones, and (`ask_chat`)
         those the chat side knows, remembered from now on."""
-        entries = await self.timeline.entries(inc.id)
-        names = await self.people_names(inc, _people_in(inc, entries), ask_chat=ask_chat)
-        return self.postmortems.build(inc, entries, names, self.clock(),
-                                      await self.checklist_state(inc.id))
+        async with heavy_turn():  # read and built one at a time, the build in a thread:
+            # a 20,000-entry draft would otherwise hold other requests' acks
+            entries = await self.timeline.entries(inc.id)
+            names = await self.people_names(inc, _people_in(inc, entries), ask_chat=ask_chat)
+            return await heavy(self.postmortems.build, inc, entries, names, self.clock(),
+                               await self.checklist_state(inc.id))
 
     async def people_names(self, inc: Incident, users: set[str], *, ask_chat: bool = True
                            ) -> dict[str, str]:

@@ -3,6 +3,7 @@ transaction, so a service method can change several rows atomically."""
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from datetime import datetime
 from typing import Any
@@ -267,12 +268,10 @@ async def entries_of_declared_since(session: AsyncSession, since: datetime,
     """The timeline entries of these kinds of the incidents `list_declared_since` returns,
     oldest first (a subquery, not a list of ids: a quarter's incidents can be thousands)."""
     declared = _in_team(select(IncidentRow.id).where(IncidentRow.declared_at >= since), team_id)
-    rows = await session.scalars(
-        select(TimelineEntryRow)
-        .where(TimelineEntryRow.incident_id.in_(declared.scalar_subquery()),
-               TimelineEntryRow.kind.in_(kinds))
-        .order_by(TimelineEntryRow.occurred_at, TimelineEntryRow.id))
-    return [_to_entry(r) for r in rows]
+    return await _entries(session, _ENTRY.where(
+        TimelineEntryRow.incident_id.in_(declared.scalar_subquery()),
+        TimelineEntryRow.kind.in_(kinds)).order_by(TimelineEntryRow.occurred_at,
+                                                   TimelineEntryRow.id))
 
 
 def _to_entry(r: TimelineEntryRow) -> TimelineEntry:
@@ -303,12 +302,29 @@ def _shown(incident_id: int) -> tuple[Any, ...]:
 
 
 async def list_entries(session: AsyncSession, incident_id: int) -> list[TimelineEntry]:
-    rows = await session.scalars(
-        select(TimelineEntryRow)
-        .where(*_shown(incident_id))
-        .order_by(TimelineEntryRow.occurred_at, TimelineEntryRow.id)
-    )
-    return [_to_entry(r) for r in rows]
+    return await _entries(session, _ENTRY.where(*_shown(incident_id))
+                          .order_by(TimelineEntryRow.occurred_at, TimelineEntryRow.id))
+
+
+ENTRIES_AT_ONCE = 500
+_ENTRY = select(TimelineEntryRow.id, TimelineEntryRow.incident_id, TimelineEntryRow.kind,
+                TimelineEntryRow.occurred_at, TimelineEntryRow.actor, TimelineEntryRow.text,
+                TimelineEntryRow.data, TimelineEntryRow.slack_ts, TimelineEntryRow.thread_ts,
+                TimelineEntryRow.key_event, TimelineEntryRow.deleted,
+                TimelineEntryRow.edited_at)
+
+
+async def _entries(session: AsyncSession, stmt: Any) -> list[TimelineEntry]:
+    """Every entry the statement (of `_ENTRY`'s columns) selects, as plain rows (no ORM
+    objects: five times cheaper), ENTRIES_AT_ONCE at a time with the event loop let go in
+    between: turning 20,000 rows into objects at once held every other request (acks
+    included) for hundreds of milliseconds."""
+    found: list[TimelineEntry] = []
+    result = await session.stream(stmt.execution_options(yield_per=ENTRIES_AT_ONCE))
+    async for part in result.partitions(ENTRIES_AT_ONCE):
+        found.extend(TimelineEntry(*row[:6], dict(row[6] or {}), *row[7:]) for row in part)
+        await asyncio.sleep(0)
+    return found
 
 
 async def latest_entries(session: AsyncSession, incident_id: int, limit: int
