@@ -99,7 +99,7 @@ async def running_bot(database_url: str | None = None, fake: FakeSlack | None = 
                    "DATABASE_URL": database_url or f"sqlite+aiosqlite:///{tmp}/bench.db",
                    "PLAYBOOKS_DIR": str(ROOT / "playbooks")}
         bot_env.pop("SLACK_APP_TOKEN", None)
-        stderr = Path(os.environ.get("BENCH_BOT_LOG") or Path(tmp) / "bot.log")
+        stderr = Path(tmp) / "bot.log"
         with stderr.open("wb") as log:
             # BENCH_PROFILE=file: run the bot under py-spy, writing collapsed stacks there.
             profile = os.environ.get("BENCH_PROFILE")

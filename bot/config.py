@@ -189,6 +189,16 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, v: str | None) -> str | None:
         return (v or "").strip() or None
 
+    @field_validator("SLACK_SIGNING_SECRET", "SLACK_CLIENT_SECRET")
+    @classmethod
+    def _secret_length(cls, v: str | None) -> str | None:
+        """A secret shorter than 8 characters is a mistake (Slack's are 32), and one the
+        logs could not redact without garbling every line: refused, never echoed."""
+        if v and len(v.strip()) < 8:
+            raise ValueError("is too short to be Slack's secret (Slack's have 32 "
+                             "characters): copy it again from the app's Basic Information")
+        return v
+
     @field_validator("LOG_FORMAT")
     @classmethod
     def _log_format(cls, v: str) -> str:

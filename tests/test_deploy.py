@@ -130,7 +130,7 @@ async def test_compose_config_is_valid_where_compose_exists(tmp_path: Path) -> N
     if tool is None:
         pytest.skip("docker-compose is not installed (.ci/run installs Debian's)")
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path),
-           "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
+           "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s" * 32}
     code, out = await sh(tool, "-f", str(ROOT / "compose.yaml"), "config", "--quiet",
                          cwd=ROOT, env=env, limit=60)
     assert code == 0, out

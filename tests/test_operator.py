@@ -41,7 +41,7 @@ SECRET = "hunter2-Sup3rS3cret-value"
     {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": SECRET, "SLACK_APP_TOKEN": "xapp-1"},
 ])
 async def test_no_secret_in_any_output(env: dict[str, str], tmp_path: Path) -> None:
-    base = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+    base = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s" * 32,
             "SLACK_API_URL": "http://127.0.0.1:9/api/",
             "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db", "LOG_LEVEL": "DEBUG"}
     commands = [("run",), ("check",), ("stats",), ("export", "INC-1")]
@@ -61,7 +61,7 @@ async def test_settings_errors_name_the_variable_not_the_value() -> None:
         "foghorn: SLACK_BOT_TOKEN is invalid (must be a bot token starting with xoxb-; got a "
         "value starting with 'xoxp-'): expected the bot token (xoxb-...) from the app's OAuth "
         "& Permissions page")
-    code, _, err = await foghorn({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+    code, _, err = await foghorn({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s" * 32,
                                   "DATABASE_URL": f"postgresql+psycopg2://u:{SECRET}@h/db"},
                                  "run")
     assert code == 2 and "got the scheme 'postgresql+psycopg2'" in err
@@ -174,7 +174,7 @@ async def silent_server() -> AsyncIterator[int]:
 
 
 async def test_a_silent_postgresql_is_one_line_within_seconds(silent_server: int) -> None:
-    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s" * 32,
            "DATABASE_URL": f"postgresql+asyncpg://foghorn:pw@127.0.0.1:{silent_server}/db"}
     started = time.monotonic()
     code, out, err = await foghorn(env, "run", limit=40)
@@ -200,7 +200,7 @@ async def test_a_silent_postgresql_is_one_line_within_seconds(silent_server: int
      "cannot create the folder /proc/foghorn/x for the SQLite database"),
 ])
 async def test_database_problems_are_one_line(url: str, expected: str) -> None:
-    code, out, err = await foghorn({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+    code, out, err = await foghorn({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s" * 32,
                                     "DATABASE_URL": url}, "run", limit=40)
     assert (code, out) == (2, "")
     [line] = err.splitlines()
@@ -220,7 +220,7 @@ async def test_a_full_disk_is_one_line(tmp_path: Path) -> None:
         pytest.skip(f"cannot mount a small tmpfs here: {why.decode().strip()}")
     try:
         (disk / "filler").write_bytes(b"x" * 60_000)
-        code, _, err = await foghorn({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+        code, _, err = await foghorn({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s" * 32,
                                       "DATABASE_URL": f"sqlite+aiosqlite:///{disk}/f.db"},
                                      "run")
     finally:
@@ -314,7 +314,7 @@ async def test_export_of_an_older_schema_says_to_upgrade(tmp_path: Path) -> None
                           "`foghorn run` once to upgrade it") in err
     # For `foghorn check` an older schema is fine: `foghorn run` upgrades it.
     _, out, _ = await foghorn({"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/old.db",
-                               "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+                               "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s" * 32,
                                "SLACK_API_URL": "http://127.0.0.1:9/api/"}, "check")
     [line] = [x for x in out.splitlines() if "has schema 0008" in x]
     assert line.startswith("ok: the database ")

@@ -93,3 +93,30 @@ async def test_secrets_never_reach_the_logs(bot: Bot, caplog: pytest.LogCaptureF
     for secret in ("xoxb-test-token", SECRET):
         assert secret not in caplog.text
     assert "[redacted]" in caplog.text
+
+
+async def test_a_database_error_never_logs_what_was_being_written(
+        bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
+    """#23: engines hide statement parameters, so a failing write of a message (or an
+    alert payload) never puts its text in the log."""
+    from sqlalchemy import text
+
+    caplog.set_level(logging.DEBUG)
+    inc, _ = await bot.declare("sev2 Private words")
+    async with bot.fh.db.write() as s:  # every new timeline entry now fails
+        await s.execute(text("CREATE TRIGGER no_entries BEFORE INSERT ON timeline_entries "
+                             "BEGIN SELECT RAISE(ABORT, 'the disk is unhappy'); END"))
+    secret_words = "the merger with Initech closes on Friday"
+    _, reply = await bot.slack.say(inc.channel_id, BOB, secret_words)
+    assert reply.status == 500  # not stored: Slack delivers it again
+    assert "the disk is unhappy" in caplog.text  # the error itself was logged
+    assert "parameters hidden" in caplog.text or "[SQL" not in caplog.text
+    assert secret_words not in caplog.text
+
+
+def test_a_secret_too_short_to_redact_is_refused_at_start() -> None:
+    from bot.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError) as refused:
+        load_settings(SLACK_BOT_TOKEN="xoxb-test-token", SLACK_SIGNING_SECRET="abc12")
+    assert "SLACK_SIGNING_SECRET" in str(refused.value) and "abc12" not in str(refused.value)

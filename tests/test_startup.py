@@ -31,17 +31,18 @@ def _run(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.Com
     ({}, "SLACK_BOT_TOKEN is not set"),
     ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is not set"),
     ({"SLACK_BOT_TOKEN": "nope"}, "SLACK_BOT_TOKEN is invalid (must be a bot token"),
-    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "PORT": "eighty"},
+    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s" * 32, "PORT": "eighty"},
      "PORT is invalid"),
-    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "TIMEZONE": "Mars/Base"},
+    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s" * 32, "TIMEZONE": "Mars/Base"},
      "TIMEZONE is invalid (unknown time zone 'Mars/Base'"),
-    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "DATABASE_URL": "mysql://x"},
+    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s" * 32, "DATABASE_URL": "mysql://x"},
      "DATABASE_URL is invalid"),
-    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "LOG_FORMAT": "xml"},
+    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s" * 32, "LOG_FORMAT": "xml"},
      "LOG_FORMAT is invalid (must be text or json; got 'xml')"),
     ({"SLACK_CLIENT_ID": "1.2"}, "SLACK_CLIENT_SECRET is not set"),
-    ({"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c"}, "SLACK_SIGNING_SECRET is not set"),
-    ({"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c", "SLACK_SIGNING_SECRET": "s",
+    ({"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c" * 32},
+     "SLACK_SIGNING_SECRET is not set"),
+    ({"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c" * 32, "SLACK_SIGNING_SECRET": "s" * 32,
       "SLACK_APP_TOKEN": "xapp-1"}, "OAuth installs need HTTP mode"),
 ])
 def test_bad_configuration_stops_with_one_line(env: dict[str, str], expected: str) -> None:
@@ -54,7 +55,7 @@ def test_bad_configuration_stops_with_one_line(env: dict[str, str], expected: st
 
 def test_invalid_playbook_stops_start_up(tmp_path: Path) -> None:
     (tmp_path / "default.yml").write_text("name: x\nseverities: []\n")
-    result = _run({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+    result = _run({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s" * 32,
                    "PLAYBOOKS_DIR": str(tmp_path), "DATABASE_URL":
                    f"sqlite+aiosqlite:///{tmp_path}/x.db"})
     assert result.returncode == 2
@@ -64,7 +65,7 @@ def test_invalid_playbook_stops_start_up(tmp_path: Path) -> None:
 
 
 def test_unreachable_database_is_one_line() -> None:
-    result = _run({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+    result = _run({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s" * 32,
                    "DATABASE_URL": "postgresql+asyncpg://u:secret@127.0.0.1:1/x"})
     assert result.returncode == 2
     assert "cannot open the database postgresql+asyncpg://u:***@127.0.0.1:1/x" in result.stderr
@@ -76,7 +77,7 @@ def test_port_in_use_is_one_line(tmp_path: Path) -> None:
         busy.bind(("0.0.0.0", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = _run({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+        result = _run({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s" * 32,
                        "PORT": str(port), "SLACK_API_URL": "http://127.0.0.1:9/api/",
                        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db"})
     assert result.returncode == 2
@@ -86,7 +87,7 @@ def test_port_in_use_is_one_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize("log_format", ["text", "json"])
 async def test_run_serves_healthz_and_stops_on_sigterm(fake: FakeSlack, tmp_path: Path,
                                                        log_format: str, start) -> None:
-    bot = await start({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+    bot = await start({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s" * 32,
                        "LOG_FORMAT": log_format, "PORT": str(free_port()),
                        "SLACK_API_URL": fake.url,
                        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/run.db"})
