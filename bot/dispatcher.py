@@ -48,12 +48,11 @@ def dispatcher_owner() -> str:
 
 class Dispatcher:
     def __init__(self, db: Database, fire: Fire, *, clock: Clock = utcnow,
-                 owner: str | None = None, broken_claim: bool = False) -> None:
+                 owner: str | None = None) -> None:
         self.db = db
         self.fire = fire
         self.clock = clock
         self.owner = owner or dispatcher_owner()
-        self.broken_claim = broken_claim  # tests only: the unlocked claim that doubles sends
         self.sent = 0
         self._run_lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(CONCURRENCY)
@@ -76,8 +75,7 @@ class Dispatcher:
                 now = self.clock()
                 async with self.db.write() as s:
                     claimed = await reminder_rows.claim_due(s, now, self.owner, LEASE, BATCH,
-                                                   broken=self.broken_claim,
-                                                   silent_since=now - TAKEOVER)
+                                                        silent_since=now - TAKEOVER)
                 if not claimed:
                     return handled
                 results = await asyncio.gather(*(self._fire_one(r) for r in claimed))

@@ -64,6 +64,7 @@ async def fake(request: pytest.FixtureRequest) -> AsyncIterator[FakeSlack]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "soak: a longer variant of a test (run with -m soak)")
     config.addinivalue_line("markers", "slack_refusals: the test makes Slack refuse calls on "
                                        "purpose (the fake's refusals are not a failure)")
 
@@ -88,6 +89,8 @@ async def fresh_pg_database() -> AsyncIterator[str]:
         async with fresh_database(PG_ADMIN_DSN, "foghorn_test") as url:
             yield url
     except PostgresUnavailable as exc:
+        if os.environ.get("FOGHORN_REQUIRE_PG"):  # CI must run these, never skip them
+            pytest.fail(f"FOGHORN_REQUIRE_PG is set: {exc}")
         pytest.skip(str(exc))
 
 

@@ -266,9 +266,10 @@ async def test_a_database_that_cannot_store_answers_503(alerting: Bot) -> None:
 
 
 async def test_two_replicas_receiving_one_group_open_one_incident(make_bot: BotFactory,
-                                                                  sqlite_url: str) -> None:
-    one = await make_bot(ALERTS_TOKEN=TOKEN)
-    two = await make_bot(ALERTS_TOKEN=TOKEN, database_url=sqlite_url, clock=one.clock)
+                                                                  db_url: str) -> None:
+    """On PostgreSQL (replicas: the advisory lock per group) and on one SQLite file."""
+    one = await make_bot(ALERTS_TOKEN=TOKEN, database_url=db_url)
+    two = await make_bot(ALERTS_TOKEN=TOKEN, database_url=db_url, clock=one.clock)
     answers = await asyncio.gather(*(post(b, payload()) for b in (one, two, one, two)))
     assert [a for a, _ in answers] == [200] * 4
     await settle(one)
@@ -380,11 +381,11 @@ async def test_real_alertmanager_retries_after_a_503(alerting: Bot,
     assert intake is not None
     real, refused = intake.receive, []
 
-    async def flaky(*args: Any) -> int:
+    async def flaky(*args: Any, **kwargs: Any) -> int | None:
         if not refused:
             refused.append(1)
             raise OSError("database is locked")
-        return await real(*args)
+        return await real(*args, **kwargs)
 
     intake.receive = flaky  # type: ignore[method-assign]
     am = await alertmanager(alerting.url)

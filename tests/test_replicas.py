@@ -7,14 +7,19 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
 
 from bot.dispatcher import Dispatcher
 from bot.incidents.model import Reminder
 from bot.store import reminder_rows, repo
+from bot.store.tables import ReminderRow
 from bot.testing.fake_slack import BOT_USER_ID, FakeSlack
 from tests.conftest import Bot, BotFactory, Clock
 
-REMINDERS = 2000
+REMINDERS = 200  # enough for both replicas to take a share and race on every row
 
 
 async def _due_reminders(bot: Bot, fake: FakeSlack, count: int) -> None:
@@ -59,7 +64,7 @@ async def test_two_replicas_send_each_reminder_exactly_once(
 
 
 async def test_an_unlocked_claim_sends_duplicates(
-    make_bot: BotFactory, fake: FakeSlack, pg_url: str
+    make_bot: BotFactory, fake: FakeSlack, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The check above can fail: the classic select-then-update claim doubles sends."""
     a, b = await _two_replicas(make_bot, pg_url)
@@ -71,8 +76,21 @@ async def test_an_unlocked_claim_sends_duplicates(
     def first_attempt(bot: Bot) -> Callable[[Reminder], Awaitable[object]]:
         return lambda r: bot.fh.service.fire_reminder(replace(r, attempts=1))
 
-    broken = [Dispatcher(bot.fh.db, first_attempt(bot), clock=bot.clock, broken_claim=True)
-              for bot in (a, b)]
+    async def unlocked_claim(session: Any, now: Any, owner: str, lease: Any, limit: int,
+                             **_: Any) -> list[Reminder]:
+        """Both replicas read the same due rows, then each claims them by id alone."""
+        picked = (select(ReminderRow.id).where(reminder_rows.due(now, None))
+                  .order_by(ReminderRow.due_at).limit(limit))
+        ids = list(await session.scalars(picked))
+        await asyncio.sleep(0.1)  # the window in which the other replica reads them too
+        rows = await session.execute(
+            update(ReminderRow).where(ReminderRow.id.in_(ids))
+            .values(**reminder_rows.claim_values(now, owner, lease))
+            .returning(*reminder_rows.CLAIMED_COLUMNS))
+        return [Reminder(*row) for row in rows]
+
+    monkeypatch.setattr(reminder_rows, "claim_due", unlocked_claim)
+    broken = [Dispatcher(bot.fh.db, first_attempt(bot), clock=bot.clock) for bot in (a, b)]
     await asyncio.gather(*(d.run_due() for d in broken))
     per_channel = _reminders_per_channel(fake)
     assert max(per_channel.values()) > 1

@@ -3,7 +3,6 @@ them. The rules for *when* a reminder is due live in bot.incidents.reminders."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -63,7 +62,7 @@ async def set_reminder(session: AsyncSession, incident_id: int, kind: str, due_a
         extra.status = CANCELLED
 
 
-def _due(now: datetime, silent_since: datetime | None) -> Any:
+def due(now: datetime, silent_since: datetime | None) -> Any:
     """Pending and due; or claimed by a dispatcher whose lease ran out, or (with
     `silent_since`) whose heartbeat stopped before then."""
     abandoned = ReminderRow.lease_until < now
@@ -96,34 +95,32 @@ async def release_claims_of_others(session: AsyncSession, owner: str) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-_CLAIMED_COLUMNS = (ReminderRow.id, ReminderRow.incident_id, ReminderRow.kind,
+CLAIMED_COLUMNS = (ReminderRow.id, ReminderRow.incident_id, ReminderRow.kind,
                     ReminderRow.step, ReminderRow.due_at, ReminderRow.attempts)
 
 
 async def claim_due(session: AsyncSession, now: datetime, owner: str, lease: timedelta,
-                    limit: int, *, broken: bool = False,
-                    silent_since: datetime | None = None) -> list[Reminder]:
+                    limit: int, *, silent_since: datetime | None = None) -> list[Reminder]:
     """Atomically take up to `limit` due reminders (and ones whose claim's lease ran out).
 
     One UPDATE whose subquery, on PostgreSQL, locks the rows it picks and skips rows another
     replica has locked (FOR UPDATE SKIP LOCKED); on SQLite the write transaction itself is
-    exclusive (BEGIN IMMEDIATE). `broken=True` is the classic mistake, select then update
-    without a lock, kept so a test can show that it sends duplicates.
+    exclusive (BEGIN IMMEDIATE). (tests/test_replicas.py shows the classic mistake, select
+    then update without a lock, sending duplicates.)
     """
-    picked = (select(ReminderRow.id).where(_due(now, silent_since))
+    picked = (select(ReminderRow.id).where(due(now, silent_since))
               .order_by(ReminderRow.due_at).limit(limit))
-    values = {"status": CLAIMED, "claimed_by": owner, "lease_until": now + lease,
-              "attempts": ReminderRow.attempts + 1}
-    if broken:  # both replicas read the same due rows, then each claims them by id alone
-        ids = list(await session.scalars(picked))
-        await asyncio.sleep(0.1)  # the window in which the other replica reads them too
-        stmt = update(ReminderRow).where(ReminderRow.id.in_(ids))
-    else:
-        if session.bind.dialect.name == "postgresql":
-            picked = picked.with_for_update(skip_locked=True)
-        stmt = update(ReminderRow).where(ReminderRow.id.in_(picked.scalar_subquery()))
-    rows = await session.execute(stmt.values(**values).returning(*_CLAIMED_COLUMNS))
+    if session.bind.dialect.name == "postgresql":
+        picked = picked.with_for_update(skip_locked=True)
+    stmt = update(ReminderRow).where(ReminderRow.id.in_(picked.scalar_subquery()))
+    rows = await session.execute(stmt.values(**claim_values(now, owner, lease))
+                                 .returning(*CLAIMED_COLUMNS))
     return [Reminder(*row) for row in rows]
+
+
+def claim_values(now: datetime, owner: str, lease: timedelta) -> dict[str, Any]:
+    return {"status": CLAIMED, "claimed_by": owner, "lease_until": now + lease,
+            "attempts": ReminderRow.attempts + 1}
 
 
 async def finish_reminder(session: AsyncSession, reminder_id: int, owner: str, status: str,

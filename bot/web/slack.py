@@ -1,0 +1,121 @@
+"""`POST /slack/events` (slash commands, interactivity and events, every request checked by
+`slack.guard` before Bolt sees it) and Bolt's OAuth pages.
+
+Every request gets one log line and one ack-latency sample. Refused requests (unsigned,
+forged, stale, malformed, too large, another workspace's) are counted by reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+
+from bot.logs import bind, unbind_all
+from bot.logs import context as log_context
+from bot.metrics import Metrics
+from bot.slack import guard
+from bot.slack.workspaces import INSTALL_PATH, REDIRECT_PATH, Workspaces
+from bot.web.health import Health
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+# Refused requests, counted by reason in foghorn_rejected_requests_total.
+_REJECTION = {401: "signature", 413: "too_large"}
+OTHER_WORKSPACE = ("This Foghorn belongs to another Slack workspace, so it did nothing here. "
+                   "Ask your Slack admin to install Foghorn in this workspace.")
+
+
+def add_routes(app: web.Application, *, bolt: AsyncApp, signing_secret: str,
+               workspaces: Workspaces, serves: Callable[[dict[str, str]], bool],
+               metrics: Metrics, health: Health, with_events: bool = True) -> None:
+    """`serves`: token mode's check that a request comes from the token's own workspace."""
+
+    async def slack_events(request: web.Request) -> web.StreamResponse:
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return refuse(request, 413, "body too large")
+        verdict = guard.check(raw, request.headers, signing_secret)
+        if isinstance(verdict, guard.Verdict):
+            if verdict.status == 200:
+                bind(kind="ignored")
+                return web.Response(status=200)
+            return refuse(request, verdict.status, verdict.reason)
+        bind(kind=verdict.kind, **verdict.ids)
+        if verdict.kind == "event" and workspaces.multi and (
+                await workspaces.gateway(verdict.ids.get("team", "")) is None):
+            # A stray event from a workspace that uninstalled (or never installed) Foghorn:
+            # nothing to do, and an error answer would only make Slack send it again.
+            bind(kind="ignored")
+            log.info("event from a workspace without an installation ignored")
+            return web.Response(status=200)
+        if not workspaces.multi and not serves(verdict.ids):
+            return elsewhere(verdict.kind)
+        bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
+                                        headers=request.headers)  # type: ignore[arg-type]  # Bolt takes any mapping
+        response = await bolt.async_dispatch(bolt_request)
+        body = bolt_request.body
+        if response.status == 404 and isinstance(body, dict) and (
+                body.get("type") == "event_callback"):
+            # A signed event no listener matched (malformed, or of no interest): answering
+            # 404 would only make Slack deliver it again.
+            log.debug("unhandled event ignored")
+            return web.Response(status=200)
+        return await to_aiohttp_response(response)
+
+    def elsewhere(kind: str) -> web.Response:
+        """A request from a workspace this token does not belong to (token mode serves one
+        workspace): nothing is done. 200 so Slack does not deliver it again; a command
+        gets a line saying why."""
+        health.rejected_requests += 1
+        metrics.rejected.labels("other_workspace").inc()
+        log.warning("refused a %s from another workspace (this token serves one workspace)",
+                    kind)
+        if kind == "command":
+            return web.json_response({"response_type": "ephemeral", "text": OTHER_WORKSPACE})
+        return web.Response(status=200)
+
+    def refuse(request: web.Request, status: int, reason: str) -> web.Response:
+        health.rejected_requests += 1
+        metrics.rejected.labels(_REJECTION.get(status, "malformed")).inc()
+        log.warning("refused a request from %s: %s (%d so far)", request.remote, reason,
+                    health.rejected_requests)
+        return web.json_response({"error": reason}, status=status)
+
+    async def timed(request: web.Request) -> web.StreamResponse:
+        """Every Slack request: one log line and one ack-latency sample."""
+        started = time.perf_counter()
+        unbind_all()
+        response = await slack_events(request)
+        took = time.perf_counter() - started
+        ctx = log_context()
+        metrics.ack_seconds.labels(ctx.get("kind", "refused")).observe(took)
+        log.info("%s answered %d in %.1f ms", ctx.get("command") or ctx.get("event")
+                 or ctx.get("interaction") or ctx.get("kind", "request"), response.status,
+                 took * 1000, extra={"status": response.status, "ack_ms": round(took * 1000, 2)})
+        return response
+
+    async def oauth(request: web.Request) -> web.StreamResponse:
+        """Bolt's OAuth flow: the install page and Slack's redirect back with a code."""
+        flow = bolt.oauth_flow
+        assert flow is not None
+        bolt_request = AsyncBoltRequest(body="", query=request.query_string,
+                                        headers=request.headers)  # type: ignore[arg-type]  # Bolt takes any mapping
+        if request.path == INSTALL_PATH:
+            response = await flow.handle_installation(bolt_request)
+        else:
+            response = await flow.handle_callback(bolt_request)
+        return await to_aiohttp_response(response)
+
+    if with_events:
+        app.router.add_post(EVENTS_PATH, timed)
+    if bolt.oauth_flow is not None:
+        app.router.add_get(INSTALL_PATH, oauth)
+        app.router.add_get(REDIRECT_PATH, oauth)
