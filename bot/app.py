@@ -1,28 +1,21 @@
-"""Builds Foghorn's parts, the Bolt app and the aiohttp web app, and runs them.
+"""Builds Foghorn's parts and the Bolt app (the wiring), finishes start-up and shuts down.
 
-HTTP mode serves `POST /slack/events` (slash commands, interactivity and events, every request
-signature-checked by Bolt) and `GET /healthz`. Socket Mode runs the same listeners through
-Bolt's `AsyncSocketModeHandler` and serves only `/healthz`.
+The HTTP routes are in bot.web (`start_http` is re-exported here for the callers that start
+the server); Socket Mode runs the same listeners through Bolt's `AsyncSocketModeHandler`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
-import time
 from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
-from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot import reactions, startup
-from bot.alerts import webhooks as alert_webhooks
 from bot.alerts.intake import AlertIntake
-from bot.alerts.webhooks import ALERTMANAGER_PATH, GENERIC_PATH, GRAFANA_PATH
 from bot.background import Background
 from bot.config import Settings
 from bot.dispatcher import Dispatcher, dispatcher_owner
@@ -30,9 +23,7 @@ from bot.foghorn import Foghorn
 from bot.incidents.errors import ChatError
 from bot.incidents.model import Clock, Incident, utcnow
 from bot.incidents.service import IncidentService
-from bot.logs import bind, install_redaction, unbind_all
-from bot.logs import context as log_context
-from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from bot.logs import install_redaction
 from bot.metrics import Metrics
 from bot.outbox import Relay
 from bot.paging.setup import build_pager, check_pagers
@@ -41,7 +32,7 @@ from bot.playbooks import (
     load_playbooks,
     playbook_warnings,
 )
-from bot.slack import actions, alert_actions, commands, declaring, events, guard
+from bot.slack import actions, alert_actions, commands, declaring, events
 from bot.slack.alert_posts import AlertPoster
 from bot.slack.blocks import Presenter
 from bot.slack.catchup import catch_up
@@ -50,8 +41,6 @@ from bot.slack.home import HomeTabs
 from bot.slack.publisher import SlackPublisher
 from bot.slack.reactions import SlackReactions
 from bot.slack.workspaces import (
-    INSTALL_PATH,
-    REDIRECT_PATH,
     PerWorkspaceChat,
     Workspaces,
     installation_store,
@@ -59,20 +48,15 @@ from bot.slack.workspaces import (
     token_authorize,
 )
 from bot.startup import StartupError
-from bot.store import alert_rows, outbox_rows, repo
 from bot.store.opening import DatabaseProblem, open_database
+from bot.web.alerts import ALERTMANAGER_PATH, GENERIC_PATH, GRAFANA_PATH
+from bot.web.health import Health
+from bot.web.server import start_http
 
 log = logging.getLogger(__name__)
 
-# Refused requests, counted by reason in foghorn_rejected_requests_total.
-_REJECTION = {401: "signature", 413: "too_large"}
-MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; anything bigger is refused (413).
 SHUTDOWN_BUDGET = 9.0  # seconds from SIGTERM to exit: in-flight requests, then background work
-HTTP_GRACE = 3.0  # acks are fast; what remains of the budget goes to the background work
-
-
-OTHER_WORKSPACE = ("This Foghorn belongs to another Slack workspace, so it did nothing here. "
-                   "Ask your Slack admin to install Foghorn in this workspace.")
+__all__ = ["SHUTDOWN_BUDGET", "build", "finish_startup", "shutdown", "start_http"]
 
 
 async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = True
@@ -151,8 +135,8 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
     dispatcher.on_sent = lambda r, at: metrics.reminder_sent(r.kind, r.due_at, at)
     relay.on_outcome = metrics.delivery
     fh = Foghorn(settings, playbook, db, gateway, presenter, service, background, bolt,
-                 dispatcher, metrics, workspaces, relay, schedule=schedule)
-    fh.slack_answered = slack_answered
+                 dispatcher, metrics, workspaces, relay, Health(), schedule=schedule)
+    fh.health.slack_answered = slack_answered
     fh.pager = pager
     fh.home = HomeTabs(service, presenter, background, workspaces.gateway, fh.scope)
     alert_posts = None
@@ -176,155 +160,6 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
         log.error("listener failed: %s", error, exc_info=error)
 
     return fh
-
-
-def web_app(fh: Foghorn, *, with_events: bool = True) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY)
-
-    async def slack_events(request: web.Request) -> web.StreamResponse:
-        try:
-            raw = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return refuse(request, 413, "body too large")
-        verdict = guard.check(raw, request.headers, fh.settings.SLACK_SIGNING_SECRET or "")
-        if isinstance(verdict, guard.Verdict):
-            if verdict.status == 200:
-                bind(kind="ignored")
-                return web.Response(status=200)
-            return refuse(request, verdict.status, verdict.reason)
-        bind(kind=verdict.kind, **verdict.ids)
-        if verdict.kind == "event" and fh.workspaces.multi and (
-                await fh.workspaces.gateway(verdict.ids.get("team", "")) is None):
-            # A stray event from a workspace that uninstalled (or never installed) Foghorn:
-            # nothing to do, and an error answer would only make Slack send it again.
-            bind(kind="ignored")
-            log.info("event from a workspace without an installation ignored")
-            return web.Response(status=200)
-        if not fh.workspaces.multi and not fh.serves(verdict.ids):
-            return elsewhere(request, verdict.kind)
-        bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
-                                        headers=request.headers)  # type: ignore[arg-type]
-        response = await fh.bolt.async_dispatch(bolt_request)
-        body = bolt_request.body
-        if response.status == 404 and isinstance(body, dict) and (
-                body.get("type") == "event_callback"):
-            # A signed event no listener matched (malformed, or of no interest): answering
-            # 404 would only make Slack deliver it again.
-            log.debug("unhandled event ignored")
-            return web.Response(status=200)
-        return await to_aiohttp_response(response)
-
-    def elsewhere(request: web.Request, kind: str) -> web.Response:
-        """A request from a workspace this token does not belong to (token mode serves one
-        workspace): nothing is done. 200 so Slack does not deliver it again; a command
-        gets a line saying why."""
-        fh.rejected_requests += 1
-        fh.metrics.rejected.labels("other_workspace").inc()
-        log.warning("refused a %s from another workspace (this token serves one workspace)",
-                    kind)
-        if kind == "command":
-            return web.json_response({"response_type": "ephemeral", "text": OTHER_WORKSPACE})
-        return web.Response(status=200)
-
-    def refuse(request: web.Request, status: int, reason: str) -> web.Response:
-        fh.rejected_requests += 1
-        fh.metrics.rejected.labels(_REJECTION.get(status, "malformed")).inc()
-        log.warning("refused a request from %s: %s (%d so far)", request.remote, reason,
-                    fh.rejected_requests)
-        return web.json_response({"error": reason}, status=status)
-
-    async def timed(request: web.Request) -> web.StreamResponse:
-        """Every Slack request: one log line and one ack-latency sample."""
-        started = time.perf_counter()
-        unbind_all()
-        response = await slack_events(request)
-        took = time.perf_counter() - started
-        ctx = log_context()
-        fh.metrics.ack_seconds.labels(ctx.get("kind", "refused")).observe(took)
-        log.info("%s answered %d in %.1f ms", ctx.get("command") or ctx.get("event")
-                 or ctx.get("interaction") or ctx.get("kind", "request"), response.status,
-                 took * 1000, extra={"status": response.status, "ack_ms": round(took * 1000, 2)})
-        return response
-
-    async def healthz(_request: web.Request) -> web.Response:
-        if not fh.slack_answered:
-            return web.json_response({"ok": False, "reason": "waiting for Slack"}, status=503)
-        if not fh.ready:
-            return web.json_response({"ok": False, "reason": "starting"}, status=503)
-        try:
-            await fh.db.ping()
-        except Exception as exc:
-            # The detail (host names, driver messages) goes to the log, not to whoever asks.
-            log.warning("healthz: the database does not answer: %s", exc)
-            return web.json_response({"ok": False, "reason": "database unavailable"},
-                                     status=503)
-        problem = fh.db.health.problem()
-        if problem is not None:
-            log.warning("healthz: %s", problem)
-            return web.json_response({"ok": False, "reason": "database writes failing"},
-                                     status=503)
-        async with fh.db.read() as s:
-            waiting, oldest, parked = await alert_rows.waiting(s, fh.service.clock())
-        return web.json_response({"ok": True, "playbook": fh.playbook.name,
-                                  "rejected_requests": fh.rejected_requests,
-                                  "alerts_waiting": waiting,
-                                  "alerts_oldest_seconds": round(oldest, 1),
-                                  "alerts_parked": parked})
-
-    async def metrics(_request: web.Request) -> web.Response:
-        try:
-            async with fh.db.read() as s:
-                counts = await repo.open_counts(s)
-            fh.metrics.set_open(counts, [sev.id for sev in fh.playbook.severities],
-                                [t.id for t in fh.playbook.types])
-            async with fh.db.read() as s:
-                now = fh.service.clock()
-                fh.metrics.set_outbox(await outbox_rows.counts(s, now))
-                fh.metrics.set_alerts_waiting(*await alert_rows.waiting(s, now))
-        except Exception as exc:  # the other figures are still worth having
-            log.warning("metrics: could not read the database's figures: %s", exc)
-        return web.Response(body=fh.metrics.render(),
-                            headers={"Content-Type": METRICS_CONTENT_TYPE})
-
-    async def oauth(request: web.Request) -> web.StreamResponse:
-        """Bolt's OAuth flow: the install page and Slack's redirect back with a code."""
-        flow = fh.bolt.oauth_flow
-        assert flow is not None
-        bolt_request = AsyncBoltRequest(body="", query=request.query_string,
-                                        headers=request.headers)  # type: ignore[arg-type]
-        if request.path == INSTALL_PATH:
-            response = await flow.handle_installation(bolt_request)
-        else:
-            response = await flow.handle_callback(bolt_request)
-        return await to_aiohttp_response(response)
-
-    if with_events:
-        app.router.add_post("/slack/events", timed)
-    if fh.bolt.oauth_flow is not None:
-        app.router.add_get(INSTALL_PATH, oauth)
-        app.router.add_get(REDIRECT_PATH, oauth)
-    alert_webhooks.add_routes(app, fh)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics)
-    return app
-
-
-async def start_http(fh: Foghorn, port: int, *, host: str = "0.0.0.0",
-                     with_events: bool = True) -> tuple[web.AppRunner, int]:
-    """Start serving; return the runner and the bound port (useful with port 0)."""
-    runner = web.AppRunner(web_app(fh, with_events=with_events), access_log=None,
-                           shutdown_timeout=HTTP_GRACE)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    try:
-        await site.start()
-    except OSError as exc:
-        await runner.cleanup()
-        if exc.errno == errno.EADDRINUSE:
-            raise StartupError(f"port {port} is already in use (set PORT to a free one)") from None
-        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, bound
 
 
 async def finish_startup(fh: Foghorn) -> None:
@@ -360,7 +195,7 @@ async def finish_startup(fh: Foghorn) -> None:
     if fh.alerts is not None:  # notifications stored but not processed before a crash
         fh.alerts.start(watch=fh.schedule)
     fh.db.health.on_recovered = lambda: fh.background.spawn(catch_up_all(fh), "catch-up")
-    fh.ready = True
+    fh.health.ready = True
 
 
 async def catch_up_all(fh: Foghorn) -> None:
@@ -379,7 +214,7 @@ async def shutdown(fh: Foghorn, runner: web.AppRunner | None) -> None:
     database."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SHUTDOWN_BUDGET
-    fh.ready = False
+    fh.health.ready = False
     if runner is not None:
         await runner.cleanup()
     await fh.dispatcher.stop(max(0.5, deadline - loop.time()))

@@ -26,6 +26,7 @@ from bot.slack.home import HomeTabs
 from bot.slack.workspaces import Workspaces
 from bot.store import reminder_rows
 from bot.store.db import Database
+from bot.web.health import Health
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +47,12 @@ class Foghorn:
     metrics: Metrics
     workspaces: Workspaces
     relay: Relay
+    health: Health  # readiness, as /healthz reports it
     home: HomeTabs = field(init=False)
     alerts: AlertIntake | None = None  # with ALERTS_TOKEN (token mode only)
     pager: Pager | None = None  # with PAGERDUTY_KEYS or OPSGENIE_KEYS
     alerts_said: str = ""  # start-up's line about alerts (on, or why off)
     schedule: bool = True  # run the dispatcher's scheduler (tests drive it by hand)
-    ready: bool = False
-    # Slack has answered auth.test (or there is no single token to ask about); until then
-    # /healthz says 503.
-    slack_answered: bool = True
-    rejected_requests: int = 0  # unsigned, forged, stale or malformed requests refused
 
     def scope(self, team_id: str | None) -> str | None:
         """The workspace a request's reads are limited to: its own when Foghorn serves

@@ -84,11 +84,11 @@ async def run(settings: Settings) -> int:
                         "captured request can be replayed (each is stored once a day at "
                         "most): set GRAFANA_TIMESTAMP_HEADER as in Grafana's contact point")
         await finish_startup(fh)
-        if not fh.slack_answered:
+        if not fh.health.slack_answered:
             answered = fh
 
             def now_answered() -> None:
-                answered.slack_answered = True
+                answered.health.slack_answered = True
 
             waiter = asyncio.create_task(startup.wait_for_slack(
                 fh.gateway, now_answered, refused_later))

@@ -84,7 +84,7 @@ async def test_requests_are_stored_and_answered_before_slack_has_ever_answered(
     else:
         first.fake.fail("*", status=503, times=100_000)
     bot = await make_bot(database_url=sqlite_url, clock=first.clock)
-    assert not bot.fh.slack_answered  # start-up could not ask Slack
+    assert not bot.fh.health.slack_answered  # start-up could not ask Slack
     _, reply = await bot.slack.say(inc.channel_id, BOB, "said while Slack is away")
     assert reply.status == 200
     reply = await bot.slack.command("declare sev1 During the outage", user=ALICE,

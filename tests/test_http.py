@@ -37,7 +37,7 @@ async def test_healthz_reports_ready(bot: Bot) -> None:
         assert (await resp.json()) == {"ok": True, "playbook": "Default",
                                        "rejected_requests": 0, "alerts_waiting": 0,
                                        "alerts_oldest_seconds": 0.0, "alerts_parked": 0}
-    bot.fh.ready = False
+    bot.fh.health.ready = False
     async with bot.slack.session.get(f"{bot.url}/healthz") as resp:
         assert resp.status == 503
 
