@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy.orm import Session
-
 from bot.alerts.payloads import Notification, first_words, parse_alertmanager
 from bot.background import Background
 from bot.incidents.base import DeclareRequest
@@ -37,8 +35,8 @@ from bot.incidents.service import IncidentService
 from bot.outbox import Subscriber
 from bot.playbooks import AlertRoute, Playbook, route_for
 from bot.store import alert_rows, repo
+from bot.store.alert_rows import SyncSession as Session
 from bot.store.db import Database
-from bot.store.tables import AlertGroupRow, AlertNotificationRow, TimelineEntryRow
 
 log = logging.getLogger(__name__)
 
@@ -201,9 +199,9 @@ class AlertIntake:
     async def _post_triage(self, event: Event, attempt: int) -> None:
         group_id = int(event.data["group"])
         async with self.db.read() as s:
-            group = await s.get(AlertGroupRow, group_id)
-            latest = await s.get(AlertNotificationRow,
-                                 int(event.data["notification"]))
+            group = await alert_rows.group_for_action(s, group_id)
+            latest = await alert_rows.notification_for_post(
+                s, int(event.data["notification"]))
         if group is None or latest is None or group.incident_id is not None or (
                 not group.is_open):
             return  # decided meanwhile: declared or dismissed
@@ -219,7 +217,7 @@ class AlertIntake:
         if row is None or row.processed_at is not None:
             return None
         alert_rows.lock_group(s, row.group_hash)
-        s.refresh(row)
+        alert_rows.reread(s, row)
         if row.processed_at is not None:
             return None
         note = parse_alertmanager(row.payload)
@@ -267,11 +265,10 @@ class AlertIntake:
             group.alerts = merged
             outcome.group_id = group.id
             if group.incident_id is not None:
-                s.add(TimelineEntryRow(
-                    incident_id=group.incident_id, kind="alert", occurred_at=now, actor=None,
-                    text=f"{note.status}: {note.title}",
-                    data={"notification": row.id, "status": note.status, "lines": lines,
-                          "links": [list(link) for link in note.links]}))
+                alert_rows.add_alert_entry(
+                    s, group.incident_id, now, None, f"{note.status}: {note.title}",
+                    {"notification": row.id, "status": note.status, "lines": lines,
+                     "links": [list(link) for link in note.links]})
                 row.incident_id = outcome.incident_id = group.incident_id
         row.processed_at, row.outcome = now, outcome.kind
         outcome.lines = lines
@@ -292,11 +289,11 @@ class AlertIntake:
 
     def _declare_group(self, s: Session, group_id: int, by: str, now: datetime
                        ) -> Incident | int:
-        group = s.get(AlertGroupRow, group_id)
+        group = alert_rows.group(s, group_id)
         if group is None:
             raise UserError("That alert is no longer stored.")
         alert_rows.lock_group(s, group.group_hash)
-        s.refresh(group)
+        alert_rows.reread(s, group)
         if group.incident_id is not None:
             return group.incident_id
         if not group.is_open:
@@ -313,16 +310,16 @@ class AlertIntake:
             req, now, detected_at=note.started_at, key=f"alert|{group.group_hash[:58]}"))
         incident_id = stored if isinstance(stored, int) else stored.id
         group.incident_id = incident_id
-        s.add(TimelineEntryRow(incident_id=incident_id, kind="alert", occurred_at=now,
-                               actor=by, text=f"declared from the alert: {note.title}",
-                               data={"notification": latest.id, "status": note.status,
-                                     "links": [list(link) for link in note.links]}))
+        alert_rows.add_alert_entry(s, incident_id, now, by,
+                                   f"declared from the alert: {note.title}",
+                                   {"notification": latest.id, "status": note.status,
+                                    "links": [list(link) for link in note.links]})
         return stored
 
     async def dismiss(self, group_id: int, by: str) -> None:
         """"Dismiss" on a triage post: the group closes (its next notification is new)."""
         async with self.db.write() as s:
-            group = await s.get(AlertGroupRow, group_id)
+            group = await alert_rows.group_for_action(s, group_id)
             if group is None or not group.is_open:
                 raise UserError("That alert was already dismissed.")
             if group.incident_id is not None:

@@ -8,23 +8,25 @@ groups is the backstop. Two replicas, a retry or a restart never open a second i
 
 from __future__ import annotations
 
-import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from bot.incidents.model import RESOLVED
+from bot.store import locks
 from bot.store.tables import (
     AlertDeliveryRow,
     AlertGroupRow,
     AlertNotificationRow,
     IncidentRow,
+    TimelineEntryRow,
 )
 
+SyncSession = Session  # what the deciding transaction is, for the intake's type hints
 PARKED = "parked"  # the outcome of a notification that kept failing
 
 
@@ -137,9 +139,33 @@ def _aware(at: datetime) -> datetime:
 
 
 def lock_group(session: Session, group_hash: str) -> None:
-    if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"),
-                        {"k": zlib.crc32(f"alert|{group_hash}".encode())})
+    locks.xact_lock(session, f"alert|{group_hash}")
+
+
+def group(session: Session, group_id: int) -> AlertGroupRow | None:
+    return session.get(AlertGroupRow, group_id)
+
+
+def reread(session: Session, row: object) -> None:
+    """Read a row again (after taking its group's lock: another replica may have changed
+    it meanwhile)."""
+    session.refresh(row)
+
+
+def add_alert_entry(session: Session, incident_id: int, at: datetime, actor: str | None,
+                    text: str, data: dict[str, Any]) -> None:
+    """An `alert` entry in an incident's timeline, in the deciding transaction."""
+    session.add(TimelineEntryRow(incident_id=incident_id, kind="alert", occurred_at=at,
+                                 actor=actor, text=text, data=data))
+
+
+async def group_for_action(session: AsyncSession, group_id: int) -> AlertGroupRow | None:
+    return await session.get(AlertGroupRow, group_id)
+
+
+async def notification_for_post(session: AsyncSession, notification_id: int
+                                ) -> AlertNotificationRow | None:
+    return await session.get(AlertNotificationRow, notification_id)
 
 
 def notification(session: Session, notification_id: int) -> AlertNotificationRow | None:

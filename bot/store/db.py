@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
+from bot.store import locks
 from bot.store.health import WriteHealth
 
 T = TypeVar("T")
@@ -206,7 +207,8 @@ class Database:
         async with self.engine.begin() as conn:
             if not self.is_sqlite:
                 # One replica migrates at a time; the others wait, then find nothing to do.
-                await conn.execute(text("SELECT pg_advisory_xact_lock(7203441)"))
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                                   {"k": locks.MIGRATIONS})
             await conn.run_sync(_upgrade)
 
     async def ping(self) -> None:

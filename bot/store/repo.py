@@ -4,11 +4,10 @@ transaction, so a service method can change several rows atomically."""
 from __future__ import annotations
 
 import asyncio
-import zlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from bot.incidents.model import RESOLVED, Incident, TimelineEntry
+from bot.store import locks
 from bot.store.tables import (
     HomeViewerRow,
     IncidentRow,
@@ -92,9 +92,7 @@ def register_incident(session: Session, *, since: datetime, fields: dict[str, An
     SQLite write transactions are already serial (BEGIN IMMEDIATE); on PostgreSQL an
     advisory lock on the key stops two replicas both passing the check before the insert."""
     key = fields["dedup_key"]
-    if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"),
-                        {"k": zlib.crc32(key.encode())})
+    locks.xact_lock(session, key)
     existing = session.scalar(
         select(IncidentRow.id)
         .where(IncidentRow.dedup_key == key, IncidentRow.declared_at >= since)
