@@ -15,6 +15,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 
 from bot import reactions, startup
+from bot.alerts.changes import AlertChanges
 from bot.alerts.intake import AlertIntake
 from bot.background import Background
 from bot.config import Settings
@@ -25,7 +26,7 @@ from bot.incidents.model import Clock, Incident, utcnow
 from bot.incidents.service import IncidentService
 from bot.logs import install_redaction
 from bot.metrics import Metrics
-from bot.outbox import Relay
+from bot.outbox import Relay, Subscriber
 from bot.paging.setup import build_pager, check_pagers
 from bot.playbooks import (
     active_file,
@@ -139,12 +140,13 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
     fh.health.slack_answered = slack_answered
     fh.pager = pager
     fh.home = HomeTabs(service, presenter, background, workspaces.gateway, fh.scope)
-    alert_posts = None
+    alert_posts: list[Subscriber] = []
     if settings.alerts_on and store is None:
         poster = AlertPoster(gateway, presenter, settings.INCIDENTS_CHANNEL)
         fh.alerts = AlertIntake(db, playbook, service, poster, gateway.bot_user_id,
                                 background, clock=clock)
-        alert_posts = fh.alerts.subscriber()
+        alert_posts = [fh.alerts.subscriber(), AlertChanges(
+            db, service, poster, gateway.bot_user_id, clock=clock).subscriber()]
     relay.subscribe(reactions.subscribers(
         service, SlackReactions(service, presenter, chat, fh.home), pager, alert_posts))
     fh.alerts_said = alerts_state(settings, fh.alerts is not None)
@@ -225,8 +227,6 @@ async def shutdown(fh: Foghorn, runner: web.AppRunner | None) -> None:
         log.warning("shutting down with %d task(s) unfinished; the next start resumes them",
                     fh.background.pending)
         await fh.background.cancel_all()
-    if fh.alerts is not None:
-        await fh.alerts.close(max(0.5, deadline - loop.time()))
     await fh.workspaces.close()
     if fh.pager is not None:
         await fh.pager.close()

@@ -118,9 +118,6 @@ async def _script(fake: FakeSlack, fh: Foghorn, slack: SlackSender,
     async def wait() -> None:
         """Let the bot finish, and say whatever reminders fell due by now."""
         await fh.background.drain(within=30)
-        if fh.alerts is not None:
-            await fh.alerts.drain()
-            await fh.background.drain(within=30)
         await fh.dispatcher.run_due()
         await fh.background.drain(within=30)
         await asyncio.sleep(pace)

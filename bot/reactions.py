@@ -9,6 +9,8 @@ its events on its own, retried on its own and parked on its own (bot.outbox):
 - people (resolved): remembers the names of the incident's people.
 - pages (page requested, resolved): sends the page; resolves or cancels every page.
 - alert-posts (alert triage): posts an alert for a person to decide.
+- alert-changes (alert changes): what changed in an incident's alert group, coalesced,
+  in its channel; asks the commander (or resolves, with auto_resolve) once all resolved.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from bot.slack.reactions import SlackReactions
 
 
 def subscribers(service: IncidentService, slack: SlackReactions, pager: Pager | None,
-                alert_posts: Subscriber | None) -> list[Subscriber]:
+                alerts: list[Subscriber]) -> list[Subscriber]:
+    """`alerts`: the alert intake's subscribers (alert-posts, alert-changes), when alerts
+    are on."""
     found = [*slack.subscribers(), *phases.subscribers(service)]
     if pager is not None:
         found.append(pager.subscriber())
-    if alert_posts is not None:
-        found.append(alert_posts)
-    return found
+    return found + alerts

@@ -240,3 +240,28 @@ async def test_a_generic_webhook_outside_its_time_window_is_refused(
     assert (await _send(bot, second, {**two, "X-Foghorn-Delivery": "n-1"}))[1] == {
         "ok": True, "duplicate": True}
     assert len(await notifications(bot)) == 1
+
+
+@pytest.mark.slack_refusals
+async def test_alert_changes_slack_refused_are_posted_later_once(make_bot: BotFactory) -> None:
+    """The coalesced post of a group's changes was made in memory: a Slack failure (or a
+    restart) lost it. It is an event now, retried until posted, and posted once."""
+    bot = await make_bot(ALERTS_TOKEN=TOKEN)
+    assert (await post(bot, payload()))[0] == 200
+    await settle(bot)
+    [inc] = await bot.open_incidents()
+    first = payload()["alerts"][0]
+    second = {**first, "fingerprint": "api-2",
+              "labels": {**first["labels"], "instance": "api-2"}}
+    bot.fake.fail("chat.postMessage", status=503, times=4,
+                  when=lambda a: "foghorn_alert_changes" in str(a.get("metadata", "")))
+    assert (await post(bot, payload(alerts=[first, second])))[0] == 200
+    await settle(bot)
+    channel = bot.fake.channels[inc.channel_id]
+    assert not [m for m in channel.messages if "(api-2)" in m.text]  # refused
+    bot.clock.now += timedelta(minutes=1)
+    await bot.fh.relay.run_due()
+    await settle(bot)
+    await bot.fh.relay.run_due()
+    await settle(bot)
+    assert len([m for m in channel.messages if "(api-2)" in m.text]) == 1

@@ -66,9 +66,7 @@ async def post(bot: Bot, body: Any, token: str = TOKEN) -> tuple[int, dict[str, 
 
 
 async def settle(bot: Bot) -> None:
-    await bot.settle()
-    assert bot.fh.alerts is not None
-    await bot.fh.alerts.drain()
+    """The work after the answers, coalesced alert posts included."""
     await bot.settle()
 
 

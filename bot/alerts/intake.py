@@ -7,8 +7,9 @@ group's open incident gets the alerts in its timeline; a `declare` route opens t
 with `detected_at` the earliest alert's start (its channel and card are made in the
 background, so other groups never wait for them); `triage` records an `alert_triage` event
 whose `alert-posts` subscriber posts the alert for a person to decide, retried until posted;
-`ignore`, or no route, only records it. What changed in the group is posted in the incident
-channel once per COALESCE window, not once per notification.
+`ignore`, or no route, only records it. What changed in an incident's group is an
+`alert_changes` event, posted in its channel, coalesced, by `alert-changes`
+(bot.alerts.changes).
 
 A notification whose processing fails is tried again with backoff and, after MAX_ATTEMPTS,
 parked with its error (`foghorn outbox` shows it): it never holds up the others, only the
@@ -40,15 +41,12 @@ from bot.store.db import Database
 
 log = logging.getLogger(__name__)
 
-COALESCE = 2.0  # seconds: changes to one group within this are posted as one message
 RETRY_INTERVAL = 5.0  # seconds between looks for notifications to try again
 MAX_ATTEMPTS = 5
 BACKOFF = (2.0, 10.0, 30.0, 60.0)  # seconds before the 2nd, 3rd... try
 
 
 class AlertChat(Protocol):
-    async def alert_changes(self, inc: Incident, lines: list[str], all_resolved: bool,
-                            auto_resolve: bool) -> None: ...
     async def triage(self, note: Notification, route: AlertRoute, group_id: int, *,
                      event_id: int, since: datetime | None) -> None: ...
 
@@ -64,6 +62,7 @@ class Outcome:
     lines: list[str] = field(default_factory=list)
     all_resolved: bool = False
     event: object | None = None  # the triage event, once the transaction commits
+    changes: object | None = None  # the alert-changes event, likewise
 
 
 def group_hash(source: str, group_key: str) -> str:
@@ -74,12 +73,10 @@ class AlertIntake:
     def __init__(self, db: Database, playbook: Playbook, service: IncidentService,
                  chat: AlertChat, bot_user: Callable[[], Awaitable[str]],
                  background: Background, *, clock: Clock = utcnow, team_id: str = "",
-                 coalesce: float = COALESCE, retry_interval: float = RETRY_INTERVAL) -> None:
+                 retry_interval: float = RETRY_INTERVAL) -> None:
         self.db, self.playbook, self.service, self.chat = db, playbook, service, chat
         self.bot_user, self.background, self.clock = bot_user, background, clock
-        self.team_id, self.coalesce, self.retry_interval = team_id, coalesce, retry_interval
-        self._pending: dict[int, asyncio.Task[None]] = {}  # coalesced posts, per incident
-        self._lines: dict[int, list[str]] = {}
+        self.team_id, self.retry_interval = team_id, retry_interval
         self._again = False  # more notifications arrived while a pass was running
         self._pass: asyncio.Task[int] | None = None
         self._watch: asyncio.Task[None] | None = None
@@ -181,16 +178,16 @@ class AlertIntake:
             return outcome
         if outcome.incident_id is not None:
             outcome.incident = await self.service.get(outcome.incident_id)
-        if outcome.incident is not None and outcome.lines:
-            self._coalesce(outcome)
+        if outcome.changes is not None:  # coalesced: in the background
+            self.service.reactions.soon([outcome.changes.id])  # type: ignore[attr-defined]  # a committed event row
         if outcome.event is not None:
             await self.service.react(outcome.event, quiet=True)
         return outcome
 
     async def _complete(self, inc: Incident, outcome: Outcome) -> None:
         outcome.incident = (await self.service.complete(inc)).incident
-        if outcome.lines:
-            self._coalesce(outcome)
+        if outcome.changes is not None:  # its channel exists now
+            self.service.reactions.soon([outcome.changes.id])  # type: ignore[attr-defined]  # a committed event row
 
     # ----- the `alert-posts` subscriber: triage posts -----------------------------------------
     def subscriber(self) -> Subscriber:
@@ -264,6 +261,10 @@ class AlertIntake:
         if group is not None:
             group.alerts = merged
             outcome.group_id = group.id
+            if group.incident_id is not None and lines:  # posted by `alert-changes`
+                outcome.changes = self.service.events.record(
+                    s, group.incident_id, Kind.ALERT_CHANGES,
+                    {"lines": lines, "auto": bool(route and route.auto_resolve)}, now)
             if group.incident_id is not None:
                 alert_rows.add_alert_entry(
                     s, group.incident_id, now, None, f"{note.status}: {note.title}",
@@ -326,60 +327,6 @@ class AlertIntake:
                 raise UserError("An incident was already declared from that alert.")
             group.is_open = False
         log.info("alert group %d dismissed by %s", group_id, by)
-
-    # ----- telling the channel, coalesced --------------------------------------------------
-    def _coalesce(self, outcome: Outcome) -> None:
-        inc = outcome.incident
-        assert inc is not None
-        self._lines.setdefault(inc.id, []).extend(outcome.lines)
-        if inc.id in self._pending and not self._pending[inc.id].done():
-            return
-        route = outcome.route
-
-        async def post() -> None:
-            # Until nothing is left: changes that came while a post was being made are
-            # posted next, not left behind.
-            while self._lines.get(inc.id):
-                await asyncio.sleep(self.coalesce)
-                lines = self._lines.pop(inc.id, [])
-                current = await self.service.get(inc.id) or inc
-                async with self.db.read() as s:
-                    group = await alert_rows.group_of(s, inc.id)
-                states = dict(group.alerts) if group is not None else {}
-                resolved = bool(states) and all(v == "resolved" for v in states.values())
-                auto = bool(route and route.auto_resolve)
-                await self.chat.alert_changes(current, lines, resolved, auto)
-                if resolved and auto and not current.is_resolved and current.channel_id:
-                    await self.service.resolve(current.channel_id, "Every alert of the group "
-                                               "resolved (the route resolves on its own)",
-                                               await self.bot_user(), confirmed=True)
-
-        task = asyncio.ensure_future(post())
-        self._pending[inc.id] = task
-        task.add_done_callback(lambda done: self._posted(inc.id, done))
-
-    def _posted(self, incident_id: int, task: asyncio.Task[None]) -> None:
-        if self._pending.get(incident_id) is task:
-            del self._pending[incident_id]
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("could not post the alert changes of incident %d: %s", incident_id,
-                        task.exception())
-
-    async def drain(self) -> None:
-        """Wait for the coalesced posts under way (tests, shutdown)."""
-        while self._pending:
-            await asyncio.gather(*list(self._pending.values()), return_exceptions=True)
-
-    async def close(self, within: float) -> None:
-        """At shutdown: the posts under way get `within` seconds, then stop (what they
-        would have said is in the incidents' timelines)."""
-        try:
-            await asyncio.wait_for(self.drain(), within)
-        except TimeoutError:
-            tasks = list(self._pending.values())
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _changes(known: dict[str, str], note: Notification) -> tuple[list[str], dict[str, str]]:

@@ -16,7 +16,8 @@ Each kind's `data`:
 - RESOLVED: by, previous_status
 - PAGE_REQUESTED: page (the pages row), target
 - ALERT_TRIAGE: group (the alert group to post for a person to decide), notification
-- ALERT_CHANGES: lines, notification (posted coalesced in the incident's channel)
+- ALERT_CHANGES: lines, auto (the route resolves on its own): posted, coalesced, in the
+  incident's channel
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ ALERT_DISMISS = "alert_dismiss"
 ALERTS_MONITOR = "alerts_resolved_monitor"
 ALERTS_RESOLVE = "alerts_resolved_resolve"
 TRIAGE_EVENT = "foghorn_triage"  # metadata of a triage post
+CHANGES_EVENT = "foghorn_alert_changes"  # metadata of a post of alert changes
 MONITORING = "monitoring"  # the status the first button moves to, when the playbook has it
 
 
@@ -29,8 +30,17 @@ class AlertPoster:
         self.gateway, self.present, self.incidents_channel = (gateway, presenter,
                                                               incidents_channel)
 
+    async def changes_posted(self, inc: Incident, event_id: int, since: datetime) -> bool:
+        """Whether a post of alert changes covering this event is in the channel already."""
+        if not inc.channel_id:
+            return False
+        return await self.gateway.posted_since(inc.channel_id, since, lambda meta: (
+            meta.get("event_type") == CHANGES_EVENT
+            and event_id in ((meta.get("event_payload") or {}).get("events") or [])))
+
     async def alert_changes(self, inc: Incident, lines: list[str], all_resolved: bool,
-                            auto_resolve: bool) -> None:
+                            auto_resolve: bool, *, events: list[int]) -> None:
+        """Post what changed, tagged with the events it covers."""
         if not inc.channel_id:
             return
         shown = "\n".join(f"• {escape(truncate(line, 200))}" for line in lines[:20])
@@ -51,7 +61,8 @@ class AlertPoster:
                       {"type": "actions", "block_id": f"alerts-resolved|{inc.id}",
                        "elements": buttons}]
         if text.strip():
-            await self.gateway.post(inc.channel_id, text.strip(), blocks or None)
+            await self.gateway.post(inc.channel_id, text.strip(), blocks or None, metadata={
+                "event_type": CHANGES_EVENT, "event_payload": {"events": events}})
 
     def triage_blocks(self, note: Notification, route: AlertRoute, group_id: int
                       ) -> tuple[str, list[dict[str, Any]]]:

@@ -111,6 +111,26 @@ async def park(session: AsyncSession, delivery_id: int, owner: str, at: datetime
         status=PARKED, done_at=at, lease_until=None, last_error=error[:ERROR_LIMIT]))
 
 
+async def pending_after(session: AsyncSession, subscriber: str, stream: str, event_id: int
+                        ) -> list[tuple[int, int, dict[str, Any]]]:
+    """(delivery id, event id, data) of the subscriber's pending deliveries in `stream` after
+    `event_id`: what a coalescing subscriber takes in with the one it is handling."""
+    rows = await session.execute(
+        select(DeliveryRow.id, OutboxEventRow.id, OutboxEventRow.data).join(OutboxEventRow)
+        .where(DeliveryRow.subscriber == subscriber, DeliveryRow.stream == stream,
+               DeliveryRow.event_id > event_id, DeliveryRow.status == PENDING)
+        .order_by(DeliveryRow.event_id))
+    return [(int(d), int(e), dict(data)) for d, e, data in rows.all()]
+
+
+async def absorb(session: AsyncSession, delivery_ids: list[int], at: datetime) -> None:
+    """Mark deliveries done that another delivery of their subscriber carried out."""
+    if delivery_ids:
+        await session.execute(update(DeliveryRow).where(
+            DeliveryRow.id.in_(delivery_ids), DeliveryRow.status == PENDING).values(
+            status=DONE, done_at=at))
+
+
 async def renew(session: AsyncSession, owner: str, until: datetime) -> None:
     """Extend the leases of this relay's deliveries under way (a long one is not dead)."""
     await session.execute(update(DeliveryRow).where(
