@@ -6,10 +6,11 @@ Three servers get the same signed requests from a load generator in its own proc
 - bolt: a bare Bolt AsyncApp whose listeners only ack (the framework floor);
 - aiohttp: an aiohttp handler answering 200 (the machine floor).
 
-Four kinds of request, --requests of each (default 2,000) from --senders concurrent senders
+Five kinds of request, --requests of each (default 2,000) from --senders concurrent senders
 (default 20), each sending its next request as soon as the last is answered: `/incident help`,
-`/incident declare`, a click on a card's Take button, and a message event in an incident
-channel. Each kind is split into --rounds rounds, and every round sends its requests to the
+`/incident declare`, a click on a card's Take button, a message event in an incident
+channel, and one in another channel Foghorn is in (`other`: not stored). Each kind is split
+into --rounds rounds, and every round sends its requests to the
 three servers in turn, starting with a different one each round, so drift on the machine is
 shared out evenly. After the bot's round the benchmark waits until the bot's work after the ack
 (Slack calls) is done, so the floors never share the CPU with it.
@@ -45,7 +46,7 @@ from harness import (
 from bot.slack import blocks
 from bot.testing.fake_slack import FakeSlack
 
-KINDS = ("help", "declare", "click", "message")
+KINDS = ("help", "declare", "click", "message", "other")
 SERVERS = ("foghorn", "bolt", "aiohttp")
 SENDER_USERS = [f"UB{i:03d}" for i in range(20)]
 P99_TARGET_MS, RATIO_TARGET = 50.0, 1.5
@@ -83,6 +84,9 @@ async def build(kind: str, count: int, rec: Recorder, fake: FakeSlack) -> list[d
             await rec.click(user=SENDER_USERS[i % 20], channel=channel, message_ts=ts,
                             action_id=blocks.ROLE_TAKE, block_id=takes[(i // len(cards)) %
                                                                         len(takes)])
+    elif kind == "other":  # a channel Foghorn is in that is not an incident's
+        for i in range(count):
+            await rec.say(CHANNEL, SENDER_USERS[i % 20], f"Lunch at {i % 12 + 1}?")
     else:
         cards = incident_cards(fake)
         for i in range(count):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
+
 from bot.export import export
 from bot.incidents.model import TimelineEntry
 from bot.store import repo
@@ -215,3 +217,35 @@ async def test_note_and_timeline_commands(bot: Bot) -> None:
 
     outside = await bot.command("timeline", channel=GENERAL)
     assert "works inside an incident channel" in outside
+
+
+async def test_messages_in_other_channels_skip_the_database(
+        make_bot: BotFactory, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """#23 item 5: a message in a channel that is not an incident's used to cost a write
+    transaction and a query, every time. Known other channels are skipped without touching
+    the database, and a new incident's channel is stored all the same, on every replica."""
+    lookups: list[list[str]] = []
+    real = repo.incident_ids_by_channel
+
+    def counted(session: object, channels: list[str]) -> dict[str, int]:
+        lookups.append(list(channels))
+        return real(session, channels)  # type: ignore[arg-type]  # a sync Session
+
+    monkeypatch.setattr(repo, "incident_ids_by_channel", counted)
+    one = await make_bot()
+    two = await make_bot(database_url=sqlite_url, clock=one.clock)  # a second replica
+    two.slack._ids = one.slack._ids  # one Slack: event ids never repeat across replicas
+    for i in range(5):
+        for bot in (one, two):
+            _, reply = await bot.slack.say(GENERAL, BOB, f"lunch? {i}")
+            assert reply.status == 200
+    assert [c for c in lookups if GENERAL in c] == [[GENERAL], [GENERAL]]  # once each
+    inc, _ = await one.declare("sev2 After the chatter")
+    for bot in (one, two):  # the other replica stores the new channel's messages too
+        _, reply = await bot.slack.say(inc.channel_id, BOB, f"seen by {id(bot)}")
+        assert reply.status == 200
+    async with one.fh.db.read() as s:
+        said = [e.text for e in await repo.list_entries(s, inc.id) if e.kind == "message"]
+    assert said == [f"seen by {id(one)}", f"seen by {id(two)}"]
+    async with one.fh.db.read() as s:
+        assert await repo.get_by_channel(s, GENERAL) is None

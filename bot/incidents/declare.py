@@ -176,7 +176,9 @@ class Declaring(ServiceBase):
         unique channel_id settles a race between two adopters)."""
         async with self.db.write() as s:
             claimed = await repo.claim_channel(s, inc.id, channel_id, name)
-        if not claimed:
+        if claimed:
+            self.timeline.claimed(channel_id, inc.id)
+        else:
             log.info("%s: a channel by that name belongs to another incident", inc.label)
         return claimed
 

@@ -10,6 +10,7 @@ transaction (group commit), which is what lets one SQLite file take hundreds a s
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +26,10 @@ from bot.store.db import Database
 log = logging.getLogger(__name__)
 
 MESSAGE_KINDS = frozenset({"message", "file"})
+# Channels found not to be an incident's are skipped for this long without asking the
+# database (then asked again: a safety net, see Timeline.claimed); at most this many.
+NOT_INCIDENT_FOR = 600.0  # seconds
+NOT_INCIDENT_MAX = 10_000
 EVENT_MEMORY = timedelta(days=2)  # Slack retries within minutes; keep ids well past that
 
 
@@ -79,12 +84,42 @@ class Timeline:
         self._messages = GroupWriter(db, self._store, name="timeline")
         # Incident channels never change hands, so a found mapping can be kept for good.
         self._incident_by_channel: dict[str, int] = {}
+        # Channels found not to be an incident's (#incidents, others Foghorn was invited
+        # to), until when: their messages are skipped without a transaction or a query.
+        # Safe because an incident's channel is always one Foghorn has just created, and
+        # nobody can post in it before it is stored as the incident's (people are invited
+        # after that), so no process can have found it "not an incident's" before.
+        self._not_incident: dict[str, float] = {}
+
+    def claimed(self, channel: str, incident_id: int) -> None:
+        """An incident's channel is stored (this process's declare made it)."""
+        self._incident_by_channel[channel] = incident_id
+        self._not_incident.pop(channel, None)
+
+    def _not_an_incidents(self, channel: str) -> bool:
+        until = self._not_incident.get(channel)
+        if until is None:
+            return False
+        if until < time.monotonic():
+            self._not_incident.pop(channel, None)
+            return False
+        return True
+
+    def _found_not_incidents(self, channels: list[str]) -> None:
+        if len(self._not_incident) + len(channels) > NOT_INCIDENT_MAX:
+            self._not_incident.clear()
+        until = time.monotonic() + NOT_INCIDENT_FOR
+        self._not_incident.update(dict.fromkeys(channels, until))
 
     async def _incident_id(self, session: Any, channel: str) -> int | None:
         if channel in self._incident_by_channel:
             return self._incident_by_channel[channel]
+        if self._not_an_incidents(channel):
+            return None
         self._incident_by_channel.update(
             await session.run_sync(repo.incident_ids_by_channel, [channel]))
+        if channel not in self._incident_by_channel:
+            self._found_not_incidents([channel])
         return self._incident_by_channel.get(channel)
 
     async def _fresh_event(self, session: Any, event_id: str | None) -> bool:
@@ -93,7 +128,11 @@ class Timeline:
     # ----- capture ------------------------------------------------------------------------
     async def record(self, msg: ChatMessage, *, event_id: str | None = None) -> bool:
         """Store a message of an incident channel; False if it was not new or not ours.
-        Messages arriving together share a transaction (see GroupWriter)."""
+        Messages arriving together share a transaction (see GroupWriter); a message in a
+        channel known not to be an incident's costs nothing more."""
+        if msg.channel not in self._incident_by_channel and self._not_an_incidents(
+                msg.channel):
+            return False
         return await self._messages.submit((msg, event_id))
 
     def _store(self, s: Session, items: list[tuple[ChatMessage, str | None]]) -> list[bool]:
@@ -103,6 +142,7 @@ class Timeline:
         unknown = [c for c in dict.fromkeys(m.channel for m, _ in items) if c not in known]
         if unknown:
             known.update(repo.incident_ids_by_channel(s, unknown))
+            self._found_not_incidents([c for c in unknown if c not in known])
         fresh = repo.claim_events(s, [e for m, e in items if e and m.channel in known],
                                   self.clock())
         keys: list[tuple[int, str] | None] = []
