@@ -8,6 +8,7 @@ import signal
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -44,18 +45,23 @@ async def _start(fake: FakeSlack, db_url: str, port: int, playbooks: Path | None
     raise AssertionError("bot did not start")
 
 
+async def _declared(slack: SlackSender, fake: FakeSlack, title: str, slug: str) -> Any:
+    """Declare (as ALICE, from #general) and wait for the card's pin: its channel."""
+    await slack.command(f"declare sev1 {title}", user=ALICE, channel=GENERAL)
+    for _ in range(200):
+        if fake.calls_to("pins.add"):
+            break
+        await asyncio.sleep(0.05)
+    return next(c for c in fake.channels.values() if c.name.endswith(slug))
+
+
 async def test_sigkill_right_after_acks_loses_no_event(fake: FakeSlack, tmp_path: Path) -> None:
     db_url = f"sqlite+aiosqlite:///{tmp_path / 'k.db'}"
     port = free_port()
     proc = await _start(fake, db_url, port)
     async with aiohttp.ClientSession() as session:
         slack = SlackSender(f"http://127.0.0.1:{port}", SECRET, fake, session)
-        await slack.command("declare sev1 Kill me", user=ALICE, channel=GENERAL)
-        for _ in range(100):
-            if fake.calls_to("pins.add"):
-                break
-            await asyncio.sleep(0.05)
-        channel = next(c for c in fake.channels.values() if c.name.endswith("kill-me"))
+        channel = await _declared(slack, fake, "Kill me", "kill-me")
         acked = []
         for i in range(20):
             msg, reply = await slack.say(channel.id, BOB, f"message {i}")
@@ -241,13 +247,7 @@ async def test_kill9_between_a_change_and_its_reactions(fake: FakeSlack, tmp_pat
     proc = await _start(fake, db_url, port)
     async with aiohttp.ClientSession() as session:
         slack = SlackSender(f"http://127.0.0.1:{port}", SECRET, fake, session)
-        await slack.command("declare sev2 Kill mid-reaction", user=ALICE, channel=GENERAL)
-        for _ in range(200):
-            if fake.calls_to("pins.add"):
-                break
-            await asyncio.sleep(0.05)
-        channel = next(c for c in fake.channels.values()
-                       if c.name.endswith("kill-mid-reaction"))
+        channel = await _declared(slack, fake, "Kill mid-reaction", "kill-mid-reaction")
         db = Database(db_url)
         for _ in range(200):  # the declare is done, its own reactions too
             async with db.read() as s:
