@@ -32,11 +32,17 @@ def _constant(name: str) -> Any:
     raise BadJSON(f"{name} is not JSON")
 
 
+# One decoder for every call (json.loads with options builds a new one each time).
+_DECODER = json.JSONDecoder(parse_int=_number(int), parse_float=_number(float),
+                            parse_constant=_constant)
+
+
 def loads(text: str | bytes) -> Any:
     """`json.loads`, refusing (BadJSON) deep nesting, long numbers, NaN and Infinity."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
     try:
-        data = json.loads(text, parse_int=_number(int), parse_float=_number(float),
-                          parse_constant=_constant)
+        data = _DECODER.decode(text)
     except RecursionError:
         raise BadJSON(f"nested more than {MAX_DEPTH} levels deep") from None
     stack: list[tuple[Any, int]] = [(data, 1)]

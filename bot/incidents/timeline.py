@@ -96,6 +96,10 @@ class Timeline:
         self._incident_by_channel[channel] = incident_id
         self._not_incident.pop(channel, None)
 
+    def elsewhere(self, channel: str) -> bool:
+        """Known not to be an incident's channel (its messages are not recorded)."""
+        return channel not in self._incident_by_channel and self._not_an_incidents(channel)
+
     def _not_an_incidents(self, channel: str) -> bool:
         until = self._not_incident.get(channel)
         if until is None:

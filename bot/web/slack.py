@@ -34,8 +34,11 @@ OTHER_WORKSPACE = ("This Foghorn belongs to another Slack workspace, so it did n
 
 def add_routes(app: web.Application, *, bolt: AsyncApp, signing_secret: str,
                workspaces: Workspaces, serves: Callable[[dict[str, str]], bool],
-               metrics: Metrics, health: Health, with_events: bool = True) -> None:
-    """`serves`: token mode's check that a request comes from the token's own workspace."""
+               not_an_incidents: Callable[[str], bool], metrics: Metrics, health: Health,
+               with_events: bool = True) -> None:
+    """`serves`: token mode's check that a request comes from the token's own workspace;
+    `not_an_incidents`: whether a channel is known not to be an incident's (its message events,
+    most of the traffic of a busy workspace, are answered without Bolt or the database)."""
 
     async def slack_events(request: web.Request) -> web.StreamResponse:
         try:
@@ -49,6 +52,9 @@ def add_routes(app: web.Application, *, bolt: AsyncApp, signing_secret: str,
                 return web.Response(status=200)
             return refuse(request, verdict.status, verdict.reason)
         bind(kind=verdict.kind, **verdict.ids)
+        if verdict.kind == "event" and verdict.ids.get("event") == "message" and (
+                not_an_incidents(verdict.ids.get("channel", ""))):
+            return web.Response(status=200)  # only the timeline listens to messages
         if verdict.kind == "event" and workspaces.multi and (
                 await workspaces.gateway(verdict.ids.get("team", "")) is None):
             # A stray event from a workspace that uninstalled (or never installed) Foghorn:
@@ -57,7 +63,7 @@ def add_routes(app: web.Application, *, bolt: AsyncApp, signing_secret: str,
             log.info("event from a workspace without an installation ignored")
             return web.Response(status=200)
         if not workspaces.multi and not serves(verdict.ids):
-            return elsewhere(verdict.kind)
+            return other_workspace(verdict.kind)
         bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
                                         headers=request.headers)  # type: ignore[arg-type]  # Bolt takes any mapping
         response = await bolt.async_dispatch(bolt_request)
@@ -70,7 +76,7 @@ def add_routes(app: web.Application, *, bolt: AsyncApp, signing_secret: str,
             return web.Response(status=200)
         return await to_aiohttp_response(response)
 
-    def elsewhere(kind: str) -> web.Response:
+    def other_workspace(kind: str) -> web.Response:
         """A request from a workspace this token does not belong to (token mode serves one
         workspace): nothing is done. 200 so Slack does not deliver it again; a command
         gets a line saying why."""
