@@ -132,7 +132,6 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
     )
     dispatcher = Dispatcher(db, service.fire_reminder, clock=clock, owner=owner)
     service.reminders_changed = dispatcher.poke
-    service.declared = lambda inc: metrics.incident_declared(inc)
     dispatcher.on_sent = lambda r, at: metrics.reminder_sent(r.kind, r.due_at, at)
     relay.on_outcome = metrics.delivery
     fh = Foghorn(settings, playbook, db, gateway, presenter, service, background, bolt,
@@ -148,7 +147,8 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
         alert_posts = [fh.alerts.subscriber(), AlertChanges(
             db, service, poster, gateway.bot_user_id, clock=clock).subscriber()]
     relay.subscribe(reactions.subscribers(
-        service, SlackReactions(service, presenter, chat, fh.home), pager, alert_posts))
+        service, SlackReactions(service, presenter, chat, fh.home), pager, alert_posts,
+        metrics))
     fh.alerts_said = alerts_state(settings, fh.alerts is not None)
     # Bolt tries listeners in the order they were added, and each try costs; message events
     # are most of an incident's traffic, so their listeners go first.

@@ -8,6 +8,7 @@ its events on its own, retried on its own and parked on its own (bot.outbox):
 - checklists (status, type, resolved): the playbook's checklists for the phase reached.
 - people (resolved): remembers the names of the incident's people.
 - pages (page requested, resolved): sends the page; resolves or cancels every page.
+- metrics (declared): counts the incident (and its detection time) in /metrics.
 - alert-posts (alert triage): posts an alert for a person to decide.
 - alert-changes (alert changes): what changed in an incident's alert group, coalesced,
   in its channel; asks the commander (or resolves, with auto_resolve) once all resolved.
@@ -16,17 +17,26 @@ its events on its own, retried on its own and parked on its own (bot.outbox):
 from __future__ import annotations
 
 from bot.incidents import phases
+from bot.incidents.events import Event, Kind
 from bot.incidents.service import IncidentService
+from bot.metrics import Metrics
 from bot.outbox import Subscriber
 from bot.paging.pager import Pager
 from bot.slack.reactions import SlackReactions
 
 
 def subscribers(service: IncidentService, slack: SlackReactions, pager: Pager | None,
-                alerts: list[Subscriber]) -> list[Subscriber]:
+                alerts: list[Subscriber], metrics: Metrics) -> list[Subscriber]:
     """`alerts`: the alert intake's subscribers (alert-posts, alert-changes), when alerts
     are on."""
-    found = [*slack.subscribers(), *phases.subscribers(service)]
+
+    async def count(event: Event, attempt: int) -> None:
+        inc = await service.get(event.incident_id) if event.incident_id else None
+        if inc is not None:
+            metrics.incident_declared(inc)
+
+    found = [*slack.subscribers(), *phases.subscribers(service),
+             Subscriber("metrics", frozenset({Kind.DECLARED}), count, attempts=3)]
     if pager is not None:
         found.append(pager.subscriber())
     return found + alerts

@@ -35,7 +35,7 @@ from bot.incidents.model import Clock, Incident, utcnow
 from bot.incidents.service import IncidentService
 from bot.outbox import Subscriber
 from bot.playbooks import AlertRoute, Playbook, route_for
-from bot.store import alert_rows, repo
+from bot.store import alert_rows
 from bot.store.alert_rows import SyncSession as Session
 from bot.store.db import Database
 
@@ -237,7 +237,7 @@ class AlertIntake:
                 team_id=self.team_id)
             declaration = self.service.declaration(
                 req, now, detected_at=note.started_at, key=f"alert|{row.group_hash[:58]}")
-            stored = repo.register_incident(s, **declaration)
+            stored = self.service.store_declaration(s, declaration)
             if isinstance(stored, int):  # the same group moments ago: attach to it
                 outcome.kind = "duplicate"
                 group = group or alert_rows.new_group(
@@ -307,7 +307,7 @@ class AlertIntake:
                              severity=route.severity_for(note.labels) if route else None,
                              description=note.annotation("description"),
                              type=route.type if route else None, team_id=self.team_id)
-        stored = repo.register_incident(s, **self.service.declaration(
+        stored = self.service.store_declaration(s, self.service.declaration(
             req, now, detected_at=note.started_at, key=f"alert|{group.group_hash[:58]}"))
         incident_id = stored if isinstance(stored, int) else stored.id
         group.incident_id = incident_id

@@ -174,12 +174,20 @@ class ServiceBase:
         self.postmortems = PostmortemWriter(playbook, tz)
         # Declares arriving together are stored in one transaction (Slack waits for each).
         self._registrations: GroupWriter[dict[str, Any], int | Incident] = GroupWriter(
-            db, lambda s, items: [repo.register_incident(s, **i) for i in items],
+            db, lambda s, items: [self.store_declaration(s, i) for i in items],
             name="declare")
         # Called after reminder rows change, so the dispatcher can wake in time.
         self.reminders_changed: Callable[[], None] = lambda: None
-        # Called once per newly declared incident (for the metrics).
-        self.declared: Callable[[Incident], None] = lambda inc: None
+
+    def store_declaration(self, session: Any, declaration: dict[str, Any]) -> int | Incident:
+        """`repo.register_incident` (in a synchronous write transaction) and, for a new
+        incident, its `declared` event: the new incident, or the existing one's id."""
+        stored = repo.register_incident(session, **declaration)
+        if isinstance(stored, Incident):
+            self.record(session, stored, Kind.DECLARED, {
+                "severity": stored.severity, "type": stored.type,
+                "private": stored.is_private}, stored.declared_at)
+        return stored
 
     def record(self, session: Session, inc: Incident | int, kind: Kind, data: dict[str, Any],
                at: datetime) -> Any:

@@ -58,7 +58,7 @@ class Declaring(ServiceBase):
     def registered(self, stored: Incident) -> None:
         """A new incident is stored: wake the dispatcher, count it."""
         self.reminders_changed()
-        self.declared(stored)
+        self.reactions.poke()  # its `declared` event
         bind(incident=stored.label)
 
     def declaration(self, req: DeclareRequest, now: datetime, *,
