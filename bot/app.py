@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -26,7 +27,7 @@ from bot.incidents.model import Clock, Incident, utcnow
 from bot.incidents.service import IncidentService
 from bot.logs import install_redaction
 from bot.metrics import Metrics
-from bot.outbox import Relay, Subscriber
+from bot.outbox import Relay
 from bot.paging.setup import build_pager, check_pagers
 from bot.playbooks import (
     active_file,
@@ -37,6 +38,7 @@ from bot.slack import actions, alert_actions, commands, declaring, events
 from bot.slack.alert_posts import AlertPoster
 from bot.slack.blocks import Presenter
 from bot.slack.catchup import catch_up
+from bot.slack.edge import Edge, scope_for
 from bot.slack.gateway import SlackGateway, make_client
 from bot.slack.home import HomeTabs
 from bot.slack.publisher import SlackPublisher
@@ -134,34 +136,34 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
     service.reminders_changed = dispatcher.poke
     dispatcher.on_sent = lambda r, at: metrics.reminder_sent(r.kind, r.due_at, at)
     relay.on_outcome = metrics.delivery
-    fh = Foghorn(settings, playbook, db, gateway, presenter, service, background, bolt,
-                 dispatcher, metrics, workspaces, relay, Health(), schedule=schedule)
-    fh.health.slack_answered = slack_answered
-    fh.pager = pager
-    fh.home = HomeTabs(service, presenter, background, workspaces.gateway, fh.scope)
-    alert_posts: list[Subscriber] = []
+    home = HomeTabs(service, presenter, background, workspaces.gateway,
+                    partial(scope_for, workspaces.multi))
+    alerts, alert_posts = None, []
     if settings.alerts_on and store is None:
         poster = AlertPoster(gateway, presenter, settings.INCIDENTS_CHANNEL)
-        fh.alerts = AlertIntake(db, playbook, service, poster, gateway.bot_user_id,
-                                background, clock=clock)
-        alert_posts = [fh.alerts.subscriber(), AlertChanges(
+        alerts = AlertIntake(db, playbook, service, poster, gateway.bot_user_id, background,
+                             clock=clock)
+        alert_posts = [alerts.subscriber(), AlertChanges(
             db, service, poster, gateway.bot_user_id, clock=clock).subscriber()]
     relay.subscribe(reactions.subscribers(
-        service, SlackReactions(service, presenter, chat, fh.home), pager, alert_posts,
+        service, SlackReactions(service, presenter, chat, home), pager, alert_posts,
         metrics))
-    fh.alerts_said = alerts_state(settings, fh.alerts is not None)
+    edge = Edge(service, presenter, playbook, background, workspaces, home, alerts)
     # Bolt tries listeners in the order they were added, and each try costs; message events
     # are most of an incident's traffic, so their listeners go first.
-    events.register(bolt, fh)
-    commands.register(bolt, fh)
-    actions.register(bolt, fh)
-    alert_actions.register(bolt, fh)
+    events.register(bolt, edge)
+    commands.register(bolt, edge)
+    actions.register(bolt, edge)
+    alert_actions.register(bolt, edge)
 
     @bolt.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
         log.error("listener failed: %s", error, exc_info=error)
 
-    return fh
+    return Foghorn(settings, playbook, db, gateway, presenter, service, background, bolt,
+                   dispatcher, metrics, workspaces, relay, Health(slack_answered=slack_answered),
+                   edge, alerts=alerts, pager=pager,
+                   alerts_said=alerts_state(settings, alerts is not None), schedule=schedule)
 
 
 async def finish_startup(fh: Foghorn) -> None:
@@ -172,7 +174,7 @@ async def finish_startup(fh: Foghorn) -> None:
         inc = result.incident
         log.info("finished the interrupted declare of %s", inc.label)
         try:
-            await (await fh.slack(inc.team_id)).tell(inc.origin_channel_id, inc.declared_by,
+            await (await fh.edge.slack(inc.team_id)).tell(inc.origin_channel_id, inc.declared_by,
                                                      declaring.outcome(result))
         except ChatError as exc:
             log.warning("could not tell %s about %s: %s", inc.declared_by, inc.label, exc)

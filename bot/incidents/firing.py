@@ -18,6 +18,12 @@ log = logging.getLogger(__name__)
 
 class Firing(ServiceBase):
     # ----- reminders ----------------------------------------------------------------------
+    async def cancel_team_reminders(self, team_id: str) -> int:
+        """Cancel every pending reminder of a workspace's incidents (it uninstalled
+        Foghorn); how many were cancelled."""
+        async with self.db.write() as s:
+            return await reminder_rows.cancel_team_reminders(s, team_id)
+
     async def snooze(self, incident_id: int, minutes: int, by: str) -> datetime:
         """Push the update reminder back; recorded in the timeline."""
         now = self.clock()

@@ -17,7 +17,7 @@ from bot.slack import blocks, declaring
 from bot.slack.commands import report_errors, team_of
 
 if TYPE_CHECKING:
-    from bot.foghorn import Foghorn
+    from bot.slack.edge import Edge
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +55,11 @@ def _holder_shown(body: dict[str, Any], block_id: str) -> str | object | None:
     return ANYONE
 
 
-def register(app: AsyncApp, fh: Foghorn) -> None:
+def register(app: AsyncApp, edge: Edge) -> None:
     def here(body: dict[str, Any], incident_id: int | None) -> Awaitable[Incident]:
         """The incident a click names, refused unless the click was made in its channel by
         someone who may see it (a forged payload from elsewhere changes nothing)."""
-        return fh.service.acting_in(channel_of(body), body["user"]["id"], incident_id)
+        return edge.service.acting_in(channel_of(body), body["user"]["id"], incident_id)
 
     async def role_action(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
                           respond: AsyncRespond) -> None:
@@ -75,9 +75,9 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
 
         async def assign() -> None:
             await here(body, incident_id)
-            await fh.service.assign_role(incident_id, role, user, by, seen=seen)
+            await edge.service.assign_role(incident_id, role, user, by, seen=seen)
 
-        fh.background.spawn(report_errors(respond, assign()), "assign-role")
+        edge.background.spawn(report_errors(respond, assign()), "assign-role")
 
     app.action(blocks.ROLE_TAKE)(role_action)
     app.action(blocks.ROLE_PICK)(role_action)
@@ -104,12 +104,12 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
 
         async def tick_it() -> None:
             await here(body, incident_id)
-            await fh.service.tick(incident_id, checklist_id, selected, seen, body["user"]["id"])
+            await edge.service.tick(incident_id, checklist_id, selected, seen, body["user"]["id"])
 
-        fh.background.spawn(report_errors(respond, tick_it()), "tick")
+        edge.background.spawn(report_errors(respond, tick_it()), "tick")
 
-    answers = {blocks.RESOLVE_CONFIRM: fh.service.resolve_confirmed,
-               blocks.SEVERITY_CONFIRM: fh.service.severity_confirmed}
+    answers = {blocks.RESOLVE_CONFIRM: edge.service.resolve_confirmed,
+               blocks.SEVERITY_CONFIRM: edge.service.severity_confirmed}
 
     async def confirmed(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
                         respond: AsyncRespond) -> None:
@@ -125,7 +125,7 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                                                body["user"]["id"])
             await respond(delete_original=True)
 
-        fh.background.spawn(report_errors(respond, answer()), "confirmed")
+        edge.background.spawn(report_errors(respond, answer()), "confirmed")
 
     for action_id in answers:
         app.action(action_id)(confirmed)
@@ -137,11 +137,12 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
         incident_id = _incident_id(action)
 
         async def open_modal() -> None:
-            inc = fh.service.require_open(await here(body, incident_id))
-            await (await fh.slack(team_of(body))).open_view(body["trigger_id"],
-                                                            fh.presenter.update_modal(inc))
+            inc = edge.service.require_open(await here(body, incident_id))
+            await (await edge.slack(team_of(body))).open_view(body["trigger_id"],
+                                                            edge.presenter.update_modal(inc))
 
-        fh.background.spawn(report_errors(respond, open_modal()), "open-update-modal", urgent=True)
+        edge.background.spawn(report_errors(respond, open_modal()), "open-update-modal",
+                              urgent=True)
 
     @app.action(blocks.SNOOZE_ACTION)
     async def snooze(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
@@ -154,9 +155,9 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
 
         async def snooze_it() -> None:
             await here(body, incident_id)
-            await fh.service.snooze(incident_id, int(minutes), body["user"]["id"])
+            await edge.service.snooze(incident_id, int(minutes), body["user"]["id"])
 
-        fh.background.spawn(report_errors(respond, snooze_it()), "snooze")
+        edge.background.spawn(report_errors(respond, snooze_it()), "snooze")
 
     @app.action(blocks.POSTMORTEM_BUILD)
     async def build_postmortem(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
@@ -165,9 +166,9 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
 
         async def build() -> None:
             await here(body, None)
-            await fh.service.publish_postmortem(channel_of(body) or "", body["user"]["id"])
+            await edge.service.publish_postmortem(channel_of(body) or "", body["user"]["id"])
 
-        fh.background.spawn(report_errors(respond, build()), "postmortem")
+        edge.background.spawn(report_errors(respond, build()), "postmortem")
 
     @app.action(blocks.POSTMORTEM_DONE)
     async def postmortem_done(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
@@ -179,9 +180,9 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
 
         async def done() -> None:
             await here(body, incident_id)
-            await fh.service.mark_postmortem_done(incident_id, body["user"]["id"])
+            await edge.service.mark_postmortem_done(incident_id, body["user"]["id"])
 
-        fh.background.spawn(report_errors(respond, done()), "postmortem-done")
+        edge.background.spawn(report_errors(respond, done()), "postmortem-done")
 
     @app.view(blocks.UPDATE_MODAL)
     async def update_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
@@ -200,25 +201,25 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
         user = body["user"]["id"]
 
         async def tell(text: str, **_: Any) -> None:
-            await (await fh.slack(team_of(body))).tell(channel or None, user, text)
+            await (await edge.slack(team_of(body))).tell(channel or None, user, text)
 
 
         async def update() -> None:
-            await fh.service.acting_in(channel or None, user)  # the form names its incident
-            await fh.service.post_update(channel, str(status or ""), message, user)
+            await edge.service.acting_in(channel or None, user)  # the form names its incident
+            await edge.service.post_update(channel, str(status or ""), message, user)
 
-        fh.background.spawn(report_errors(tell, update()), "update-modal")
+        edge.background.spawn(report_errors(tell, update()), "update-modal")
 
     @app.action(blocks.DECLARE_BUTTON)
     async def open_declare(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
                            ) -> None:
         await ack()
-        view = fh.presenter.declare_modal(None)
+        view = edge.presenter.declare_modal(None)
 
         async def open_modal() -> None:
-            await (await fh.slack(team_of(body))).open_view(body["trigger_id"], view)
+            await (await edge.slack(team_of(body))).open_view(body["trigger_id"], view)
 
-        fh.background.spawn(report_errors(respond, open_modal()), "open-declare-modal",
+        edge.background.spawn(report_errors(respond, open_modal()), "open-declare-modal",
                             urgent=True)
 
     @app.view(blocks.DECLARE_MODAL)
@@ -232,19 +233,19 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                       errors={"title": "Give the incident a short title."})
             return
         severity = (_state(values, "severity").get("selected_option") or {}).get("value")
-        if severity and fh.playbook.find_severity(severity) is None:
+        if severity and edge.playbook.find_severity(severity) is None:
             await ack(response_action="errors", errors={"severity": "Pick a severity."})
             return
         detected = _state(values, "detected").get("selected_date_time")
         detected_at = (datetime.fromtimestamp(int(detected), UTC)
                        if isinstance(detected, int | str) and str(detected).isdigit() else None)
-        now = fh.service.clock()
+        now = edge.service.clock()
         if detected_at is not None and not now - timedelta(days=30) <= detected_at <= now:
             await ack(response_action="errors", errors={
                 "detected": "Pick a time in the last 30 days, not in the future."})
             return
         type_id = (_state(values, "type").get("selected_option") or {}).get("value")
-        if type_id and fh.playbook.incident_type(type_id) is None:
+        if type_id and edge.playbook.incident_type(type_id) is None:
             await ack(response_action="errors", errors={"type": "Pick a type."})
             return
         checked = {o.get("value") for o in _state(values, "private").get("selected_options")
@@ -271,17 +272,17 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
         # Stored before the ack when the database allows, as for the slash command; a
         # second submit of the same form finds the first incident.
         try:
-            registered, storing = await declaring.register_promptly(fh, request)
+            registered, storing = await declaring.register_promptly(edge, request)
         except UserError as exc:
             await ack(response_action="errors", errors={"title": str(exc)[:150]})
             return
         await ack()
 
         async def tell(text: str, **_: Any) -> None:
-            await (await fh.slack(request.team_id)).tell(origin, user, text)
+            await (await edge.slack(request.team_id)).tell(origin, user, text)
 
         if registered is None:
-            fh.background.spawn(report_errors(tell, tell(declaring.slow_store_notice(title))),
+            edge.background.spawn(report_errors(tell, tell(declaring.slow_store_notice(title))),
                                 "declare-slow-store")
-        fh.background.spawn(report_errors(tell, declaring.finish(fh, storing, tell)),
+        edge.background.spawn(report_errors(tell, declaring.finish(edge, storing, tell)),
                             "declare-modal")

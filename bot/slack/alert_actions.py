@@ -19,10 +19,10 @@ from bot.slack.commands import report_errors, resolve_or_ask
 from bot.slack.text import escape, truncate
 
 if TYPE_CHECKING:
-    from bot.foghorn import Foghorn
+    from bot.slack.edge import Edge
 
 
-def register(app: AsyncApp, fh: Foghorn) -> None:
+def register(app: AsyncApp, edge: Edge) -> None:
     def group_of(action: dict[str, Any]) -> int | None:
         value = str(action.get("value", ""))
         return int(value) if value.isdigit() else None
@@ -36,40 +36,40 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                       respond: AsyncRespond) -> None:
         await ack()
         group_id, user = group_of(action), body["user"]["id"]
-        if group_id is None or fh.alerts is None:
+        if group_id is None or edge.alerts is None:
             return
 
         async def run() -> None:
-            assert fh.alerts is not None and group_id is not None
-            inc = await fh.alerts.declare_triaged(group_id, user)
+            assert edge.alerts is not None and group_id is not None
+            inc = await edge.alerts.declare_triaged(group_id, user)
             where = f"<#{inc.channel_id}>" if inc.channel_id else inc.label
             await respond(replace_original=True, text=f":rotating_light: {headline(body)}: "
                           f"<@{user}> declared it as {inc.label} ({inc.severity}) in {where}.")
 
-        fh.background.spawn(report_errors(respond, run()), "alert-declare")
+        edge.background.spawn(report_errors(respond, run()), "alert-declare")
 
     @app.action(ALERT_DISMISS)
     async def dismiss(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
                       respond: AsyncRespond) -> None:
         await ack()
         group_id, user = group_of(action), body["user"]["id"]
-        if group_id is None or fh.alerts is None:
+        if group_id is None or edge.alerts is None:
             return
 
         async def run() -> None:
-            assert fh.alerts is not None and group_id is not None
-            await fh.alerts.dismiss(group_id, user)
+            assert edge.alerts is not None and group_id is not None
+            await edge.alerts.dismiss(group_id, user)
             await respond(replace_original=True,
                           text=f":no_bell: {headline(body)}: dismissed by <@{user}>.")
 
-        fh.background.spawn(report_errors(respond, run()), "alert-dismiss")
+        edge.background.spawn(report_errors(respond, run()), "alert-dismiss")
 
     # ----- every alert of an incident's group resolved: the commander's answer -------------
     @app.action(ALERTS_MONITOR)
     async def monitor(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         channel, user = channel_of(body) or "", body["user"]["id"]
-        fh.background.spawn(report_errors(respond, fh.service.post_update(
+        edge.background.spawn(report_errors(respond, edge.service.post_update(
             channel, MONITORING, "Every alert of the group has resolved; watching that it "
             "stays so.", user)), "alerts-monitor")
 
@@ -77,6 +77,6 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
     async def resolve(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         channel, user = channel_of(body) or "", body["user"]["id"]
-        fh.background.spawn(report_errors(respond, resolve_or_ask(
-            fh, respond, channel, "Every alert of the group resolved.", user)),
+        edge.background.spawn(report_errors(respond, resolve_or_ask(
+            edge, respond, channel, "Every alert of the group resolved.", user)),
             "alerts-resolve")

@@ -20,7 +20,7 @@ from bot.slack import declaring, parsing
 from bot.slack.text import escape
 
 if TYPE_CHECKING:
-    from bot.foghorn import Foghorn
+    from bot.slack.edge import Edge
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +48,14 @@ async def report_errors(respond: Callable[..., Awaitable[Any]], work: Awaitable[
                       response_type="ephemeral", replace_original=False)
 
 
-async def resolve_or_ask(fh: Foghorn, respond: Callable[..., Awaitable[Any]], channel: str,
+async def resolve_or_ask(edge: Edge, respond: Callable[..., Awaitable[Any]], channel: str,
                          summary: str, user: str) -> None:
     """Resolve; when checklist items are still open, ask the person (only them) to confirm
     with one more click instead."""
     try:
-        await fh.service.resolve(channel, summary, user)
+        await edge.service.resolve(channel, summary, user)
     except NeedsConfirmation as ask:
-        text, blocks = fh.presenter.confirm_resolve(ask.open_items, ask.confirmation_id)
+        text, blocks = edge.presenter.confirm_resolve(ask.open_items, ask.confirmation_id)
         await respond(text=text, blocks=blocks, response_type="ephemeral",
                       replace_original=False)
 
@@ -76,33 +76,33 @@ def team_of(body: dict[str, Any]) -> str:
                or (user.get("team_id") if isinstance(user, dict) else None) or "")
 
 
-def register(app: AsyncApp, fh: Foghorn) -> None:
+def register(app: AsyncApp, edge: Edge) -> None:
     @app.command(COMMAND)
     async def incident_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
                                ) -> None:
         user, channel = body["user_id"], body.get("channel_id")
-        cmd = parsing.parse(body.get("text", ""), user, fh.playbook)
-        service = fh.service
+        cmd = parsing.parse(body.get("text", ""), user, edge.playbook)
+        service = edge.service
 
         match cmd:
             case parsing.Usage(message=message, show_help=show_help):
-                text = f"{message}\n\n{fh.presenter.help()}" if show_help else message
+                text = f"{message}\n\n{edge.presenter.help()}" if show_help else message
                 await ack(response_type="ephemeral", text=text)
             case parsing.Help():
-                await ack(response_type="ephemeral", text=fh.presenter.help())
+                await ack(response_type="ephemeral", text=edge.presenter.help())
             case parsing.ListOpen(type=type_id):
-                incidents = await service.list_open(user, fh.scope(body.get("team_id")))
+                incidents = await service.list_open(user, edge.scope(body.get("team_id")))
                 if type_id:
                     incidents = [i for i in incidents if i.type == type_id]
-                await ack(response_type="ephemeral", text=fh.presenter.incident_list(
+                await ack(response_type="ephemeral", text=edge.presenter.incident_list(
                     incidents, service.clock(), of_type=type_id))
             case parsing.ChangeType(type=type_id, keep_public=keep_public):
                 await ack()
-                fh.background.spawn(report_errors(respond, service.change_type(
+                edge.background.spawn(report_errors(respond, service.change_type(
                     channel, type_id, user, keep_public=keep_public)), "change-type")
             case parsing.PageOnCall(target=target, message=message):
                 await ack()
-                fh.background.spawn(report_errors(respond, service.page_on_demand(
+                edge.background.spawn(report_errors(respond, service.page_on_demand(
                     channel, target, message, user)), "page")
             case parsing.ShowRunbook(type=type_id):
                 try:  # check first, speak once
@@ -111,20 +111,20 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                     await ack(response_type="ephemeral", text=str(exc))
                     return
                 if inc is None:  # outside an incident channel: only the asker sees it
-                    text, blocks = fh.presenter.runbook(kind, None)
+                    text, blocks = edge.presenter.runbook(kind, None)
                     await ack(response_type="ephemeral", text=text, blocks=blocks)
                     return
                 await ack()
-                fh.background.spawn(report_errors(respond, service.post_runbook(inc, kind)),
+                edge.background.spawn(report_errors(respond, service.post_runbook(inc, kind)),
                                     "runbook")
             case parsing.DeclareModal(severity=severity, type=type_id):
                 await ack()
-                view = fh.presenter.declare_modal(channel, severity, type_id=type_id)
+                view = edge.presenter.declare_modal(channel, severity, type_id=type_id)
 
                 async def open_modal() -> None:
-                    await (await fh.slack(team_of(body))).open_view(body["trigger_id"], view)
+                    await (await edge.slack(team_of(body))).open_view(body["trigger_id"], view)
 
-                fh.background.spawn(report_errors(respond, open_modal()), "open-declare-modal",
+                edge.background.spawn(report_errors(respond, open_modal()), "open-declare-modal",
                                     urgent=True)
             case parsing.Declare(title=title, severity=severity, is_private=private,
                                  notice=notice, type=type_id):
@@ -132,7 +132,7 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                 # survives a crash. Either way it is never lost (see bot.slack.declaring).
                 try:
                     registered, storing = await declaring.register_promptly(
-                        fh, DeclareRequest(title=title, by=user, severity=severity,
+                        edge, DeclareRequest(title=title, by=user, severity=severity,
                                            is_private=private, type=type_id,
                                            origin_channel=channel,
                                            team_id=body.get("team_id", "")))
@@ -151,7 +151,7 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                 async def say(text: str) -> None:
                     await respond(text=text, response_type="ephemeral", replace_original=True)
 
-                fh.background.spawn(report_errors(respond, declaring.finish(fh, storing, say)),
+                edge.background.spawn(report_errors(respond, declaring.finish(edge, storing, say)),
                                     "declare")
             case parsing.AssignRole(role=role, user=target):
                 await ack()
@@ -160,7 +160,7 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                     inc = await service.in_channel(channel, "role")
                     await service.assign_role(inc.id, role, target, user)
 
-                fh.background.spawn(report_errors(respond, assign()), "assign-role")
+                edge.background.spawn(report_errors(respond, assign()), "assign-role")
             case parsing.ChangeSeverity(severity=severity):
                 await ack()
 
@@ -168,20 +168,20 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                     try:
                         await service.change_severity(channel, severity, user)
                     except SeverityNeedsConfirmation as ask:
-                        text, blocks = fh.presenter.confirm_severity(ask.old, ask.new,
+                        text, blocks = edge.presenter.confirm_severity(ask.old, ask.new,
                                                                      ask.confirmation_id)
                         await respond(text=text, blocks=blocks, response_type="ephemeral",
                                       replace_original=False)
 
-                fh.background.spawn(report_errors(respond, change()), "change-severity")
+                edge.background.spawn(report_errors(respond, change()), "change-severity")
             case parsing.PostUpdate(status=status, message=message, notice=notice):
                 await _ack_noting(ack, notice)
-                fh.background.spawn(
+                edge.background.spawn(
                     report_errors(respond, service.post_update(channel, status, message, user)),
                     "post-update")
             case parsing.AddNote(text=note, notice=notice):
                 await _ack_noting(ack, notice)
-                fh.background.spawn(
+                edge.background.spawn(
                     report_errors(respond, service.add_note(channel, note, user)), "note")
             case parsing.ShowTimeline():
                 try:
@@ -190,21 +190,21 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                     await ack(response_type="ephemeral", text=str(exc))
                     return
                 entries, total = await service.timeline.recent(inc.id, TIMELINE_SHOWN)
-                text, blocks = fh.presenter.timeline(inc, entries, total)
+                text, blocks = edge.presenter.timeline(inc, entries, total)
                 await ack(response_type="ephemeral", text=text, blocks=blocks)
             case parsing.ShowStats(period=period):
                 await ack()
-                team = fh.scope(body.get("team_id"))
+                team = edge.scope(body.get("team_id"))
 
                 async def report() -> None:
-                    text, blocks = fh.presenter.stats(await service.stats(period, team))
+                    text, blocks = edge.presenter.stats(await service.stats(period, team))
                     await respond(text=text, blocks=blocks, response_type="ephemeral",
                                   replace_original=False)
 
-                fh.background.spawn(report_errors(respond, report()), "stats")
+                edge.background.spawn(report_errors(respond, report()), "stats")
             case parsing.Postmortem(done=True):
                 await ack()
-                fh.background.spawn(
+                edge.background.spawn(
                     report_errors(respond, service.postmortem_done_here(channel, user)),
                     "postmortem-done")
             case parsing.Postmortem():
@@ -215,7 +215,7 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                     return
                 await ack(response_type="ephemeral",
                           text=":hourglass_flowing_sand: Building the postmortem draft…")
-                fh.background.spawn(
+                edge.background.spawn(
                     report_errors(respond, service.publish_postmortem(channel, user)),
                     "postmortem")
             case parsing.PostChecklist(checklist=""):
@@ -223,10 +223,10 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
                           + " Post one with `/incident checklist <id>` in an incident channel.")
             case parsing.PostChecklist(checklist=checklist_id):
                 await ack()
-                fh.background.spawn(report_errors(respond, service.checklist_on_demand(
+                edge.background.spawn(report_errors(respond, service.checklist_on_demand(
                     channel, checklist_id)), "checklist")
             case parsing.Resolve(summary=summary, notice=notice):
                 await _ack_noting(ack, notice)
 
-                fh.background.spawn(report_errors(respond, resolve_or_ask(
-                    fh, respond, channel, summary, user)), "resolve")
+                edge.background.spawn(report_errors(respond, resolve_or_ask(
+                    edge, respond, channel, summary, user)), "resolve")

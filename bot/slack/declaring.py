@@ -19,7 +19,7 @@ from bot.playbooks import Playbook
 from bot.slack.text import escape
 
 if TYPE_CHECKING:
-    from bot.foghorn import Foghorn
+    from bot.slack.edge import Edge
 
 ACK_BUDGET = 2.0  # seconds of Slack's 3 the database may take before the answer goes out
 Say = Callable[[str], Awaitable[None]]
@@ -59,18 +59,18 @@ def slow_store_notice(title: str) -> str:
             "slow right now; your declare is in hand and I'll confirm it here.")
 
 
-async def register_promptly(fh: Foghorn, req: DeclareRequest
+async def register_promptly(edge: Edge, req: DeclareRequest
                             ) -> tuple[DeclareResult | None, asyncio.Future[DeclareResult]]:
     """Store the declare; (result, done) if it was stored within ACK_BUDGET, else
     (None, the storing still under way). UserError (bad input) is raised at once."""
-    storing = asyncio.ensure_future(fh.service.register_until_stored(req))
+    storing = asyncio.ensure_future(edge.service.register_until_stored(req))
     try:
         return await asyncio.wait_for(asyncio.shield(storing), ACK_BUDGET), storing
     except TimeoutError:
         return None, storing
 
 
-async def finish(fh: Foghorn, storing: Awaitable[DeclareResult], say: Say) -> None:
+async def finish(edge: Edge, storing: Awaitable[DeclareResult], say: Say) -> None:
     """Once stored: make the channel, card and announcement, then say how it went."""
     registered = await storing
     if registered.duplicate:
@@ -82,5 +82,5 @@ async def finish(fh: Foghorn, storing: Awaitable[DeclareResult], say: Say) -> No
                   f"({error}), so its channel is queued and will follow on its own; I'll "
                   "confirm here.")
 
-    result = await fh.service.complete(registered.incident, queued=queued)
-    await say(outcome(result, fh.playbook))
+    result = await edge.service.complete(registered.incident, queued=queued)
+    await say(outcome(result, edge.playbook))

@@ -19,7 +19,7 @@ from bot.slack.commands import team_of
 from bot.slack.text import to_plain
 
 if TYPE_CHECKING:
-    from bot.foghorn import Foghorn
+    from bot.slack.edge import Edge
 
 log = logging.getLogger(__name__)
 
@@ -47,24 +47,24 @@ def chat_message(channel: str, m: dict[str, Any]) -> ChatMessage | None:
                        thread_ts=m.get("thread_ts"), files=files)
 
 
-def register(app: AsyncApp, fh: Foghorn) -> None:
-    timeline = fh.service.timeline
+def register(app: AsyncApp, edge: Edge) -> None:
+    timeline = edge.service.timeline
 
     @app.event("app_home_opened")
     async def home_opened(event: dict[str, Any], body: dict[str, Any]) -> None:
         user = event.get("user")
         if event.get("tab", "home") != "home" or not isinstance(user, str):
             return
-        fh.background.spawn(fh.home.opened(team_of(body), user), "publish-home")
+        edge.background.spawn(edge.home.opened(team_of(body), user), "publish-home")
 
     @app.event("app_uninstalled")
     async def app_uninstalled(body: dict[str, Any]) -> None:
-        await fh.uninstalled(team_of(body))
+        await edge.uninstalled(team_of(body))
 
     @app.event("tokens_revoked")
     async def tokens_revoked(event: dict[str, Any], body: dict[str, Any]) -> None:
         if (event.get("tokens") or {}).get("bot"):  # Foghorn uses only its bot token
-            await fh.uninstalled(team_of(body))
+            await edge.uninstalled(team_of(body))
 
     @app.event("message")
     async def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
@@ -118,13 +118,13 @@ def register(app: AsyncApp, fh: Foghorn) -> None:
         if not isinstance(channel, str):
             return
         if event["type"] in ("member_left_channel", "member_joined_channel") and (
-                event.get("user") != await _bot_user(fh, body)):
+                event.get("user") != await _bot_user(edge, body)):
             return  # a person came or went: nothing to do
         if event["type"] in ("channel_unarchive", "group_unarchive", "member_joined_channel"):
-            await fh.service.channel_back(channel)
+            await edge.service.channel_back(channel)
         else:
             error = "not_in_channel" if event["type"] == "member_left_channel" else "is_archived"
-            await fh.service.channel_gone(channel, error)
+            await edge.service.channel_gone(channel, error)
 
     for name in CHANNEL_EVENTS:
         app.event(name)(on_channel_gone)
@@ -139,13 +139,13 @@ CHANNEL_EVENTS = ("channel_archive", "group_archive", "channel_unarchive", "grou
                   "member_left_channel", "member_joined_channel")
 
 
-async def _bot_user(fh: Foghorn, body: dict[str, Any]) -> str:
+async def _bot_user(edge: Edge, body: dict[str, Any]) -> str:
     """Foghorn's own user id in the event's workspace (from the envelope's authorizations,
     else from auth.test)."""
     for auth in body.get("authorizations") or []:
         if isinstance(auth, dict) and auth.get("is_bot") and auth.get("user_id"):
             return str(auth["user_id"])
-    return await (await fh.slack(team_of(body))).bot_user_id()
+    return await (await edge.slack(team_of(body))).bot_user_id()
 
 
 def _was_a_persons(channel: str, event: dict[str, Any]) -> bool:
