@@ -225,6 +225,7 @@ async def shutdown(fh: Foghorn, runner: web.AppRunner | None) -> None:
     await fh.relay.stop()
     if fh.alerts is not None:
         await fh.alerts.stop()
+    await fh.background.cancel_kept()
     if not await fh.background.drain(max(0.5, deadline - loop.time())):
         log.warning("shutting down with %d task(s) unfinished; the next start resumes them",
                     fh.background.pending)

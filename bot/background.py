@@ -22,7 +22,27 @@ class Background:
 
     def __init__(self, limit: int = RUNNING_LIMIT) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._kept: set[asyncio.Task[Any]] = set()
         self._slots = asyncio.Semaphore(limit)
+
+    def keep(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """A loop that runs as long as the bot does (the outbox's looks, the alert intake's
+        retries): not waited for by `drain`, its failure logged like any job's, cancelled by
+        `cancel_kept` (or by its owner) at shutdown."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._kept.add(task)
+        task.add_done_callback(self._kept_done)
+        return task
+
+    def _kept_done(self, task: asyncio.Task[Any]) -> None:
+        self._kept.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s stopped", task.get_name(), exc_info=task.exception())
+
+    async def cancel_kept(self) -> None:
+        for task in list(self._kept):
+            task.cancel()
+        await asyncio.gather(*self._kept, return_exceptions=True)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "work", *,
               urgent: bool = False) -> asyncio.Task[Any]:

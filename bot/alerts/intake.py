@@ -100,8 +100,7 @@ class AlertIntake:
         RETRY_INTERVAL for notifications whose next try is due."""
         self.background.spawn(self.process_pending(), "alerts-pending")
         if watch:
-            self._watch = asyncio.get_running_loop().create_task(self._watching(),
-                                                                 name="alerts-watch")
+            self._watch = self.background.keep(self._watching(), "alerts-watch")
 
     async def _watching(self) -> None:
         while True:

@@ -218,7 +218,7 @@ class Relay:
                 released = await outbox_rows.release_claims_of_others(s, self.owner)
             if released:
                 log.info("took back %d outbox claim(s) left by an earlier run", released)
-        self._task = asyncio.get_running_loop().create_task(self._loop(), name="outbox-loop")
+        self._task = self.background.keep(self._loop(), "outbox-loop")
         self.poke()
 
     async def _loop(self) -> None:
