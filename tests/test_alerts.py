@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 import yaml
 
-from bot.store import repo
+from bot.store import entry_rows
 from bot.testing.alertmanager import alertmanager as real_alertmanager
 from bot.testing.alertmanager import alertmanager_binary
 from bot.testing.fake_slack import INCIDENTS_CHANNEL_ID
@@ -158,7 +158,7 @@ async def test_later_notifications_join_the_timeline_and_resolved_asks_the_comma
     done = await alerting.incident(inc.id)
     assert done.is_resolved and done.resolved_by == BOB
     async with alerting.fh.db.read() as s:
-        kinds = [e.kind for e in await repo.list_entries(s, inc.id)]
+        kinds = [e.kind for e in await entry_rows.list_entries(s, inc.id)]
     assert kinds.count("alert") == 3
 
 

@@ -10,7 +10,7 @@ import yaml
 
 from bot.playbooks import PlaybookError, parse_playbook
 from bot.slack import blocks
-from bot.store import repo
+from bot.store import entry_rows
 from tests.conftest import ALICE, BOB, CAROL, ROOT, Bot
 
 DEFAULT = yaml.safe_load((ROOT / "playbooks" / "default.yml").read_text())
@@ -84,7 +84,7 @@ async def test_ticks_update_the_message_in_place_and_the_timeline(bot: Bot) -> N
     await bot.settle()
     assert ticked(checklists_in(bot, inc.channel_id)["initial-assessment"]) == {0}
     async with bot.fh.db.read() as s:
-        entries = [e for e in await repo.list_entries(s, inc.id) if e.kind == "checklist"]
+        entries = [e for e in await entry_rows.list_entries(s, inc.id) if e.kind == "checklist"]
     assert [(e.actor, e.data["item"], e.data["ticked"]) for e in entries] == [
         (BOB, 0, True), (BOB, 2, True), (ALICE, 2, False)]
     assert "ticked \u201cCheck monitoring alerts" in entries[0].text

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.store import repo
+from bot.store import entry_rows
 from bot.testing.tcp_proxy import TcpProxy
 from tests.conftest import BOB, Bot, BotFactory
 
@@ -32,7 +32,7 @@ async def _health(bot: Bot) -> int:
 
 async def _texts(bot: Bot, incident_id: int) -> list[str]:
     async with bot.fh.db.read() as s:
-        return [e.text for e in await repo.list_entries(s, incident_id) if e.slack_ts]
+        return [e.text for e in await entry_rows.list_entries(s, incident_id) if e.slack_ts]
 
 
 async def _heals(bot: Bot, incident_id: int, said: list[str], within: float = 30.0) -> None:

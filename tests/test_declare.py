@@ -11,7 +11,7 @@ import pytest
 from bot.config import ConfigError
 from bot.incidents.model import TITLE_LIMIT
 from bot.slack import blocks
-from bot.store import repo
+from bot.store import entry_rows, repo
 from bot.testing.fake_slack import BOT_USER_ID, INCIDENTS_CHANNEL_ID
 from tests.conftest import ALICE, BOB, GENERAL, Bot, BotFactory, Clock
 
@@ -55,7 +55,7 @@ async def test_declare_creates_channel_card_pin_topic_and_announcement(bot: Bot)
     assert reply["replace_original"] is True and f"<#{inc.channel_id}>" in reply["text"]
 
     async with bot.fh.db.read() as s:
-        [entry] = await repo.list_entries(s, inc.id)
+        [entry] = await entry_rows.list_entries(s, inc.id)
     assert (entry.kind, entry.actor) == ("declared", ALICE)
 
 

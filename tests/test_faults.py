@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.store import repo
+from bot.store import entry_rows, repo
 from tests.conftest import ALICE, BOB, GENERAL, Bot, BotFactory
 
 
@@ -92,7 +92,7 @@ async def test_requests_are_stored_and_answered_before_slack_has_ever_answered(
     assert reply.status == 200 and "Declaring *During the outage*" in reply.text
     assert "no longer available" not in reply.text
     async with bot.fh.db.read() as s:
-        stored = [e.text for e in await repo.list_entries(s, inc.id)]
+        stored = [e.text for e in await entry_rows.list_entries(s, inc.id)]
         second = await repo.get_incident(s, 2)
     assert "said while Slack is away" in stored
     assert second is not None and second.title == "During the outage"

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.store import repo
+from bot.store import entry_rows, repo
 from bot.store.db import Database
 from bot.store.tables import ReminderRow
 from bot.testing.fake_slack import FakeSlack
@@ -74,7 +74,7 @@ async def test_sigkill_right_after_acks_loses_no_event(fake: FakeSlack, tmp_path
     async with db.read() as s:
         inc = await repo.get_by_channel(s, channel.id)
         assert inc is not None
-        stored = [e.slack_ts for e in await repo.list_entries(s, inc.id) if e.slack_ts]
+        stored = [e.slack_ts for e in await entry_rows.list_entries(s, inc.id) if e.slack_ts]
     await db.close()
     assert stored == acked
 
@@ -145,7 +145,7 @@ async def test_kill9_loop_during_a_scripted_incident(fake: FakeSlack, tmp_path: 
     async with db.read() as s:
         incidents = await repo.list_open(s)
         unfinished = await repo.list_unfinished_setup(s)
-        stored = {e.slack_ts for inc in incidents for e in await repo.list_entries(s, inc.id)}
+        stored = {e.slack_ts for inc in incidents for e in await entry_rows.list_entries(s, inc.id)}
         overdue = (await s.execute(select(func.count()).select_from(ReminderRow).where(
             ReminderRow.status == "pending",
             ReminderRow.due_at < stopped_at - timedelta(seconds=6)))).scalar()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from bot.store import repo
+from bot.store import entry_rows
 from tests.conftest import BOB, GENERAL, Bot
 
 
@@ -32,7 +32,7 @@ async def test_update_posts_the_seed_message_and_updates_card_and_topic(bot: Bot
     assert "Identified" in json.dumps(channel.message(inc.card_ts).blocks)
     assert channel.topic.startswith("SEV1 · Identified")
     async with bot.fh.db.read() as s:
-        entry = (await repo.list_entries(s, inc.id))[-1]
+        entry = (await entry_rows.list_entries(s, inc.id))[-1]
     assert (entry.kind, entry.text, entry.data["status"]) == (
         "status_update", "Bad deploy v1.43, rolling back", "identified")
 

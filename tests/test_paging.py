@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from bot.config import ConfigError
-from bot.store import repo
+from bot.store import entry_rows
 from bot.testing.fake_pagers import FakeOpsgenie, FakePagerDuty
 from tests.conftest import BOB, ROOT, Bot, BotFactory
 
@@ -89,7 +89,7 @@ async def test_declare_and_escalation_page_once_and_resolve_closes_the_pages(
     await settle(paging)
     assert len(pd.received) == 1
     async with paging.fh.db.read() as s:
-        pages = [e for e in await repo.list_entries(s, inc.id) if e.kind == "page"]
+        pages = [e for e in await entry_rows.list_entries(s, inc.id) if e.kind == "page"]
     assert [e.data["target"] for e in pages] == ["opsgenie:sre", "pagerduty:payments"]
 
     await paging.command("resolve Rolled back", channel=inc.channel_id)
@@ -180,7 +180,7 @@ async def test_paging_a_service_without_a_key_is_refused_before_anything_is_stor
         "`pagerduty:billing` has no key here. Pagers: `pagerduty:payments`, `opsgenie:sre`.")
     assert pd.received == []
     async with paging.fh.db.read() as s:
-        assert [e for e in await repo.list_entries(s, inc.id) if e.kind == "page"] == []
+        assert [e for e in await entry_rows.list_entries(s, inc.id) if e.kind == "page"] == []
 
 
 # ----- resolving closes every page, whatever Slack is doing (#23, #24) -----------------------

@@ -20,7 +20,7 @@ import yaml
 
 from bot.incidents.service import NOT_HERE
 from bot.slack import blocks
-from bot.store import checklist_rows, reminder_rows, repo
+from bot.store import checklist_rows, entry_rows, reminder_rows, repo
 from bot.testing.fake_slack import BOT_USER_ID, INCIDENTS_CHANNEL_ID, TEAM_ID, FakeSlack
 from tests.conftest import ALICE, BOB, CAROL, DAN, GENERAL, ROOT, SECRET, Bot, BotFactory
 from tests.test_checklists import tick
@@ -87,7 +87,7 @@ def _elements(messages: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], 
 async def _state(bot: Bot, incident_id: int) -> tuple[Any, ...]:
     async with bot.fh.db.read() as s:
         inc = await repo.get_incident(s, incident_id)
-        entries = await repo.list_entries(s, incident_id)
+        entries = await entry_rows.list_entries(s, incident_id)
         reminders = await reminder_rows.pending_reminders(s, incident_id)
         ticks = [(r.checklist_id, list(r.ticked))
                  for r in await checklist_rows.posts_of(s, incident_id)]
@@ -225,7 +225,7 @@ async def test_token_mode_refuses_requests_from_another_workspace(bot: Bot) -> N
     reply = await bot.slack.event(bot.slack.message_event(inc.channel_id, msg), team="T0OTHER")
     assert reply.status == 200
     async with bot.fh.db.read() as s:
-        assert not [e for e in await repo.list_entries(s, inc.id) if e.slack_ts]
+        assert not [e for e in await entry_rows.list_entries(s, inc.id) if e.slack_ts]
     assert bot.fh.metrics.rejected.labels("other_workspace")._value.get() == 3
     # Enterprise Grid: another workspace of the token's own organisation is served.
     bot.fh.gateway._identity = {**(await bot.fh.gateway.identity()), "enterprise_id": "E0ORG"}

@@ -12,7 +12,7 @@ import time
 from datetime import timedelta
 
 from bot.slack import blocks
-from bot.store import checklist_rows, reminder_rows, repo
+from bot.store import checklist_rows, entry_rows, reminder_rows
 from tests.conftest import ALICE, BOB, CAROL, DAN, GENERAL, Bot, BotFactory
 from tests.test_checklists import checklists_in
 from tests.test_reminders import said
@@ -45,7 +45,7 @@ async def test_catch_up_skips_a_thread_that_is_gone_and_keeps_the_rest(
     assert any(c.error == "thread_not_found"
                for c in restarted.fake.calls_to("conversations.replies"))
     async with restarted.fh.db.read() as s:
-        texts = [e.text for e in await repo.list_entries(s, inc.id)]
+        texts = [e.text for e in await entry_rows.list_entries(s, inc.id)]
     assert "said while Foghorn was down" in texts
 
 
@@ -111,7 +111,8 @@ async def test_simultaneous_take_ic_tells_the_loser_who_holds_it(make_bot: BotFa
     assert not any("Something went wrong" in t for t in told)
     assert any(f"<@{holder}> took the Incident Commander role" in t for t in told)
     async with bot.fh.db.read() as s:
-        assigned = [e for e in await repo.list_entries(s, inc.id) if e.kind == "role_assigned"]
+        assigned = [e for e in await entry_rows.list_entries(s, inc.id)
+                    if e.kind == "role_assigned"]
     assert len(assigned) == 1
     # A deliberate click on the refreshed card is a handover.
     loser = CAROL if holder == BOB else BOB

@@ -17,7 +17,7 @@ import time
 from bot.export import export
 from bot.incidents.model import TimelineEntry
 from bot.slack import blocks
-from bot.store import repo
+from bot.store import entry_rows
 from bot.testing.fake_slack import TEAM_ID
 from tests.conftest import ALICE, BOB, CAROL, Bot
 from tests.test_checklists import tick
@@ -28,7 +28,7 @@ WANDA = "W0WANDA"  # an Enterprise Grid user id
 
 async def _entries(bot: Bot, incident_id: int) -> list[TimelineEntry]:
     async with bot.fh.db.read() as s:
-        return await repo.list_entries(s, incident_id)
+        return await entry_rows.list_entries(s, incident_id)
 
 
 async def _said(bot: Bot, incident_id: int) -> list[tuple[str | None, str]]:

@@ -12,7 +12,7 @@ import yaml
 
 from bot.playbooks import PlaybookError
 from bot.slack import blocks
-from bot.store import reminder_rows, repo
+from bot.store import entry_rows, reminder_rows
 from bot.testing.fake_slack import INCIDENTS_CHANNEL_ID, FakeSlack
 from tests.conftest import ALICE, BOB, CAROL, DAN, ROOT, Bot, BotFactory
 
@@ -129,7 +129,7 @@ async def test_snooze_and_its_bad_input(bot: Bot) -> None:
     await bot.settle()
     assert "already quiet until" in bot.fake.responses[-1]["text"]
     async with bot.fh.db.read() as s:
-        snoozes = [e for e in await repo.list_entries(s, inc.id) if e.kind == "snoozed"]
+        snoozes = [e for e in await entry_rows.list_entries(s, inc.id) if e.kind == "snoozed"]
     assert len(snoozes) == 1 and snoozes[0].actor == BOB
     await at(bot, inc, 89)
     assert len(said(bot, inc.channel_id, "Reminder:")) == 1

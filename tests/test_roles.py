@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.slack import blocks
-from bot.store import repo
+from bot.store import entry_rows
 from tests.conftest import ALICE, BOB, CAROL, DAN, GENERAL, Bot
 
 
@@ -57,7 +57,7 @@ async def test_handover_replaces_the_holder_and_says_so(bot: Bot) -> None:
     assert f"<@{DAN}> takes over as *Incident Commander* from <@{BOB}>" in (
         channel.messages[-1].text)
     async with bot.fh.db.read() as s:
-        entries = [e for e in await repo.list_entries(s, inc.id) if e.kind == "role_assigned"]
+        entries = [e for e in await entry_rows.list_entries(s, inc.id) if e.kind == "role_assigned"]
     assert [(e.data["user"], e.data["previous"]) for e in entries] == [(BOB, None), (DAN, BOB)]
 
 

@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from bot.store import repo
+from bot.store import entry_rows, repo
 from bot.store.db import Database, alembic_config
 from bot.store.tables import Base
 
@@ -64,10 +64,10 @@ async def test_roles_and_timeline(db: Database) -> None:
         iid = await repo.insert_incident(s, **_incident_fields(now, channel_id="C1"))
         assert await repo.set_role(s, iid, "ic", "U1", "U9", now) is None
         assert await repo.set_role(s, iid, "ic", "U2", "U9", now) == "U1"
-        await repo.add_entry(s, iid, "declared", now, "U9", "DB down", {"severity": "SEV1"})
+        await entry_rows.add_entry(s, iid, "declared", now, "U9", "DB down", {"severity": "SEV1"})
     async with db.read() as s:
         inc = await repo.get_by_channel(s, "C1")
-        entries = await repo.list_entries(s, iid)
+        entries = await entry_rows.list_entries(s, iid)
     assert inc is not None and inc.roles == {"ic": "U2"}
     assert [(e.kind, e.data) for e in entries] == [("declared", {"severity": "SEV1"})]
 
@@ -77,7 +77,7 @@ async def test_deleting_an_incident_removes_its_rows(db: Database) -> None:
     async with db.write() as s:
         iid = await repo.insert_incident(s, **_incident_fields(now))
         await repo.set_role(s, iid, "ic", "U1", "U1", now)
-        await repo.add_entry(s, iid, "declared", now, "U1")
+        await entry_rows.add_entry(s, iid, "declared", now, "U1")
     async with db.write() as s:
         await repo.delete_incident(s, iid)
     async with db.read() as s:
@@ -129,6 +129,6 @@ async def test_upgrade_from_the_first_release_keeps_data(db_url: str) -> None:
     async with db.read() as s:
         inc = await repo.get_by_channel(s, "C9")
         assert inc is not None and inc.title == "Old one" and inc.postmortem_at is None
-        [entry] = await repo.list_entries(s, inc.id)
+        [entry] = await entry_rows.list_entries(s, inc.id)
         assert entry.kind == "declared" and not entry.key_event and not entry.deleted
     await db.close()

@@ -9,13 +9,13 @@ import pytest
 
 from bot.export import export
 from bot.incidents.model import TimelineEntry
-from bot.store import repo
+from bot.store import entry_rows, repo
 from tests.conftest import ALICE, BOB, CAROL, GENERAL, Bot, BotFactory
 
 
 async def _entries(bot: Bot, incident_id: int) -> list[TimelineEntry]:
     async with bot.fh.db.read() as s:
-        return await repo.list_entries(s, incident_id)
+        return await entry_rows.list_entries(s, incident_id)
 
 
 async def _messages(bot: Bot, incident_id: int) -> list[TimelineEntry]:
@@ -245,7 +245,7 @@ async def test_messages_in_other_channels_skip_the_database(
         _, reply = await bot.slack.say(inc.channel_id, BOB, f"seen by {id(bot)}")
         assert reply.status == 200
     async with one.fh.db.read() as s:
-        said = [e.text for e in await repo.list_entries(s, inc.id) if e.kind == "message"]
+        said = [e.text for e in await entry_rows.list_entries(s, inc.id) if e.kind == "message"]
     assert said == [f"seen by {id(one)}", f"seen by {id(two)}"]
     async with one.fh.db.read() as s:
         assert await repo.get_by_channel(s, GENERAL) is None

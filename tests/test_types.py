@@ -14,6 +14,7 @@ import yaml
 from bot.export import export
 from bot.playbooks import PlaybookError, load_playbooks, parse_playbook
 from bot.slack import blocks
+from bot.store import entry_rows
 from bot.testing.fake_slack import BOT_USER_ID, INCIDENTS_CHANNEL_ID
 from tests.conftest import ALICE, BOB, GENERAL, ROOT, Bot, BotFactory
 
@@ -121,8 +122,7 @@ async def test_changing_the_type_posts_its_checklists_once_and_shows_its_roles(
     assert sum(t.startswith("Database: first steps") for t in texts) == 1
     assert sum(t.startswith("Database: mitigation") for t in texts) == 1  # identified
     async with bot.fh.db.read() as s:
-        from bot.store import repo
-        kinds = [e for e in await repo.list_entries(s, inc.id) if e.kind == "type_changed"]
+        kinds = [e for e in await entry_rows.list_entries(s, inc.id) if e.kind == "type_changed"]
     assert [(e.data["from"], e.data["to"]) for e in kinds] == [
         ("general", "payments"), ("payments", "database"), ("database", "payments")]
     assert reply == ""

@@ -20,7 +20,7 @@ from bot.incidents.timeline import Timeline
 from bot.logs import bind
 from bot.offload import heavy, heavy_turn
 from bot.playbooks import Checklist, EscalationStep, IncidentType, Playbook, normalize_key
-from bot.store import repo
+from bot.store import entry_rows, repo
 from bot.store.batch import GroupWriter
 from bot.store.db import Database
 
@@ -317,7 +317,7 @@ async def load_stats(db: Database, playbook: Playbook, period: str, now: datetim
     async with heavy_turn():  # one heavy job at a time, computed in a thread
         async with db.read() as s:  # one transaction: the incidents and entries agree
             found = await repo.list_declared_since(s, since, team_id)
-            entries = await repo.entries_of_declared_since(s, since, team_id, stats.KINDS)
+            entries = await entry_rows.entries_of_declared_since(s, since, team_id, stats.KINDS)
         return await heavy(stats.compute, found, entries, playbook, period, now)
 
 

@@ -10,7 +10,7 @@ from bot.incidents.base import ServiceBase
 from bot.incidents.errors import UserError
 from bot.incidents.model import Incident
 from bot.playbooks import Checklist
-from bot.store import checklist_rows, repo
+from bot.store import checklist_rows, entry_rows, repo
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class Checklists(ServiceBase):
             after = (before | added) - removed
             for index in sorted(after ^ before):
                 done = index in after
-                await repo.add_entry(
+                await entry_rows.add_entry(
                     s, incident_id, "checklist", now, by,
                     f"{checklist.title}: {'ticked' if done else 'unticked'} "
                     f"\u201c{checklist.items[index].text}\u201d",

@@ -11,7 +11,7 @@ from bot.incidents import reminders as plan
 from bot.incidents.base import SNOOZE_SLACK, ServiceBase
 from bot.incidents.errors import ChatError, UserError
 from bot.incidents.model import CHANNEL_GONE, Incident, Reminder
-from bot.store import reminder_rows, repo
+from bot.store import entry_rows, reminder_rows, repo
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class Firing(ServiceBase):
                 raise UserError(f"Update reminders for {inc.label} are already quiet until "
                                 f"{pending[0].due_at.astimezone(self.tz):%H:%M %Z}.")
             await reminder_rows.set_reminder(s, inc.id, plan.UPDATE, until)
-            await repo.add_entry(s, inc.id, "snoozed", now, by, f"{minutes}m",
+            await entry_rows.add_entry(s, inc.id, "snoozed", now, by, f"{minutes}m",
                                  {"until": until.isoformat(), "minutes": minutes})
         self.reminders_changed()
         await self.chat.snoozed(inc, by, until)
@@ -124,7 +124,8 @@ class Firing(ServiceBase):
             if inc is None or inc.is_resolved or inc.channel_lost == error:
                 return None
             await repo.update_incident(s, inc.id, channel_lost=error)
-            await repo.add_entry(s, inc.id, "channel_lost", now, None, error, {"error": error})
+            await entry_rows.add_entry(s, inc.id, "channel_lost", now, None, error,
+                                       {"error": error})
         log.warning("%s: Foghorn cannot post in its channel any more (%s)", inc.label, error)
         inc = replace(inc, channel_lost=error)
         await self.chat.channel_lost(inc, error)
@@ -140,7 +141,7 @@ class Firing(ServiceBase):
             if inc is None or inc.channel_lost is None:
                 return None
             await repo.update_incident(s, inc.id, channel_lost=None)
-            await repo.add_entry(s, inc.id, "channel_back", now, None, "", {})
+            await entry_rows.add_entry(s, inc.id, "channel_back", now, None, "", {})
             due = (None if inc.is_resolved else plan.next_update(
                 self.playbook.severity(inc.severity), inc.last_update_at, now))
             if due is not None:

@@ -18,7 +18,7 @@ from bot.incidents.errors import UserError
 from bot.incidents.events import Kind
 from bot.incidents.model import Incident
 from bot.playbooks import IncidentType
-from bot.store import reminder_rows, repo
+from bot.store import entry_rows, reminder_rows, repo
 
 
 class IncidentTypes(ServiceBase):
@@ -52,7 +52,7 @@ class IncidentTypes(ServiceBase):
                 raise UserError(f"{inc.label} is already of type {new.name}.")
             old = self.playbook.type_name(current.type) or "none"
             await repo.update_incident(s, inc.id, type=new.id)
-            await repo.add_entry(s, inc.id, "type_changed", now, by, f"{old} → {new.name}",
+            await entry_rows.add_entry(s, inc.id, "type_changed", now, by, f"{old} → {new.name}",
                                  {"from": current.type, "to": new.id})
             # The new type's escalation path, for the steps still to come.
             await reminder_rows.cancel_reminders(s, inc.id, (plan.ESCALATION,))

@@ -10,7 +10,7 @@ from bot.incidents.base import ServiceBase
 from bot.incidents.errors import UserError
 from bot.incidents.model import Incident, TimelineEntry
 from bot.offload import heavy, heavy_turn
-from bot.store import people, reminder_rows, repo
+from bot.store import entry_rows, people, reminder_rows, repo
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class Records(ServiceBase):
         now = self.clock()
         async with self.db.write() as s:
             await repo.update_incident(s, inc.id, postmortem_at=now)
-            await repo.add_entry(s, inc.id, "postmortem", now, by, filename)
+            await entry_rows.add_entry(s, inc.id, "postmortem", now, by, filename)
         return replace(inc, postmortem_at=now)
 
     async def postmortem_done_here(self, channel_id: str, by: str) -> Incident:
@@ -85,7 +85,7 @@ class Records(ServiceBase):
                 raise UserError(f"{inc.label} is still open: resolve it before marking its "
                                 "postmortem done.")
             await repo.update_incident(s, inc.id, postmortem_done_at=now)
-            await repo.add_entry(s, inc.id, "postmortem_done", now, by, "")
+            await entry_rows.add_entry(s, inc.id, "postmortem_done", now, by, "")
             await reminder_rows.cancel_reminders(s, inc.id, (plan.POSTMORTEM,))
         done = replace(inc, postmortem_done_at=now)
         await self.chat.postmortem_done(done, by)

@@ -10,7 +10,7 @@ from bot.incidents.base import ANYONE, ServiceBase
 from bot.incidents.errors import UserError
 from bot.incidents.events import Kind
 from bot.incidents.model import Incident
-from bot.store import reminder_rows, repo
+from bot.store import entry_rows, reminder_rows, repo
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class Roles(ServiceBase):
             previous = await repo.set_role(s, inc.id, role.id, user, by, now)
             if role.id == self.playbook.commander.id:
                 await reminder_rows.cancel_reminders(s, inc.id, (plan.IC_NUDGE,))
-            await repo.add_entry(
+            await entry_rows.add_entry(
                 s, inc.id, "role_assigned", now, by, f"{role.name}: <@{user}>",
                 {"role": role.id, "user": user, "previous": previous},
             )

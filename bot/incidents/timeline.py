@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot.incidents.errors import UserError
 from bot.incidents.model import TEXT_LIMIT, Clock, Incident, TimelineEntry, clip, utcnow
-from bot.store import repo
+from bot.store import entry_rows, repo
 from bot.store.batch import GroupWriter
 from bot.store.db import Database
 
@@ -127,7 +127,7 @@ class Timeline:
         return self._incident_by_channel.get(channel)
 
     async def _fresh_event(self, session: Any, event_id: str | None) -> bool:
-        return event_id is None or await repo.claim_event(session, event_id, self.clock())
+        return event_id is None or await entry_rows.claim_event(session, event_id, self.clock())
 
     # ----- capture ------------------------------------------------------------------------
     async def record(self, msg: ChatMessage, *, event_id: str | None = None) -> bool:
@@ -147,7 +147,7 @@ class Timeline:
         if unknown:
             known.update(repo.incident_ids_by_channel(s, unknown))
             self._found_not_incidents([c for c in unknown if c not in known])
-        fresh = repo.claim_events(s, [e for m, e in items if e and m.channel in known],
+        fresh = entry_rows.claim_events(s, [e for m, e in items if e and m.channel in known],
                                   self.clock())
         keys: list[tuple[int, str] | None] = []
         rows = []
@@ -159,7 +159,7 @@ class Timeline:
             fresh.discard(event_id or "")  # a second copy of one delivery is a retry
             keys.append((incident_id, msg.ts))
             rows.append(_message_row(incident_id, msg))
-        inserted = repo.insert_messages(s, rows)
+        inserted = entry_rows.insert_messages(s, rows)
         results = []
         for key in keys:  # each new entry is reported once, to its first sender
             results.append(key in inserted)
@@ -173,13 +173,13 @@ class Timeline:
             incident_id = await self._incident_id(s, msg.channel)
             if incident_id is None or not await self._fresh_event(s, event_id):
                 return False
-            row = await repo.entry_by_ts(s, incident_id, msg.ts)
+            row = await entry_rows.entry_by_ts(s, incident_id, msg.ts)
             if row is None:  # the original never reached us: store it as it reads now
-                await repo.insert_message(
+                await entry_rows.insert_message(
                     s, incident_id, kind="message", at=ts_to_datetime(msg.ts), actor=msg.user,
                     text_=msg.text, slack_ts=msg.ts, thread_ts=msg.thread_ts,
                     data={"history": []})
-                row = await repo.entry_by_ts(s, incident_id, msg.ts)
+                row = await entry_rows.entry_by_ts(s, incident_id, msg.ts)
                 assert row is not None
                 row.edited_at = edited_at
                 return True
@@ -199,9 +199,9 @@ class Timeline:
             incident_id = await self._incident_id(s, channel)
             if incident_id is None or not await self._fresh_event(s, event_id):
                 return False
-            row = await repo.entry_by_ts(s, incident_id, ts)
+            row = await entry_rows.entry_by_ts(s, incident_id, ts)
             if row is None:
-                await repo.insert_message(s, incident_id, kind=repo.UNSEEN_DELETION,
+                await entry_rows.insert_message(s, incident_id, kind=entry_rows.UNSEEN_DELETION,
                                           at=ts_to_datetime(ts), actor=None, text_="",
                                           slack_ts=ts, thread_ts=None, data={})
                 return False
@@ -219,7 +219,7 @@ class Timeline:
             incident_id = await self._incident_id(s, channel)
             if incident_id is None or not await self._fresh_event(s, event_id):
                 return False
-            row = await repo.entry_by_ts(s, incident_id, ts)
+            row = await entry_rows.entry_by_ts(s, incident_id, ts)
             if row is None or row.deleted:
                 return False
             marks = set(row.data.get("key_marks", []))
@@ -235,21 +235,21 @@ class Timeline:
                             "to eu-west-2`.")
         now = self.clock()
         async with self.db.write(urgent=True) as s:
-            entry_id = await repo.add_entry(s, inc.id, "note", now, user, text)
+            entry_id = await entry_rows.add_entry(s, inc.id, "note", now, user, text)
         return TimelineEntry(entry_id, inc.id, "note", now, user, text, {})
 
     async def forget_old_events(self) -> None:
         async with self.db.write() as s:
-            await repo.forget_events_before(s, self.clock() - EVENT_MEMORY)
+            await entry_rows.forget_events_before(s, self.clock() - EVENT_MEMORY)
 
     # ----- reading ------------------------------------------------------------------------
     async def recent(self, incident_id: int, limit: int) -> tuple[list[TimelineEntry], int]:
         async with self.db.read() as s:
-            return await repo.latest_entries(s, incident_id, limit)
+            return await entry_rows.latest_entries(s, incident_id, limit)
 
     async def entries(self, incident_id: int) -> list[TimelineEntry]:
         async with self.db.read() as s:
-            return await repo.list_entries(s, incident_id)
+            return await entry_rows.list_entries(s, incident_id)
 
     async def synced(self, incident_id: int, ts: str) -> None:
         """Channel history up to `ts` is stored (after a complete catch-up)."""
@@ -258,4 +258,4 @@ class Timeline:
 
     async def thread_roots(self, incident_id: int, recent: int = 20) -> set[str]:
         async with self.db.read() as s:
-            return await repo.thread_roots(s, incident_id, recent)
+            return await entry_rows.thread_roots(s, incident_id, recent)

@@ -11,7 +11,7 @@ from bot.incidents.base import ServiceBase
 from bot.incidents.errors import NeedsConfirmation, SeverityNeedsConfirmation, UserError
 from bot.incidents.events import Kind
 from bot.incidents.model import RESOLVED, TEXT_LIMIT, Incident, clip
-from bot.store import confirmations, reminder_rows, repo
+from bot.store import confirmations, entry_rows, reminder_rows, repo
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class Updates(ServiceBase):
         async with self.db.write() as s:
             current = self.require_open(await repo.lock_incident(s, inc.id))
             await repo.update_incident(s, inc.id, severity=severity.id)
-            await repo.add_entry(s, inc.id, "severity_changed", now, by,
+            await entry_rows.add_entry(s, inc.id, "severity_changed", now, by,
                                  f"{current.severity} → {severity.id}",
                                  {"from": current.severity, "to": severity.id})
             await reminder_rows.cancel_reminders(s, inc.id, (plan.UPDATE, plan.IC_NUDGE,
@@ -100,7 +100,7 @@ class Updates(ServiceBase):
         async with self.db.write() as s:
             current = self.require_open(await repo.lock_incident(s, inc.id))
             await repo.update_incident(s, inc.id, status=status.id, last_update_at=now)
-            await repo.add_entry(s, inc.id, "status_update", now, by, message,
+            await entry_rows.add_entry(s, inc.id, "status_update", now, by, message,
                                  {"status": status.id, "previous_status": current.status})
             due = plan.next_update(self.playbook.severity(current.severity), now, now)
             if due is None:
@@ -134,7 +134,7 @@ class Updates(ServiceBase):
             await repo.update_incident(s, inc.id, status=RESOLVED, resolved_at=now,
                                        resolved_by=by, summary=summary or None,
                                        last_update_at=now)
-            await repo.add_entry(s, inc.id, "resolved", now, by, summary,
+            await entry_rows.add_entry(s, inc.id, "resolved", now, by, summary,
                                  {"previous_status": current.status})
             await reminder_rows.cancel_reminders(s, inc.id)
             for p in plan.on_resolve(self.playbook.severity(current.severity), now):

@@ -23,7 +23,7 @@ from bot.incidents.model import Clock, Incident, utcnow
 from bot.outbox import Retry, Subscriber
 from bot.paging.clients import Page, PageFailed, PagerClient
 from bot.playbooks import Playbook
-from bot.store import page_rows, repo
+from bot.store import entry_rows, page_rows, repo
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class Pager:
             row_id = await page_rows.add(s, inc.id, target, page.dedup_key, asdict(page), now)
             if row_id is None:
                 return None
-            await repo.add_entry(s, inc.id, "page", now, by,
+            await entry_rows.add_entry(s, inc.id, "page", now, by,
                                  f"paged {self.name(target)}: {reason}"[:500],
                                  {"target": target, "dedup_key": page.dedup_key})
             event = self.events.record(s, inc.id, Kind.PAGE_REQUESTED,
