@@ -1,5 +1,6 @@
 # `make run`  : set up a virtualenv and start Foghorn (the offline demo when no Slack tokens are set)
-# `make test` : set up the virtualenv with the test extras, then lint and run the test suite
+# `make test` : set up the virtualenv with the test extras, then lint (ruff), type-check
+#               bot/ (mypy) and run the test suite
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -22,6 +23,7 @@ demo: setup
 
 lint: setup
 	$(BIN)/ruff check bot tests bench
+	$(BIN)/mypy
 
 test: lint
 	$(BIN)/pytest -q

@@ -198,7 +198,11 @@ async def finish_startup(fh: Foghorn) -> None:
         fh.relay.poke()
     if fh.alerts is not None:  # notifications stored but not processed before a crash
         fh.alerts.start(watch=fh.schedule)
-    fh.db.health.on_recovered = lambda: fh.background.spawn(catch_up_all(fh), "catch-up")
+
+    def recovered() -> None:  # what Slack sent while writes failed: fetched from history
+        fh.background.spawn(catch_up_all(fh), "catch-up")
+
+    fh.db.health.on_recovered = recovered
     fh.health.ready = True
 
 

@@ -278,7 +278,7 @@ def load_settings(**overrides: object) -> Settings:
     """Read the environment (plus explicit overrides), turning errors into one-line ConfigErrors.
     A secret's value is never part of the message."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)  # type: ignore[arg-type]  # strings, as from the environment: pydantic converts them
     except ValidationError as exc:
         err = exc.errors()[0]
         name = str(err["loc"][0]) if err["loc"] else "configuration"

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.incidents import stats
@@ -205,6 +205,13 @@ class ServiceBase:
             if not quiet:
                 raise
             log.info("a reaction failed and will be retried: %s", exc)
+
+    if TYPE_CHECKING:  # provided by the other parts of IncidentService (service.py)
+        async def post_checklists(self, inc: Incident, when: str) -> None: ...
+        async def checklist_state(self, incident_id: int) -> dict[str, set[int]]: ...
+        async def _open_before_resolve(self, inc: Incident) -> list[str]: ...
+        async def page_targets(self, inc: Incident, targets: tuple[str, ...], *, key: str,
+                               reason: str) -> None: ...
 
     # ----- reading ------------------------------------------------------------------------
     async def get(self, incident_id: int) -> Incident | None:

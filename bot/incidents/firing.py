@@ -78,10 +78,10 @@ class Firing(ServiceBase):
             return reminder_rows.SKIPPED, []
         if r.kind == plan.UPDATE:
             due = plan.next_update(sev, inc.last_update_at, now)
-            if due is None:
+            if due is None or sev.update_every is None:  # (no cadence: no due time either)
                 return reminder_rows.SKIPPED, []
             # Repeat on the cadence from now: after downtime, one reminder, not a pile.
-            follow = [plan.Planned(plan.UPDATE, now + sev.update_every)]  # type: ignore[operator]
+            follow = [plan.Planned(plan.UPDATE, now + sev.update_every)]
             if not await self._posted_before(inc, r):
                 await self.chat.remind_update(inc, r.id, now - inc.last_update_at)
             return reminder_rows.SENT, follow

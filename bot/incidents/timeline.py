@@ -163,7 +163,7 @@ class Timeline:
         results = []
         for key in keys:  # each new entry is reported once, to its first sender
             results.append(key in inserted)
-            inserted.discard(key)  # type: ignore[arg-type]
+            inserted.discard(key)
         return results
 
     async def edit(self, msg: ChatMessage, *, edited_at: datetime,

@@ -19,7 +19,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from bot.background import Background
 from bot.incidents.events import Event, Kind
@@ -87,9 +88,9 @@ class Relay:
 
     # ----- the EventLog the service writes through ---------------------------------------
     def record(self, session: outbox_rows.Session, incident_id: int | None, kind: Kind,
-               data: dict, at: object, *, stream: str | None = None) -> object:
-        return outbox_rows.record(session, incident_id, kind, data, at,  # type: ignore[arg-type]
-                                  self.routes[kind], stream=stream)
+               data: dict[str, Any], at: datetime, *, stream: str | None = None) -> Any:
+        return outbox_rows.record(session, incident_id, kind, data, at, self.routes[kind],
+                                  stream=stream)
 
     # ----- delivering ----------------------------------------------------------------------
     async def deliver(self, event_ids: list[int]) -> None:

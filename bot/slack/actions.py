@@ -19,6 +19,8 @@ from bot.slack.commands import report_errors, team_of
 if TYPE_CHECKING:
     from bot.slack.edge import Edge
 
+from bot.slack.text import obj
+
 log = logging.getLogger(__name__)
 
 
@@ -35,8 +37,7 @@ def _text(values: dict[str, Any], block: str) -> str:
 
 def channel_of(body: dict[str, Any]) -> str | None:
     """The channel a click was made in (a message's; none for the App Home)."""
-    channel = body.get("channel") if isinstance(body.get("channel"), dict) else {}
-    container = body.get("container") if isinstance(body.get("container"), dict) else {}
+    channel, container = obj(body.get("channel")), obj(body.get("container"))
     found = channel.get("id") or container.get("channel_id")
     return str(found) if found else None
 
@@ -97,8 +98,9 @@ def register(app: AsyncApp, edge: Edge) -> None:
         selected = {int(o["value"]) for o in action.get("selected_options") or []
                     if str(o.get("value", "")).isdigit()}
         # What this person's copy of the message showed: their change is the difference.
-        shown = next((b for b in (body.get("message") or {}).get("blocks", [])
-                      if b.get("block_id") == action.get("block_id")), {})
+        shown: dict[str, Any] = next(
+            (b for b in obj(body.get("message")).get("blocks", [])
+             if b.get("block_id") == action.get("block_id")), {})
         seen = {int(o["value"]) for e in shown.get("elements", [])
                 for o in e.get("initial_options") or [] if str(o.get("value", "")).isdigit()}
 

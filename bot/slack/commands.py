@@ -80,7 +80,9 @@ def register(app: AsyncApp, edge: Edge) -> None:
     @app.command(COMMAND)
     async def incident_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
                                ) -> None:
-        user, channel = body["user_id"], body.get("channel_id")
+        user = body["user_id"]
+        # Slack always names the channel of a command; "" (no incident's) if it did not.
+        channel: str = body.get("channel_id") or ""
         cmd = parsing.parse(body.get("text", ""), user, edge.playbook)
         service = edge.service
 
@@ -119,7 +121,7 @@ def register(app: AsyncApp, edge: Edge) -> None:
                                     "runbook")
             case parsing.DeclareModal(severity=severity, type=type_id):
                 await ack()
-                view = edge.presenter.declare_modal(channel, severity, type_id=type_id)
+                view = edge.presenter.declare_modal(channel or None, severity, type_id=type_id)
 
                 async def open_modal() -> None:
                     await (await edge.slack(team_of(body))).open_view(body["trigger_id"], view)
@@ -134,7 +136,7 @@ def register(app: AsyncApp, edge: Edge) -> None:
                     registered, storing = await declaring.register_promptly(
                         edge, DeclareRequest(title=title, by=user, severity=severity,
                                            is_private=private, type=type_id,
-                                           origin_channel=channel,
+                                           origin_channel=channel or None,
                                            team_id=body.get("team_id", "")))
                 except UserError as exc:
                     await ack(response_type="ephemeral", text=str(exc))

@@ -16,7 +16,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.incidents.timeline import ChatMessage, SharedFile, ts_micros, ts_to_datetime
 from bot.slack.commands import team_of
-from bot.slack.text import to_plain
+from bot.slack.text import obj, to_plain
 
 if TYPE_CHECKING:
     from bot.slack.edge import Edge
@@ -42,7 +42,8 @@ def chat_message(channel: str, m: dict[str, Any]) -> ChatMessage | None:
         SharedFile(str(f.get("name") or f.get("title") or "file"), str(f.get("permalink", "")))
         for f in m.get("files") or [] if isinstance(f, dict)
     )
-    text = m.get("text") if isinstance(m.get("text"), str) else ""
+    text = m.get("text")
+    text = text if isinstance(text, str) else ""
     return ChatMessage(channel=channel, ts=ts, user=user, text=to_plain(text),
                        thread_ts=m.get("thread_ts"), files=files)
 
@@ -73,7 +74,7 @@ def register(app: AsyncApp, edge: Edge) -> None:
             log.debug("message event without a channel ignored")
             return
         subtype = event.get("subtype")
-        inner = event.get("message") if isinstance(event.get("message"), dict) else {}
+        inner = obj(event.get("message"))
         if subtype == "message_changed" and inner.get("subtype") == "tombstone":
             # A thread parent deleted while its replies stay: Slack leaves a tombstone in
             # its place and sends it as an edit. It is a deletion.

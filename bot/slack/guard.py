@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from bot import safe_json
+from bot.slack.text import obj
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def _check_json(text: str) -> Verdict | Accepted:
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
             log.debug("event callback without a usable event ignored")
             return Verdict(200, "ignored")
-        item = event.get("item") if isinstance(event.get("item"), dict) else {}
+        item = obj(event.get("item"))
         return Accepted("event", _ids(
             team=data.get("team_id"), enterprise=data.get("enterprise_id"),
             event=event["type"], event_id=data.get("event_id"),

@@ -216,9 +216,10 @@ class SlackPublisher:
         if resumed and links:
             listed = await self.gateway.call("bookmarks.list", channel_id=channel)
             existing = {b.get("link", "") for b in listed.get("bookmarks", [])}
-        jobs = [self.gateway.call("bookmarks.add", channel_id=channel, title=link.title,
-                                  type="link", link=link.url)
-                for link in links if link.url not in existing]
+        jobs: list[Awaitable[object]] = [
+            self.gateway.call("bookmarks.add", channel_id=channel, title=link.title,
+                              type="link", link=link.url)
+            for link in links if link.url not in existing]
         for link in links:
             if link.war_room and not resumed:
                 room = slack_link(link.url, escape(link.title))

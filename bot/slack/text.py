@@ -10,6 +10,7 @@ and never hides a link behind a label.
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 _SEQUENCE = re.compile(r"<([^<>]*)>")
@@ -58,6 +59,12 @@ def link(url: str, label: str) -> str:
         return label
     safe = escape(url).replace("|", "%7C")
     return f"<{safe}|{label}>"
+
+
+def obj(value: object) -> dict[str, Any]:
+    """A JSON object from a payload, or an empty one when the field is missing or of
+    another shape (payloads from outside are never trusted to be well formed)."""
+    return value if isinstance(value, dict) else {}
 
 
 def parse_user_mention(token: str) -> str | None:

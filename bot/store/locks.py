@@ -16,7 +16,12 @@ def key_of(name: str) -> int:
     return zlib.crc32(name.encode())
 
 
+def is_postgresql(session: Any) -> bool:
+    """Whether a session (sync or async) talks to PostgreSQL."""
+    return bool(session.get_bind().dialect.name == "postgresql")
+
+
 def xact_lock(session: Any, name: str) -> None:
     """Hold the lock on `name` until the (synchronous) session's transaction ends."""
-    if session.bind.dialect.name == "postgresql":
+    if is_postgresql(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key_of(name)})

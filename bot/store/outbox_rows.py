@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.incidents.events import Event, Kind, Session
+from bot.store.locks import is_postgresql
 from bot.store.tables import DeliveryRow, DispatcherRow, OutboxEventRow
 
 PENDING, CLAIMED, DONE, PARKED = "pending", "claimed", "done", "parked"
@@ -65,7 +66,7 @@ async def claim(session: AsyncSession, now: datetime, owner: str, lease: timedel
         picked = picked.where(DeliveryRow.event_id.in_(event_ids),
                               DeliveryRow.status == PENDING)
     picked = picked.order_by(DeliveryRow.event_id, DeliveryRow.id).limit(limit)
-    if session.bind.dialect.name == "postgresql":
+    if is_postgresql(session):
         picked = picked.with_for_update(skip_locked=True, of=DeliveryRow)
     result = await session.execute(
         update(DeliveryRow).where(DeliveryRow.id.in_(picked.scalar_subquery()))

@@ -10,6 +10,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.incidents.model import Reminder
+from bot.store.locks import is_postgresql
 from bot.store.repo import insert_for
 from bot.store.repo import new_reminder_row as new_row
 from bot.store.tables import DispatcherRow, IncidentRow, ReminderRow
@@ -47,7 +48,7 @@ async def cancel_team_reminders(session: AsyncSession, team_id: str) -> int:
     result = await session.execute(
         update(ReminderRow).where(ReminderRow.incident_id.in_(of_team),
                                   ReminderRow.status == PENDING).values(status=CANCELLED))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult has it
 
 
 async def set_reminder(session: AsyncSession, incident_id: int, kind: str, due_at: datetime
@@ -92,7 +93,7 @@ async def release_claims_of_others(session: AsyncSession, owner: str) -> int:
         update(ReminderRow).where(ReminderRow.status == CLAIMED,
                                   ReminderRow.claimed_by != owner)
         .values(status=PENDING, lease_until=None))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult has it
 
 
 CLAIMED_COLUMNS = (ReminderRow.id, ReminderRow.incident_id, ReminderRow.kind,
@@ -110,7 +111,7 @@ async def claim_due(session: AsyncSession, now: datetime, owner: str, lease: tim
     """
     picked = (select(ReminderRow.id).where(due(now, silent_since))
               .order_by(ReminderRow.due_at).limit(limit))
-    if session.bind.dialect.name == "postgresql":
+    if is_postgresql(session):
         picked = picked.with_for_update(skip_locked=True)
     stmt = update(ReminderRow).where(ReminderRow.id.in_(picked.scalar_subquery()))
     rows = await session.execute(stmt.values(**claim_values(now, owner, lease))
@@ -131,7 +132,7 @@ async def finish_reminder(session: AsyncSession, reminder_id: int, owner: str, s
         .where(ReminderRow.id == reminder_id, ReminderRow.claimed_by == owner,
                ReminderRow.status == CLAIMED)
         .values(status=status, sent_at=at if status == SENT else None, lease_until=None))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)  # type: ignore[attr-defined]  # CursorResult has it
 
 
 async def release_reminder(session: AsyncSession, reminder_id: int, owner: str,

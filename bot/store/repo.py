@@ -261,4 +261,4 @@ def new_reminder_row(incident_id: int, kind: str, due_at: datetime, step: int) -
 
 def insert_for(session: AsyncSession | Session) -> Any:
     """INSERT with ON CONFLICT support for the session's dialect."""
-    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    return pg_insert if locks.is_postgresql(session) else sqlite_insert

@@ -274,8 +274,8 @@ class FakeSlack(SlackMethods):
         site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         server = site._server
-        assert server is not None and server.sockets  # type: ignore[attr-defined]
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        assert server is not None and server.sockets  # type: ignore[attr-defined]  # an asyncio Server once started
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]  # likewise
         return self.url
 
     async def stop(self) -> None:

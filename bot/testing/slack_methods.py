@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -23,6 +24,32 @@ from bot.testing.slack_world import (
 
 
 class SlackMethods:
+    """The Web API methods of FakeSlack (fake_slack.py), which holds the state below."""
+
+    strict: bool
+    refusals: list[tuple[str, list[str]]]
+    teams: dict[str, str]
+    clock: Callable[[], float]
+    users: dict[str, dict[str, Any]]
+    channels: dict[str, Channel]
+    ephemerals: list[dict[str, Any]]
+    views: dict[str, dict[str, Any]]
+    home_views: dict[str, dict[str, Any]]
+    files: dict[str, dict[str, Any]]
+    usergroups: dict[str, dict[str, Any]]
+    triggers: dict[str, float]
+    _ids: Iterator[int]
+    _ts_us: int
+    on_message: list[Callable[[str, Channel, Message, str], None]]
+
+    if TYPE_CHECKING:  # FakeSlack's own
+        @property
+        def base_url(self) -> str: ...
+        def add_channel(self, name: str, *, channel_id: str | None = None,
+                        is_private: bool = False, members: set[str] | None = None,
+                        team: str = ...) -> Channel: ...
+        def channel_by_name(self, name: str, team: str = ...) -> Channel | None: ...
+
     # ----- helpers --------------------------------------------------------------------
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):08d}"

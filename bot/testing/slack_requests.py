@@ -99,7 +99,7 @@ class SlackSender:
                            action: dict[str, Any]) -> Reply:
         ch = self.fake.channels[channel]
         msg = ch.message(message_ts)
-        payload = {
+        payload: dict[str, Any] = {
             "type": "block_actions",
             "user": self._user(user),
             "api_app_id": APP_ID,

@@ -8,12 +8,12 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.durations import format_duration
 from bot.incidents.model import TEXT_LIMIT, TITLE_LIMIT, Incident, clip
-from bot.playbooks import Playbook, target_kind
+from bot.playbooks import Checklist, Playbook, target_kind
 from bot.slack.text import escape, mention, truncate
 
 Blocks = list[dict[str, Any]]
@@ -114,6 +114,9 @@ class PresenterBase:
 
     playbook: Playbook
     tz: ZoneInfo
+
+    if TYPE_CHECKING:  # provided by the other parts of Presenter (blocks/__init__.py)
+        def checklist_commands(self, cl: Checklist) -> Blocks: ...
 
     # ----- small pieces -------------------------------------------------------------------
     def when(self, at: datetime) -> str:
