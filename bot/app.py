@@ -1,17 +1,16 @@
-"""Builds Foghorn's parts and the Bolt app (the wiring), finishes start-up and shuts down.
+"""Builds Foghorn's parts and the Bolt app: the wiring, and nothing else.
 
-The HTTP routes are in bot.web (`start_http` is re-exported here for the callers that start
-the server); Socket Mode runs the same listeners through Bolt's `AsyncSocketModeHandler`.
+Starting and stopping are in bot.running, the HTTP routes in bot.web (both re-exported here
+for the callers that build the bot); Socket Mode runs the same listeners through Bolt's
+`AsyncSocketModeHandler`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from functools import partial
 from typing import Any
 
-from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 
@@ -22,8 +21,7 @@ from bot.background import Background
 from bot.config import Settings
 from bot.dispatcher import Dispatcher, dispatcher_owner
 from bot.foghorn import Foghorn
-from bot.incidents.errors import ChatError
-from bot.incidents.model import Clock, Incident, utcnow
+from bot.incidents.model import Clock, utcnow
 from bot.incidents.service import IncidentService
 from bot.logs import install_redaction
 from bot.metrics import Metrics
@@ -34,10 +32,10 @@ from bot.playbooks import (
     load_playbooks,
     playbook_warnings,
 )
-from bot.slack import actions, alert_actions, commands, declaring, events
+from bot.running import SHUTDOWN_BUDGET, finish_startup, shutdown
+from bot.slack import actions, alert_actions, commands, events
 from bot.slack.alert_posts import AlertPoster
 from bot.slack.blocks import Presenter
-from bot.slack.catchup import catch_up
 from bot.slack.edge import Edge, scope_for
 from bot.slack.gateway import SlackGateway, make_client
 from bot.slack.home import HomeTabs
@@ -58,7 +56,8 @@ from bot.web.server import start_http
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_BUDGET = 9.0  # seconds from SIGTERM to exit: in-flight requests, then background work
+# Where the bot is started and stopped (bot.running) and served (bot.web.server), for the
+# callers that build it.
 __all__ = ["SHUTDOWN_BUDGET", "build", "finish_startup", "shutdown", "start_http"]
 
 
@@ -164,80 +163,6 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
                    dispatcher, metrics, workspaces, relay, Health(slack_answered=slack_answered),
                    edge, alerts=alerts, pager=pager,
                    alerts_said=alerts_state(settings, alerts is not None), schedule=schedule)
-
-
-async def finish_startup(fh: Foghorn) -> None:
-    """Complete declares a crash interrupted (telling each declarer), store what was said in
-    incident channels while we were down, then report ready."""
-    results = await fh.service.resume_unfinished()
-    for result in results:
-        inc = result.incident
-        log.info("finished the interrupted declare of %s", inc.label)
-        try:
-            await (await fh.edge.slack(inc.team_id)).tell(inc.origin_channel_id, inc.declared_by,
-                                                     declaring.outcome(result))
-        except ChatError as exc:
-            log.warning("could not tell %s about %s: %s", inc.declared_by, inc.label, exc)
-    await fh.service.timeline.forget_old_events()
-    if not fh.workspaces.multi and fh.gateway.client.token:
-        try:  # which workspace this token serves, asked now rather than on a first request
-            await fh.gateway.identity()
-        except ChatError as exc:
-            log.warning("could not ask Slack which workspace the token belongs to: %s", exc)
-    if fh.schedule:
-        await fh.dispatcher.start()  # fires what fell due while we were down, once
-    # Catching up costs a history call per open incident: never let it hold up reminders
-    # or readiness. Also when the database takes writes again after failing: events Slack
-    # sent meanwhile were answered 500 and may never come again.
-    await catch_up_all(fh)
-    # Reactions a crash or a failure left undone (pages not sent, posts not made), then
-    # every few seconds whatever is due.
-    if fh.schedule:
-        await fh.relay.start()
-    else:
-        fh.relay.poke()
-    if fh.alerts is not None:  # notifications stored but not processed before a crash
-        fh.alerts.start(watch=fh.schedule)
-
-    def recovered() -> None:  # what Slack sent while writes failed: fetched from history
-        fh.background.spawn(catch_up_all(fh), "catch-up")
-
-    fh.db.health.on_recovered = recovered
-    fh.health.ready = True
-
-
-async def catch_up_all(fh: Foghorn) -> None:
-    """Start storing what was said in every open incident's channel that we missed."""
-    by_team: dict[str, list[Incident]] = {}
-    for inc in await fh.service.list_open(include_private=True):
-        by_team.setdefault(inc.team_id if fh.workspaces.multi else "", []).append(inc)
-    for team_id, incidents in by_team.items():
-        gateway = await fh.workspaces.gateway(team_id)
-        if gateway is not None:
-            fh.background.spawn(catch_up(gateway, fh.service.timeline, incidents), "catch-up")
-
-
-async def shutdown(fh: Foghorn, runner: web.AppRunner | None) -> None:
-    """Stop taking requests, let in-flight work finish (within SHUTDOWN_BUDGET), close the
-    database."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + SHUTDOWN_BUDGET
-    fh.health.ready = False
-    if runner is not None:
-        await runner.cleanup()
-    await fh.dispatcher.stop(max(0.5, deadline - loop.time()))
-    await fh.relay.stop()
-    if fh.alerts is not None:
-        await fh.alerts.stop()
-    await fh.background.cancel_kept()
-    if not await fh.background.drain(max(0.5, deadline - loop.time())):
-        log.warning("shutting down with %d task(s) unfinished; the next start resumes them",
-                    fh.background.pending)
-        await fh.background.cancel_all()
-    await fh.workspaces.close()
-    if fh.pager is not None:
-        await fh.pager.close()
-    await fh.db.close()
 
 
 def alerts_state(settings: Settings, on: bool) -> str:
