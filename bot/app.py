@@ -103,11 +103,9 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
     background = Background()
     owner = dispatcher_owner()
     relay = Relay(db, background, owner=owner, clock=clock)
-    service = IncidentService(db, playbook, chat, tz=settings.tz, clock=clock,  # type: ignore[arg-type]  # PerWorkspaceChat forwards every ChatPort method
-                              events=relay, reactions=relay)
     pager = build_pager(settings, playbook, db, chat, relay, clock)
-    if pager is not None:
-        service.pager = pager
+    service = IncidentService(db, playbook, chat, tz=settings.tz, clock=clock,  # type: ignore[arg-type]  # PerWorkspaceChat forwards every ChatPort method
+                              events=relay, reactions=relay, pager=pager)
     # Token mode: Bolt is told who we are from start-up's auth.test, instead of asking
     # Slack on the first request (a declare must be stored and answered whether Slack is
     # up or not).

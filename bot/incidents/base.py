@@ -158,6 +158,7 @@ class ServiceBase:
         clock: Clock = utcnow,
         events: EventLog | None = None,
         reactions: Reactions | None = None,
+        pager: PagerPort | None = None,
     ) -> None:
         self.db = db
         # Each change records its events in its own transaction; the reactions to them
@@ -170,7 +171,7 @@ class ServiceBase:
         self.tz = tz
         self.clock = clock
         self.timeline = Timeline(db, clock=clock)
-        self.pager: PagerPort = NoPager()
+        self.pager: PagerPort = pager or NoPager()
         self.postmortems = PostmortemWriter(playbook, tz)
         # Declares arriving together are stored in one transaction (Slack waits for each).
         self._registrations: GroupWriter[dict[str, Any], int | Incident] = GroupWriter(
