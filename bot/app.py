@@ -104,8 +104,13 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
     owner = dispatcher_owner()
     relay = Relay(db, background, owner=owner, clock=clock)
     pager = build_pager(settings, playbook, db, chat, relay, clock)
+    # The dispatcher fires reminders through the service, which wakes the dispatcher when
+    # reminder rows change: the first refers to the second by name, resolved at call time.
+    dispatcher = Dispatcher(db, lambda r: service.fire_reminder(r), clock=clock, owner=owner,
+                            on_sent=lambda r, at: metrics.reminder_sent(r.kind, r.due_at, at))
     service = IncidentService(db, playbook, chat, tz=settings.tz, clock=clock,  # type: ignore[arg-type]  # PerWorkspaceChat forwards every ChatPort method
-                              events=relay, reactions=relay, pager=pager)
+                              events=relay, reactions=relay, pager=pager,
+                              reminders_changed=dispatcher.poke)
     # Token mode: Bolt is told who we are from start-up's auth.test, instead of asking
     # Slack on the first request (a declare must be stored and answered whether Slack is
     # up or not).
@@ -129,9 +134,6 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
         process_before_response=True,
         **oauth,
     )
-    dispatcher = Dispatcher(db, service.fire_reminder, clock=clock, owner=owner)
-    service.reminders_changed = dispatcher.poke
-    dispatcher.on_sent = lambda r, at: metrics.reminder_sent(r.kind, r.due_at, at)
     relay.on_outcome = metrics.delivery
     home = HomeTabs(service, presenter, background, workspaces.gateway,
                     partial(scope_for, workspaces.multi))

@@ -48,7 +48,8 @@ def dispatcher_owner() -> str:
 
 class Dispatcher:
     def __init__(self, db: Database, fire: Fire, *, clock: Clock = utcnow,
-                 owner: str | None = None) -> None:
+                 owner: str | None = None,
+                 on_sent: Callable[[Reminder, datetime], None] = lambda r, at: None) -> None:
         self.db = db
         self.fire = fire
         self.clock = clock
@@ -63,7 +64,7 @@ class Dispatcher:
         self._look: asyncio.Task[None] | None = None
         self._again = False  # asked to look while a look was running
         # Called for each reminder posted, with when it was recorded (for the metrics).
-        self.on_sent: Callable[[Reminder, datetime], None] = lambda r, at: None
+        self.on_sent = on_sent
 
     # ----- doing the work -----------------------------------------------------------------
     async def run_due(self) -> int:

@@ -159,6 +159,7 @@ class ServiceBase:
         events: EventLog | None = None,
         reactions: Reactions | None = None,
         pager: PagerPort | None = None,
+        reminders_changed: Callable[[], None] = lambda: None,
     ) -> None:
         self.db = db
         # Each change records its events in its own transaction; the reactions to them
@@ -178,7 +179,7 @@ class ServiceBase:
             db, lambda s, items: [self.store_declaration(s, i) for i in items],
             name="declare")
         # Called after reminder rows change, so the dispatcher can wake in time.
-        self.reminders_changed: Callable[[], None] = lambda: None
+        self.reminders_changed = reminders_changed
 
     def store_declaration(self, session: Any, declaration: dict[str, Any]) -> int | Incident:
         """`repo.register_incident` (in a synchronous write transaction) and, for a new
