@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.store.tables import DeliveryRow, OutboxEventRow
 from bot.testing.slack_world import Message
-from tests.conftest import BOB, Bot
+from tests.conftest import BOB, Bot, BotFactory
 from tests.processes import foghorn
 
 
@@ -110,3 +110,41 @@ async def _last_event(bot: Bot) -> int:
         found = await s.scalar(select(OutboxEventRow.id).order_by(OutboxEventRow.id.desc()))
     assert found is not None
     return int(found)
+
+
+async def test_two_replicas_deliver_each_reaction_once(make_bot: BotFactory, pg_url: str
+                                                       ) -> None:
+    """Changes made on one replica while the other keeps looking for due deliveries (as
+    its safety interval does): every message said once, in order, nothing left over."""
+    import asyncio
+
+    one = await make_bot(database_url=pg_url)
+    two = await make_bot(database_url=pg_url, clock=one.clock)
+    two.slack._ids = one.slack._ids  # one Slack: event ids never repeat across replicas
+    inc, channel = await one.declare("sev2 Two replicas")
+    done = asyncio.Event()
+
+    async def keep_looking() -> None:
+        while not done.is_set():
+            await two.fh.relay.run_due()
+            await asyncio.sleep(0.005)
+
+    looking = asyncio.create_task(keep_looking())
+    statuses = ("identified", "monitoring", "investigating") * 4
+    for i, status in enumerate(statuses):
+        await one.slack.command(f"update {status} step {i}", user=BOB,
+                                channel=inc.channel_id)
+    await one.settle()
+    done.set()
+    await looking
+    await two.settle()
+    said = [int(m.text.rsplit("step ", 1)[1].split()[0]) for m in channel.messages
+            if "step " in m.text]
+    async with one.fh.db.read() as s:
+        committed = [int(d["message"].rsplit("step ", 1)[1]) for d in await s.scalars(
+            select(OutboxEventRow.data).where(OutboxEventRow.kind == "status_updated")
+            .order_by(OutboxEventRow.id))]
+    assert sorted(said) == list(range(len(statuses)))  # each said once
+    assert said == committed  # in the order the changes committed
+    assert {st for _, _, st, _ in await deliveries(one)} == {"done"}
+    assert one.fh.relay.delivered and two.fh.relay.delivered  # both replicas took a share
