@@ -52,7 +52,8 @@ async def entries_of_declared_since(session: AsyncSession, since: datetime,
                                                    TimelineEntryRow.id))
 
 
-def _to_entry(r: TimelineEntryRow) -> TimelineEntry:
+def _to_entry(r: Any) -> TimelineEntry:
+    """An entry from a TimelineEntryRow, or a plain row of `_ENTRY`'s columns (same names)."""
     return TimelineEntry(
         id=r.id,
         incident_id=r.incident_id,
@@ -100,11 +101,7 @@ async def _entries(session: AsyncSession, stmt: Any) -> list[TimelineEntry]:
     found: list[TimelineEntry] = []
     result = await session.stream(stmt.execution_options(yield_per=ENTRIES_AT_ONCE))
     async for part in result.partitions(ENTRIES_AT_ONCE):
-        found.extend(TimelineEntry(
-            id=r.id, incident_id=r.incident_id, kind=r.kind, occurred_at=r.occurred_at,
-            actor=r.actor, text=r.text, data=dict(r.data or {}), slack_ts=r.slack_ts,
-            thread_ts=r.thread_ts, key_event=r.key_event, deleted=r.deleted,
-            edited_at=r.edited_at) for r in part)
+        found.extend(_to_entry(r) for r in part)
         await asyncio.sleep(0)
     return found
 
