@@ -36,7 +36,7 @@ class Firing(ServiceBase):
                                 f"{pending[0].due_at.astimezone(self.tz):%H:%M %Z}.")
             await reminder_rows.set_reminder(s, inc.id, plan.UPDATE, until)
             await entry_rows.add_entry(s, inc.id, "snoozed", now, by, f"{minutes}m",
-                                 {"until": until.isoformat(), "minutes": minutes})
+                                       {"until": until.isoformat(), "minutes": minutes})
         self.reminders_changed()
         await self.chat.snoozed(inc, by, until)
         return until

@@ -53,7 +53,7 @@ class IncidentTypes(ServiceBase):
             old = self.playbook.type_name(current.type) or "none"
             await repo.update_incident(s, inc.id, type=new.id)
             await entry_rows.add_entry(s, inc.id, "type_changed", now, by, f"{old} → {new.name}",
-                                 {"from": current.type, "to": new.id})
+                                       {"from": current.type, "to": new.id})
             # The new type's escalation path, for the steps still to come.
             await reminder_rows.cancel_reminders(s, inc.id, (plan.ESCALATION,))
             sev = self.playbook.severity_for(current.severity, new.id)

@@ -37,8 +37,8 @@ class Updates(ServiceBase):
             current = self.require_open(await repo.lock_incident(s, inc.id))
             await repo.update_incident(s, inc.id, severity=severity.id)
             await entry_rows.add_entry(s, inc.id, "severity_changed", now, by,
-                                 f"{current.severity} → {severity.id}",
-                                 {"from": current.severity, "to": severity.id})
+                                       f"{current.severity} → {severity.id}",
+                                       {"from": current.severity, "to": severity.id})
             await reminder_rows.cancel_reminders(s, inc.id, (plan.UPDATE, plan.IC_NUDGE,
                                                              plan.ESCALATION))
             for p in plan.on_severity_change(self.playbook.severity_for(severity.id,
@@ -101,7 +101,7 @@ class Updates(ServiceBase):
             current = self.require_open(await repo.lock_incident(s, inc.id))
             await repo.update_incident(s, inc.id, status=status.id, last_update_at=now)
             await entry_rows.add_entry(s, inc.id, "status_update", now, by, message,
-                                 {"status": status.id, "previous_status": current.status})
+                                       {"status": status.id, "previous_status": current.status})
             due = plan.next_update(self.playbook.severity(current.severity), now, now)
             if due is None:
                 await reminder_rows.cancel_reminders(s, inc.id, (plan.UPDATE,))
@@ -135,7 +135,7 @@ class Updates(ServiceBase):
                                        resolved_by=by, summary=summary or None,
                                        last_update_at=now)
             await entry_rows.add_entry(s, inc.id, "resolved", now, by, summary,
-                                 {"previous_status": current.status})
+                                       {"previous_status": current.status})
             await reminder_rows.cancel_reminders(s, inc.id)
             for p in plan.on_resolve(self.playbook.severity(current.severity), now):
                 await reminder_rows.add_reminder(s, inc.id, p.kind, p.due_at, p.step)

@@ -69,8 +69,8 @@ class Pager:
             if row_id is None:
                 return None
             await entry_rows.add_entry(s, inc.id, "page", now, by,
-                                 f"paged {self.name(target)}: {reason}"[:500],
-                                 {"target": target, "dedup_key": page.dedup_key})
+                                       f"paged {self.name(target)}: {reason}"[:500],
+                                       {"target": target, "dedup_key": page.dedup_key})
             event = self.events.record(s, inc.id, Kind.PAGE_REQUESTED,
                                        {"page": row_id, "target": target}, now)
         return int(event.id)
