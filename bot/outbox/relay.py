@@ -74,9 +74,7 @@ class Relay:
         self.delivered = 0
         self.on_outcome: Callable[[str, str], None] = lambda subscriber, outcome: None
         self._poked = False
-        self._running = False
-        self._task: asyncio.Task[None] | None = None
-        self._wakeups: set[asyncio.TimerHandle] = set()
+        self._task: asyncio.Task[None] | None = None  # the safety loop, once started
 
     def subscribe(self, subscribers: list[Subscriber]) -> None:
         """Register the reactions (once, at wiring: bot.reactions has the list)."""
@@ -203,13 +201,11 @@ class Relay:
     def _wake_in(self, seconds: float) -> None:
         if self._task is None:  # not started (tests drive run_due with their clock)
             return
-        handle = asyncio.get_running_loop().call_later(seconds, self._woken)
-        self._wakeups.add(handle)
+        asyncio.get_running_loop().call_later(seconds, self._woken)
 
     def _woken(self) -> None:
-        self._wakeups = {h for h in self._wakeups if not h.cancelled() and h.when() >
-                         asyncio.get_running_loop().time()}
-        self.poke()
+        if self._task is not None:  # a wake-up after stop() does nothing
+            self.poke()
 
     async def start(self) -> None:
         """Take back claims an earlier run left (a single SQLite process: nobody else can
@@ -234,8 +230,6 @@ class Relay:
                 log.debug("outbox look failed: %s", exc)
 
     async def stop(self) -> None:
-        for handle in self._wakeups:
-            handle.cancel()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
