@@ -8,16 +8,15 @@ groups is the backstop. Two replicas, a retry or a restart never open a second i
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from bot.incidents.model import RESOLVED
-from bot.store import locks
+from bot.store import locks, repo
 from bot.store.tables import (
     AlertDeliveryRow,
     AlertGroupRow,
@@ -39,13 +38,8 @@ async def first_delivery(session: AsyncSession, source: str, key: str, at: datet
         return False
     await session.execute(delete(AlertDeliveryRow).where(
         AlertDeliveryRow.received_at < at - DELIVERIES_KEPT))
-    try:
-        async with session.begin_nested():  # the same delivery at the same moment
-            session.add(AlertDeliveryRow(source=source, key=key, received_at=at))
-            await session.flush()
-    except IntegrityError:
-        return False
-    return True
+    return await repo.add_once(session, AlertDeliveryRow(source=source, key=key,
+                                                         received_at=at))
 
 
 async def store_notification(session: AsyncSession, *, source: str, group_hash: str,
@@ -55,13 +49,6 @@ async def store_notification(session: AsyncSession, *, source: str, group_hash: 
     session.add(row)
     await session.flush()
     return int(row.id)
-
-
-async def unprocessed(session: AsyncSession, limit: int = 500) -> list[int]:
-    rows = await session.scalars(select(AlertNotificationRow.id).where(
-        AlertNotificationRow.processed_at.is_(None)).order_by(AlertNotificationRow.id)
-        .limit(limit))
-    return [int(i) for i in rows]
 
 
 async def due(session: AsyncSession, now: datetime, limit: int = 500) -> list[int]:
@@ -76,7 +63,7 @@ async def due(session: AsyncSession, now: datetime, limit: int = 500) -> list[in
     for notification_id, group, next_try in rows:
         if group in waiting:
             continue
-        if next_try is not None and _aware(next_try) > now:
+        if next_try is not None and next_try > now:
             waiting.add(group)
             continue
         found.append(int(notification_id))
@@ -106,7 +93,7 @@ async def waiting(session: AsyncSession, now: datetime) -> tuple[int, float, int
         AlertNotificationRow.processed_at.is_(None)))).one()
     parked = await session.scalar(select(func.count()).where(
         AlertNotificationRow.outcome == PARKED))
-    age = max(0.0, (now - _aware(oldest)).total_seconds()) if oldest is not None else 0.0
+    age = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
     return int(count), age, int(parked or 0)
 
 
@@ -132,10 +119,6 @@ async def drop_parked(session: AsyncSession, ids: list[int]) -> int:
         AlertNotificationRow.outcome == PARKED, AlertNotificationRow.id.in_(ids))
         .values(outcome="dropped"))
     return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult has it
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def lock_group(session: Session, group_hash: str) -> None:

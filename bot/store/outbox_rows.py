@@ -147,11 +147,6 @@ async def release_claims_of_others(session: AsyncSession, owner: str) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult has it
 
 
-async def next_due(session: AsyncSession) -> datetime | None:
-    return await session.scalar(select(func.min(DeliveryRow.due_at)).where(
-        DeliveryRow.status == PENDING))
-
-
 # ----- for operators: `foghorn outbox` and /metrics ----------------------------------------
 async def counts(session: AsyncSession, now: datetime
                  ) -> list[tuple[str, str, int, float]]:
@@ -162,9 +157,7 @@ async def counts(session: AsyncSession, now: datetime
         .join(OutboxEventRow).where(DeliveryRow.status != DONE)
         .group_by(DeliveryRow.subscriber, DeliveryRow.status))
     out = []
-    for subscriber, status, n, oldest in rows:
-        if oldest is not None and oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=now.tzinfo)
+    for subscriber, status, n, oldest in rows:  # (UTCDateTime: aware, on both backends)
         age = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
         out.append((str(subscriber), str(status), int(n), age))
     return out

@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.store import repo
 from bot.store.tables import PageRow
 
 PENDING, SENT, FAILED, RESOLVED, CANCELLED = (
@@ -26,13 +26,7 @@ async def add(session: AsyncSession, incident_id: int, target: str, dedup_key: s
         return None
     row = PageRow(incident_id=incident_id, target=target, dedup_key=dedup_key,
                   status=PENDING, attempts=0, payload=payload, created_at=at)
-    try:
-        async with session.begin_nested():  # another replica, at the same moment
-            session.add(row)
-            await session.flush()
-    except IntegrityError:
-        return None
-    return int(row.id)
+    return int(row.id) if await repo.add_once(session, row) else None
 
 
 async def get(session: AsyncSession, page_id: int) -> PageRow | None:

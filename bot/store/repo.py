@@ -172,6 +172,18 @@ async def claim_channel(session: AsyncSession, incident_id: int, channel_id: str
     return True
 
 
+async def add_once(session: AsyncSession, row: object) -> bool:
+    """Add a row whose unique key another replica may be adding at the same moment: False
+    (and the rest of the transaction goes on) when it exists already."""
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
 async def list_open(session: AsyncSession, team_id: str | None = None) -> list[Incident]:
     """Open incidents whose declare has finished (of one workspace when `team_id` is given)."""
     stmt = select(IncidentRow).where(IncidentRow.status != RESOLVED,
