@@ -31,7 +31,7 @@ def subscribers(service: IncidentService, slack: SlackReactions, pager: Pager | 
     are on."""
 
     async def count(event: Event, attempt: int) -> None:
-        inc = await service.get(event.incident_id) if event.incident_id else None
+        inc = await service.incident_of(event)
         if inc is not None:
             metrics.incident_declared(inc)
 

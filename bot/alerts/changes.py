@@ -48,7 +48,7 @@ class AlertChanges:
         return Subscriber(NAME, frozenset({Kind.ALERT_CHANGES}), self._post)
 
     async def _post(self, event: Event, attempt: int) -> None:
-        inc = await self.service.get(event.incident_id) if event.incident_id else None
+        inc = await self.service.incident_of(event)
         if inc is None:
             return
         if not inc.channel_id:  # an incident the alert declared: its channel comes first

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bot.incidents import stats
 from bot.incidents.errors import ChatError, UserError
-from bot.incidents.events import EventLog, Kind, Reactions, Session
+from bot.incidents.events import Event, EventLog, Kind, Reactions, Session
 from bot.incidents.model import Clock, Incident, utcnow
 from bot.incidents.postmortem import PostmortemWriter
 from bot.incidents.timeline import Timeline
@@ -221,6 +221,10 @@ class ServiceBase:
             inc = await repo.get_incident(s, incident_id)
         bind(incident=inc and inc.label)
         return inc
+
+    async def incident_of(self, event: Event) -> Incident | None:
+        """The incident an event is about, as stored now (None: none, or deleted)."""
+        return await self.get(event.incident_id) if event.incident_id is not None else None
 
     async def in_channel(self, channel_id: str, command: str) -> Incident:
         async with self.db.read() as s:

@@ -12,7 +12,7 @@ from bot.outbox import Subscriber
 
 def subscribers(service: IncidentService) -> list[Subscriber]:
     async def checklists(event: Event, attempt: int) -> None:
-        inc = await service.get(event.incident_id) if event.incident_id else None
+        inc = await service.incident_of(event)
         if inc is None or not inc.channel_id:
             return
         d = event.data
@@ -27,7 +27,7 @@ def subscribers(service: IncidentService) -> list[Subscriber]:
                 await service.post_checklists(inc, inc.status)
 
     async def people(event: Event, attempt: int) -> None:
-        inc = await service.get(event.incident_id) if event.incident_id else None
+        inc = await service.incident_of(event)
         if inc is not None:
             await service.remember_people(inc)
 

@@ -43,9 +43,7 @@ class SlackReactions:
         ]
 
     async def _incident(self, event: Event) -> Incident | None:
-        if event.incident_id is None:
-            return None
-        inc = await self.service.get(event.incident_id)
+        inc = await self.service.incident_of(event)
         if inc is None or not inc.channel_id:
             return None  # deleted, or its declare has not made the channel yet
         return inc
