@@ -24,7 +24,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.alerts.payloads import Notification, first_words, parse_alertmanager
 from bot.background import Background
@@ -61,8 +61,9 @@ class Outcome:
     incident_id: int | None = None
     lines: list[str] = field(default_factory=list)
     all_resolved: bool = False
-    event: object | None = None  # the triage event, once the transaction commits
-    changes: object | None = None  # the alert-changes event, likewise
+    # The events recorded (their `.id` once the transaction has committed): triage, changes.
+    event: Any = None
+    changes: Any = None
 
 
 def group_hash(source: str, group_key: str) -> str:
@@ -178,7 +179,7 @@ class AlertIntake:
         if outcome.incident_id is not None:
             outcome.incident = await self.service.get(outcome.incident_id)
         if outcome.changes is not None:  # coalesced: in the background
-            self.service.reactions.soon([outcome.changes.id])  # type: ignore[attr-defined]  # a committed event row
+            self.service.reactions.soon([outcome.changes.id])
         if outcome.event is not None:
             await self.service.react(outcome.event, quiet=True)
         return outcome
@@ -186,7 +187,7 @@ class AlertIntake:
     async def _complete(self, inc: Incident, outcome: Outcome) -> None:
         outcome.incident = (await self.service.complete(inc)).incident
         if outcome.changes is not None:  # its channel exists now
-            self.service.reactions.soon([outcome.changes.id])  # type: ignore[attr-defined]  # a committed event row
+            self.service.reactions.soon([outcome.changes.id])
 
     # ----- the `alert-posts` subscriber: triage posts -----------------------------------------
     def subscriber(self) -> Subscriber:

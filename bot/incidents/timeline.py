@@ -134,8 +134,7 @@ class Timeline:
         """Store a message of an incident channel; False if it was not new or not ours.
         Messages arriving together share a transaction (see GroupWriter); a message in a
         channel known not to be an incident's costs nothing more."""
-        if msg.channel not in self._incident_by_channel and self._not_an_incidents(
-                msg.channel):
+        if self.elsewhere(msg.channel):
             return False
         return await self._messages.submit((msg, event_id))
 
@@ -148,7 +147,7 @@ class Timeline:
             known.update(repo.incident_ids_by_channel(s, unknown))
             self._found_not_incidents([c for c in unknown if c not in known])
         fresh = entry_rows.claim_events(s, [e for m, e in items if e and m.channel in known],
-                                  self.clock())
+                                        self.clock())
         keys: list[tuple[int, str] | None] = []
         rows = []
         for msg, event_id in items:
@@ -202,8 +201,8 @@ class Timeline:
             row = await entry_rows.entry_by_ts(s, incident_id, ts)
             if row is None:
                 await entry_rows.insert_message(s, incident_id, kind=entry_rows.UNSEEN_DELETION,
-                                          at=ts_to_datetime(ts), actor=None, text_="",
-                                          slack_ts=ts, thread_ts=None, data={})
+                                                at=ts_to_datetime(ts), actor=None, text_="",
+                                                slack_ts=ts, thread_ts=None, data={})
                 return False
             if row.deleted:
                 return False
