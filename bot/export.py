@@ -11,7 +11,7 @@ import sys
 from typing import Any, NoReturn, TextIO, cast
 
 from bot.config import Settings
-from bot.incidents.base import ChatPort
+from bot.incidents.ports import ChatPort
 from bot.incidents.postmortem import timeline_json
 from bot.incidents.service import IncidentService
 from bot.playbooks import load_playbooks

@@ -8,18 +8,27 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.incidents import stats
 from bot.incidents.errors import ChatError, UserError
 from bot.incidents.events import Event, EventLog, Kind, Reactions, Session
 from bot.incidents.model import Clock, Incident, utcnow
+from bot.incidents.ports import (
+    ChannelChat,
+    ChatPort,
+    ChecklistChat,
+    NoPager,
+    PagerPort,
+    RecordChat,
+    ReminderChat,
+)
 from bot.incidents.postmortem import PostmortemWriter
 from bot.incidents.timeline import Timeline
 from bot.logs import bind
 from bot.offload import heavy, heavy_turn
-from bot.playbooks import Checklist, EscalationStep, IncidentType, Playbook, normalize_key
+from bot.playbooks import Playbook, normalize_key
 from bot.store import entry_rows, repo
 from bot.store.batch import GroupWriter
 from bot.store.db import Database
@@ -37,63 +46,6 @@ NOT_HERE = ("That button or form belongs to another channel's incident, so nothi
 # A second click of the same Snooze button (a minute later, say) changes nothing.
 SNOOZE_SLACK = timedelta(minutes=5)
 
-
-
-class ChatPort(Protocol):
-    """What the service needs from the chat platform (implemented by slack.publisher).
-    Every method takes the incident first: it says which workspace the call is for."""
-
-    async def create_channel(self, inc: Incident, name: str) -> str: ...
-    async def own_channel(self, inc: Incident, name: str, since: datetime) -> str | None: ...
-    async def find_posted(self, inc: Incident, what: str) -> str | None: ...
-    async def links_and_notices(self, inc: Incident, *, resumed: bool) -> None: ...
-    async def post_card(self, inc: Incident) -> str: ...
-    async def pin_card(self, inc: Incident) -> None: ...
-    async def invite(self, inc: Incident, users: list[str]) -> None: ...
-    async def is_member(self, inc: Incident, user: str) -> bool: ...
-    async def set_topic(self, inc: Incident) -> None: ...
-    async def refresh_card(self, inc: Incident) -> None: ...
-    async def announce_declared(self, inc: Incident) -> str: ...
-    async def post_runbook(self, inc: Incident, kind: IncidentType) -> None: ...
-    async def note_added(self, inc: Incident, user: str, text: str) -> None: ...
-    async def display_names(self, inc: Incident, users: set[str]) -> dict[str, str]: ...
-    async def upload_postmortem(self, inc: Incident, filename: str, content: str) -> None: ...
-    async def postmortem_done(self, inc: Incident, by: str) -> None: ...
-    async def remind_update(self, inc: Incident, reminder_id: int, since: timedelta) -> None: ...
-    async def nudge_commander(self, inc: Incident, reminder_id: int, waited: timedelta
-                              ) -> None: ...
-    async def escalate(self, inc: Incident, reminder_id: int, step: EscalationStep, *,
-                       in_channel: bool = True) -> None: ...
-    async def channel_lost(self, inc: Incident, error: str) -> None: ...
-    async def remind_postmortem(self, inc: Incident, reminder_id: int) -> None: ...
-    async def reminder_already_posted(self, inc: Incident, reminder_id: int,
-                                      since: datetime) -> bool: ...
-    async def snoozed(self, inc: Incident, by: str, until: datetime) -> None: ...
-    async def post_checklist(self, inc: Incident, checklist: Checklist, ticked: set[int]
-                             ) -> str: ...
-    async def refresh_checklist(self, inc: Incident, checklist: Checklist) -> None: ...
-
-
-
-class PagerPort(Protocol):
-    """Paging on-call (implemented by bot.paging.pager): the page and its event stored
-    (the event's id; None if it was made already), then sent by the outbox."""
-
-    async def page(self, inc: Incident, target: str, *, key: str, reason: str,
-                   by: str | None = None) -> int | None: ...
-    def targets(self) -> list[str]: ...
-
-
-class NoPager:
-    """Paging when no pager is configured (the playbook is checked against the settings at
-    start-up, so only `/incident page` can reach this)."""
-
-    async def page(self, inc: Incident, target: str, *, key: str, reason: str,
-                   by: str | None = None) -> int | None:
-        raise UserError("Paging is not set up here: set PAGERDUTY_KEYS or OPSGENIE_KEYS.")
-
-    def targets(self) -> list[str]:
-        return []
 
 
 class _Unrecorded:
@@ -168,7 +120,11 @@ class ServiceBase:
         self.events: EventLog = events or _Unrecorded()
         self.reactions: Reactions = reactions or _NoReactions()
         self.playbook = playbook
-        self.chat = chat
+        # The chat side, one narrow port per part of the service (bot.incidents.ports).
+        self.channels: ChannelChat = chat
+        self.reminding: ReminderChat = chat
+        self.notes: RecordChat = chat
+        self.checklist_chat: ChecklistChat = chat
         self.tz = tz
         self.clock = clock
         self.timeline = Timeline(db, clock=clock)
@@ -246,7 +202,7 @@ class ServiceBase:
         async with self.db.read() as s:
             inc = await repo.get_by_channel(s, channel_id) if channel_id else None
         if inc is None or (incident_id is not None and inc.id != incident_id) or (
-                inc.is_private and not await self.chat.is_member(inc, user)):
+                inc.is_private and not await self.channels.is_member(inc, user)):
             log.info("refused an action made outside its incident's channel")
             raise UserError(NOT_HERE)
         bind(incident=inc.label)

@@ -82,7 +82,7 @@ class Checklists(ServiceBase):
     async def _post_checklist(self, inc: Incident, checklist: Checklist) -> None:
         async with self.db.write() as s:
             ticked = set((await checklist_rows.claim(s, inc.id, checklist.id)).ticked)
-        ts = await self.chat.post_checklist(inc, checklist, ticked)
+        ts = await self.checklist_chat.post_checklist(inc, checklist, ticked)
         async with self.db.write() as s:
             row = await checklist_rows.claim(s, inc.id, checklist.id)
             row.message_ts = ts
@@ -129,5 +129,5 @@ class Checklists(ServiceBase):
                     f"\u201c{checklist.items[index].text}\u201d",
                     {"checklist": checklist_id, "item": index, "ticked": done})
             row.ticked = sorted(after)
-        await self.chat.refresh_checklist(inc, checklist)
+        await self.checklist_chat.refresh_checklist(inc, checklist)
         return after

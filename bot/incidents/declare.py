@@ -163,7 +163,7 @@ class Declaring(ServiceBase):
         for attempt in range(1, MAX_NAME_ATTEMPTS + 1):
             name = naming.channel_name(inc.title, day, f"inc-{inc.id}", attempt)
             try:
-                channel_id: str | None = await self.chat.create_channel(inc, name)
+                channel_id: str | None = await self.channels.create_channel(inc, name)
             except ChannelNameTaken:
                 channel_id = await self._adopt(inc, name) if inc.setup_interrupted else None
             if channel_id is not None and await self._claim_channel(inc, channel_id, name):
@@ -188,13 +188,13 @@ class Declaring(ServiceBase):
         it was posted but before its ts was stored: then find it and use it."""
         if not inc.setup_interrupted:
             return await post(inc)
-        found = await self.chat.find_posted(inc, what)
+        found = await self.channels.find_posted(inc, what)
         return found if found is not None else await post(inc)
 
     async def _adopt(self, inc: Incident, name: str) -> str | None:
         """A crash between creating the channel and storing its ID leaves a channel of ours
         behind: use it rather than make a second one for the same declare."""
-        channel_id = await self.chat.own_channel(inc, name, inc.declared_at - ADOPT_MARGIN)
+        channel_id = await self.channels.own_channel(inc, name, inc.declared_at - ADOPT_MARGIN)
         if channel_id is None:
             return None
         async with self.db.read() as s:
@@ -209,13 +209,13 @@ class Declaring(ServiceBase):
         # Everything below needs only the channel: run it side by side so the card is
         # visible after two sequential Slack calls (create, post).
         jobs: dict[str, Any] = {
-            "invite": self.chat.invite(inc, [inc.declared_by]),
-            "topic": self.chat.set_topic(inc),
+            "invite": self.channels.invite(inc, [inc.declared_by]),
+            "topic": self.channels.set_topic(inc),
         }
         if inc.card_ts is None:
-            jobs["card"] = self._post_once(inc, "card", self.chat.post_card)
+            jobs["card"] = self._post_once(inc, "card", self.channels.post_card)
         if not inc.is_private and inc.announcement_ts is None:
-            jobs["announce"] = self._post_once(inc, "announcement", self.chat.announce_declared)
+            jobs["announce"] = self._post_once(inc, "announcement", self.channels.announce_declared)
         done = dict(zip(jobs, await asyncio.gather(*jobs.values(), return_exceptions=True),
                         strict=True))
         warnings = []
@@ -236,7 +236,7 @@ class Declaring(ServiceBase):
         if isinstance(card_error, BaseException):
             raise card_error  # a ChatError: complete() waits and retries, or reports it
         try:
-            await self.chat.pin_card(inc)
+            await self.channels.pin_card(inc)
         except ChatError as exc:
             warnings.append(_warning("pin", exc))
         try:
@@ -244,7 +244,7 @@ class Declaring(ServiceBase):
         except ChatError as exc:
             warnings.append(_warning("checklist", exc))
         try:
-            await self.chat.links_and_notices(inc, resumed=inc.setup_interrupted)
+            await self.channels.links_and_notices(inc, resumed=inc.setup_interrupted)
         except ChatError as exc:
             warnings.append(_warning("links", exc))
         await self.page_targets(inc, self.playbook.severity_for(inc.severity, inc.type).notify,

@@ -38,7 +38,7 @@ class Firing(ServiceBase):
             await entry_rows.add_entry(s, inc.id, "snoozed", now, by, f"{minutes}m",
                                        {"until": until.isoformat(), "minutes": minutes})
         self.reminders_changed()
-        await self.chat.snoozed(inc, by, until)
+        await self.reminding.snoozed(inc, by, until)
         return until
 
     async def fire_reminder(self, r: Reminder) -> tuple[str, list[plan.Planned]]:
@@ -72,7 +72,7 @@ class Firing(ServiceBase):
                 return reminder_rows.SKIPPED, []
             follow = [plan.Planned(plan.POSTMORTEM, now + plan.POSTMORTEM_REPEAT, r.step + 1)]
             if not await self._posted_before(inc, r):
-                await self.chat.remind_postmortem(inc, r.id)
+                await self.reminding.remind_postmortem(inc, r.id)
             return reminder_rows.SENT, follow
         if inc.is_resolved:
             return reminder_rows.SKIPPED, []
@@ -83,7 +83,7 @@ class Firing(ServiceBase):
             # Repeat on the cadence from now: after downtime, one reminder, not a pile.
             follow = [plan.Planned(plan.UPDATE, now + sev.update_every)]
             if not await self._posted_before(inc, r):
-                await self.chat.remind_update(inc, r.id, now - inc.last_update_at)
+                await self.reminding.remind_update(inc, r.id, now - inc.last_update_at)
             return reminder_rows.SENT, follow
         if r.kind == plan.IC_NUDGE:
             later = sev.response_time * (r.step + 1)
@@ -93,12 +93,12 @@ class Firing(ServiceBase):
                 # long it has been.
                 return reminder_rows.SKIPPED, []
             if not await self._posted_before(inc, r):
-                await self.chat.nudge_commander(inc, r.id, now - inc.declared_at)
+                await self.reminding.nudge_commander(inc, r.id, now - inc.declared_at)
             return reminder_rows.SENT, []
         if r.kind == plan.ESCALATION and r.step < len(sev.escalation):
             step = sev.escalation[r.step]
             if inc.channel_lost or not await self._posted_before(inc, r):
-                await self.chat.escalate(inc, r.id, step, in_channel=inc.channel_lost is None)
+                await self.reminding.escalate(inc, r.id, step, in_channel=inc.channel_lost is None)
             await self.page_targets(inc, step.notify, key=f"escalation-{r.step}",
                                     reason=step.note or f"still open after the {inc.severity} "
                                                         "escalation time")
@@ -110,7 +110,7 @@ class Firing(ServiceBase):
         in the channel for the message carrying this reminder's id instead of posting again."""
         if r.attempts <= 1:
             return False
-        return await self.chat.reminder_already_posted(inc, r.id, r.due_at)
+        return await self.reminding.reminder_already_posted(inc, r.id, r.due_at)
 
     # ----- the channel going away and coming back ----------------------------------------
     async def channel_gone(self, channel_id: str, error: str) -> Incident | None:
@@ -128,7 +128,7 @@ class Firing(ServiceBase):
                                        {"error": error})
         log.warning("%s: Foghorn cannot post in its channel any more (%s)", inc.label, error)
         inc = replace(inc, channel_lost=error)
-        await self.chat.channel_lost(inc, error)
+        await self.reminding.channel_lost(inc, error)
         return inc
 
     async def channel_back(self, channel_id: str) -> Incident | None:
@@ -149,5 +149,5 @@ class Firing(ServiceBase):
         self.reminders_changed()
         inc = replace(inc, channel_lost=None)
         log.info("%s: its channel is usable again", inc.label)
-        await self.chat.refresh_card(inc)
+        await self.reminding.refresh_card(inc)
         return inc

@@ -68,7 +68,7 @@ class IncidentTypes(ServiceBase):
         return replace(current, type=new.id)
 
     async def post_runbook(self, inc: Incident, kind: IncidentType) -> None:
-        await self.chat.post_runbook(inc, kind)
+        await self.channels.post_runbook(inc, kind)
 
     async def runbook(self, channel_id: str | None, type_id: str) -> tuple[Incident | None,
                                                                             IncidentType]:

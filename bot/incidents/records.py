@@ -20,7 +20,7 @@ class Records(ServiceBase):
     async def add_note(self, channel_id: str, text: str, by: str) -> TimelineEntry:
         inc = await self.in_channel(channel_id, "note")
         entry = await self.timeline.note(inc, by, text)
-        await self.chat.note_added(inc, by, entry.text)
+        await self.notes.note_added(inc, by, entry.text)
         return entry
 
     async def draft_postmortem(self, inc: Incident, *, ask_chat: bool = True) -> str:
@@ -39,7 +39,7 @@ class Records(ServiceBase):
             known = await people.names(s, inc.team_id, users)
         missing = users - set(known)
         if ask_chat and missing:
-            learned = await self.chat.display_names(inc, missing)
+            learned = await self.notes.display_names(inc, missing)
             if learned:
                 async with self.db.write() as s:
                     await people.remember(s, inc.team_id, learned, self.clock())
@@ -58,7 +58,7 @@ class Records(ServiceBase):
         inc = await self.in_channel(channel_id, "postmortem")
         document = await self.draft_postmortem(inc)
         filename = f"postmortem-{inc.channel_name or inc.label.lower()}.md"
-        await self.chat.upload_postmortem(inc, filename, document)
+        await self.notes.upload_postmortem(inc, filename, document)
         now = self.clock()
         async with self.db.write() as s:
             await repo.update_incident(s, inc.id, postmortem_at=now)
@@ -88,7 +88,7 @@ class Records(ServiceBase):
             await entry_rows.add_entry(s, inc.id, "postmortem_done", now, by, "")
             await reminder_rows.cancel_reminders(s, inc.id, (plan.POSTMORTEM,))
         done = replace(inc, postmortem_done_at=now)
-        await self.chat.postmortem_done(done, by)
+        await self.notes.postmortem_done(done, by)
         return done
 
 

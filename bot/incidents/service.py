@@ -1,11 +1,11 @@
 """The incident service: declare, assign roles, change severity, post updates, resolve.
 
-Plain code with no Slack types: it decides, writes the database (each change and its timeline
-entry in one transaction) and then tells the chat side what happened through `ChatPort`.
-Network calls are never made while a write transaction is open. Each subject lives in its
-own module (declare, roles, updates, incident_types, checklists, records, firing) as a part of this
-class;
-what they share is in `base`.
+Plain code with no Slack types: it decides, writes the database (each change, its timeline
+entry and its events in one transaction); the reactions to the events are outbox subscribers
+(bot.reactions), and what a part must say itself goes through its own narrow port
+(bot.incidents.ports). Network calls are never made while a write transaction is open. Each
+subject lives in its own module (declare, roles, updates, incident_types, checklists,
+records, firing, pages) as a part of this class; what they share is in `base`.
 """
 
 from __future__ import annotations
