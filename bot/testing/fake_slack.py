@@ -24,8 +24,10 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from bot.testing import blockkit
 from bot.testing import scopes as scopes_of
+from bot.testing.fake_oauth import FakeOAuth
+from bot.testing.fake_socket import FakeSocketMode
+from bot.testing.fake_urls import FakeUrls
 from bot.testing.slack_methods import SlackMethods, _json
 from bot.testing.slack_world import (
     BOT_ID,
@@ -44,7 +46,7 @@ __all__ = ["BOT_ID", "BOT_USER_ID", "INCIDENTS_CHANNEL_ID", "TEAM_ID", "TOMBSTON
            "Call", "Channel", "FakeSlack", "Fault", "Message", "SlackError"]
 
 
-class FakeSlack(SlackMethods):
+class FakeSlack(SlackMethods, FakeOAuth, FakeSocketMode, FakeUrls):
     """State plus an aiohttp application. Use `await fake.start()` / `await fake.stop()`."""
 
     def __init__(self, *, tokens: set[str] | None = None,
@@ -127,20 +129,6 @@ class FakeSlack(SlackMethods):
         return next((c for c in self.channels.values()
                      if c.name == name.lstrip("#") and c.team == team), None)
 
-    def add_team(self, team_id: str, name: str) -> None:
-        """Another workspace, with its own #incidents channel."""
-        self.teams[team_id] = name
-        self.add_channel("incidents", channel_id=f"C0INC{team_id}", members=set(), team=team_id)
-
-    def approve_install(self, team_id: str, installer: str, scopes: str | None = None) -> str:
-        """Someone approves the app's install into `team_id` on Slack's authorize page:
-        the code Slack hands to the app's redirect URL. The token it buys has the scopes the
-        app asked for (`scopes`, comma-separated; by default the manifest's)."""
-        code = f"code-{team_id}-{next(self._ids)}"
-        asked = ",".join(sorted(self.scopes or ())) if scopes is None else scopes
-        self._oauth_codes[code] = (team_id, installer, asked)
-        return code
-
     def human_message(self, channel: str, user: str, text: str,
                       thread_ts: str | None = None, file_name: str | None = None) -> Message:
         """A person posts in a channel (as typed in Slack's client); returns the message."""
@@ -182,18 +170,6 @@ class FakeSlack(SlackMethods):
         tid = f"{next(self._ids)}.{int(time.time())}.fake{next(self._ids):06d}"
         self.triggers[tid] = time.monotonic()
         return tid
-
-    def response_url(self, key: str | None = None, kind: str = "commands",
-                     source: tuple[str, str] | None = None) -> str:
-        """A response_url shaped like Slack's (`/commands/T…/<id>/<secret>`, or `/actions/`
-        for interactions): it is a credential, and the logs must treat it as one. `source`:
-        the (channel, ts) of the message whose button made it, which `replace_original` and
-        `delete_original` act on, as in Slack."""
-        n = next(self._ids)
-        key = key or f"fAk3{n:08d}s3cr3t"
-        if source is not None:
-            self.response_sources[key] = source
-        return f"{self.base_url}{kind}/{TEAM_ID}/{n}/{key}"
 
     # ----- misbehaviour ---------------------------------------------------------------
     def fail(
@@ -427,49 +403,6 @@ class FakeSlack(SlackMethods):
         prefix = "xapp-" if method == "apps.connections.open" else "xoxb-"
         return token.startswith(prefix)
 
-    async def _response_url(self, request: web.Request) -> web.Response:
-        """A post to a response_url: Slack answers a refused message with HTTP 400 and the
-        error as plain text (as incoming webhooks do), and nothing is shown."""
-        body = await request.json()
-        error = None
-        if not body.get("delete_original") and not body.get("text") and not body.get("blocks"):
-            error = "no_text"
-        elif len(str(body.get("text") or "")) > blockkit.RULES["message_text"].limit:
-            error = "msg_too_long"
-        elif body.get("blocks") and self.strict:
-            problems = blockkit.message_problems(body["blocks"])
-            if problems:
-                error = "invalid_blocks"
-                self.refusals.append((error, problems))
-        if error is not None:
-            if error != "invalid_blocks":
-                self.refusals.append((error, ["response_url"]))
-            return web.Response(status=400, text=error)
-        self.responses.append({"key": request.match_info["key"], **body})
-        source = self.response_sources.get(request.match_info["key"])
-        ch = self.channels.get(source[0]) if source else None
-        msg = ch.message(source[1]) if ch and source else None
-        if ch is not None and msg is not None:
-            if body.get("delete_original"):
-                ch.messages.remove(msg)
-            elif body.get("replace_original"):
-                msg.text = str(body.get("text") or "")
-                msg.blocks = list(body.get("blocks") or [])
-                msg.edited = True
-                self._emit("update", ch, msg)
-        return web.Response(text="ok")
-
-    async def _upload(self, request: web.Request) -> web.Response:
-        """The upload URL handed out by files.getUploadURLExternal: takes the raw bytes."""
-        f = self.files.get(request.match_info["file_id"])
-        if f is None:
-            return web.Response(status=404, text="unknown upload")
-        data = await request.read()
-        if len(data) != f["length"]:
-            return web.Response(status=400, text="length does not match")
-        f["content"] = data
-        return web.Response(text=f"OK - {len(data)}")
-
     async def _control_fault(self, request: web.Request) -> web.Response:
         b = await request.json()
         self.fail(b["method"], status=int(b.get("status", 429)), times=int(b.get("times", 1)),
@@ -487,75 +420,3 @@ class FakeSlack(SlackMethods):
             for c in self.calls
         ]})
 
-    # ----- OAuth ----------------------------------------------------------------------
-    async def _oauth_authorize(self, request: web.Request) -> web.Response:
-        """Slack's authorize page, approved at once by `installer` for `team` (query
-        parameters the test adds, standing in for the person's choice): redirects to the
-        app's Redirect URL with a code and the state it was given."""
-        q = request.query
-        if self.oauth_client is None or q.get("client_id") != self.oauth_client[0]:
-            return web.Response(status=400, text="invalid_client_id")
-        if q.get("team") not in self.teams:
-            return web.Response(status=400, text="unknown team")
-        code = self.approve_install(q["team"], q.get("installer", "UINSTALLER"),
-                                    q.get("scope", ""))
-        raise web.HTTPFound(f"{self.oauth_redirect_url}?code={code}&state={q.get('state', '')}")
-
-    def m_oauth_v2_access(self, args: dict[str, Any]) -> dict[str, Any]:
-        if self.oauth_client is None or args.get("client_id") != self.oauth_client[0]:
-            raise SlackError("invalid_client_id")
-        if args.get("client_secret") != self.oauth_client[1]:
-            raise SlackError("bad_client_secret")
-        found = self._oauth_codes.pop(str(args.get("code") or ""), None)
-        if found is None:
-            raise SlackError("invalid_code")
-        team, installer, scope = found
-        token = f"xoxb-{team.lower()}-{next(self._ids)}"
-        self.token_teams[token] = team
-        if self.scopes is not None:
-            self.token_scopes[token] = frozenset(s for s in scope.split(",") if s)
-        return {"access_token": token, "token_type": "bot",
-                "scope": scope, "bot_user_id": BOT_USER_ID,
-                "app_id": "A0FOGHORN", "team": {"id": team, "name": self.teams[team]},
-                "enterprise": None, "is_enterprise_install": False,
-                "authed_user": {"id": installer}}
-
-    def uninstall(self, team_id: str) -> None:
-        """The workspace removes the app: its tokens stop working."""
-        self.revoked |= {t for t, team in self.token_teams.items() if team == team_id}
-
-    # ----- Socket Mode ----------------------------------------------------------------
-    async def _socket_mode(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        self._socket = ws
-        await ws.send_json({"type": "hello", "num_connections": 1,
-                            "connection_info": {"app_id": "A0FOGHORN"},
-                            "debug_info": {"host": "fake", "approximate_connection_time": 3600}})
-        self._socket_ready.set()
-        async for msg in ws:
-            if msg.type != web.WSMsgType.TEXT:
-                continue
-            data = json.loads(msg.data)
-            waiter = self._socket_acks.pop(str(data.get("envelope_id")), None)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(data)
-        self._socket_ready.clear()
-        return ws
-
-    async def socket_send(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """Deliver an envelope (`slash_commands`, `interactive`, `events_api`) over the Socket
-        Mode connection; return the app's ack (`{"envelope_id": ..., "payload": ...}`)."""
-        async with asyncio.timeout(5):
-            await self._socket_ready.wait()
-            assert self._socket is not None
-            envelope_id = f"env-{next(self._ids)}"
-            waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-            self._socket_acks[envelope_id] = waiter
-            await self._socket.send_json({"envelope_id": envelope_id, "type": kind,
-                                          "payload": payload, "accepts_response_payload": True,
-                                          "retry_attempt": 0, "retry_reason": ""})
-            return await waiter
-
-    def m_apps_connections_open(self, _args: dict[str, Any]) -> dict[str, Any]:
-        return {"url": f"ws://127.0.0.1:{self.port}/_socket"}
