@@ -36,10 +36,12 @@ class ConversationMethods(MethodBase):
         return {"channel": self._channel(args).info()}
 
     def m_conversations_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        if int(args.get("limit") or 100) >= 1000:  # "Must be an integer under 1000"
+            raise SlackError("invalid_limit")
         types = str(args.get("types") or "public_channel").split(",")
         chans = [
             c for c in self.channels.values()
-            if not c.id.startswith("D") and c.team == args.get("__team", TEAM_ID)
+            if not c.id.startswith("D") and c.seen_by(args.get("__team", TEAM_ID))
             and (("private_channel" in types and c.is_private and BOT_USER_ID in c.members)
                  or ("public_channel" in types and not c.is_private))
             and not (str(args.get("exclude_archived", "")).lower() in ("1", "true")
@@ -105,7 +107,8 @@ class ConversationMethods(MethodBase):
                 and m.thread_ts in (None, m.ts)]
         msgs.sort(key=lambda m: _us(m.ts), reverse=True)
         with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
-        return _page([_msg_json(m, ch, self, with_metadata) for m in msgs], args, "messages")
+        return _page([_msg_json(m, ch, self, with_metadata) for m in msgs], self._paced(args),
+                     "messages")
 
     def m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
         ch = self._member_channel(args)
@@ -116,7 +119,14 @@ class ConversationMethods(MethodBase):
         msgs = [m for m in ch.messages
                 if m.ts == ts or (m.thread_ts == ts and _us(m.ts) > oldest)]
         msgs.sort(key=lambda m: _us(m.ts))
-        return _page([_msg_json(m, ch, self) for m in msgs], args, "messages")
+        return _page([_msg_json(m, ch, self) for m in msgs], self._paced(args), "messages")
+
+    def _paced(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Under Slack's 2025 history limits a page holds at most 15 messages, whatever
+        `limit` asks for."""
+        if self.history_pace is None:
+            return args
+        return {**args, "limit": min(int(args.get("limit") or 100), self.history_pace[1])}
 
     def m_pins_add(self, args: dict[str, Any]) -> dict[str, Any]:
         ch = self._member_channel(args)

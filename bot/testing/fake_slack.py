@@ -16,6 +16,7 @@ import asyncio
 import base64
 import itertools
 import json
+import math
 import random
 import time
 from collections.abc import Callable
@@ -46,6 +47,12 @@ __all__ = ["BOT_ID", "BOT_USER_ID", "INCIDENTS_CHANNEL_ID", "TEAM_ID", "TOMBSTON
            "Call", "Channel", "FakeSlack", "Fault", "Message", "SlackError"]
 
 
+HISTORY_METHODS = frozenset({"conversations.history", "conversations.replies"})
+# Methods an org-wide token may call only with a `team_id` (Slack's method reference).
+ORG_TOKEN_NEEDS_TEAM = frozenset({"conversations.create", "conversations.list",
+                                  "usergroups.list"})
+
+
 class FakeSlack(SlackMethods, FakeOAuth, FakeSocketMode, FakeUrls):
     """State plus an aiohttp application. Use `await fake.start()` / `await fake.stop()`."""
 
@@ -66,6 +73,9 @@ class FakeSlack(SlackMethods, FakeOAuth, FakeSocketMode, FakeUrls):
         # that workspace's channels.
         self.teams: dict[str, str] = {TEAM_ID: "Foghorn Fake"}
         self.token_teams: dict[str, str] = {}
+        self.orgs: dict[str, str] = {}
+        self.team_orgs: dict[str, str] = {}
+        self.token_orgs: dict[str, str] = {}
         self.revoked: set[str] = set()
         self.oauth_client: tuple[str, str] | None = None  # (client_id, client_secret)
         self.oauth_redirect_url = ""  # the app's configured Redirect URL
@@ -87,6 +97,8 @@ class FakeSlack(SlackMethods, FakeOAuth, FakeSocketMode, FakeUrls):
         self._delays: dict[str, float] = {}
         self.unreachable = False  # see _reachable
         self._limits: dict[str, tuple[int, list[float]]] = {}
+        self.history_pace: tuple[float, int] | None = None  # see limit_history
+        self._history_calls: dict[tuple[str, str], float] = {}
         self._ids = itertools.count(1)
         self._ts_us = 0  # the last message timestamp handed out, in microseconds
         self.on_message: list[Callable[[str, Channel, Message, str], None]] = []
@@ -198,6 +210,25 @@ class FakeSlack(SlackMethods, FakeOAuth, FakeSocketMode, FakeUrls):
             return True
         recent.append(now)
         return False
+
+    def limit_history(self, *, window: float = 60.0, page: int = 15) -> None:
+        """Slack's 2025 limits for apps distributed outside their organisation without
+        Marketplace approval: conversations.history and conversations.replies answer one
+        call per `window` seconds per workspace (429 `ratelimited` with Retry-After
+        otherwise) and at most `page` messages a page."""
+        self.history_pace = (window, page)
+
+    def _history_wait(self, method: str, team: str) -> float:
+        """Seconds until `method` may be called again in `team` (0: now, and counted)."""
+        if self.history_pace is None or method not in HISTORY_METHODS:
+            return 0.0
+        window = self.history_pace[0]
+        now = time.monotonic()
+        last = self._history_calls.get((method, team))
+        if last is not None and now - last < window:
+            return window - (now - last)
+        self._history_calls[(method, team)] = now
+        return 0.0
 
     def delay(self, method: str, seconds: float, *, jitter: bool = False) -> None:
         """Delay every answer of `method` (`*` for all) by `seconds` (with `jitter`, by a
@@ -336,7 +367,19 @@ class FakeSlack(SlackMethods, FakeOAuth, FakeSocketMode, FakeUrls):
         if method != "oauth.v2.access" and not self._token_ok(token, method):
             call.error = "invalid_auth" if token else "not_authed"
             return _json({"ok": False, "error": call.error})
-        call.team = args["__team"] = self.token_teams.get(str(token), TEAM_ID)
+        try:
+            call.team = args["__team"] = self.token_team(str(token), args)
+        except SlackError as exc:
+            call.error = exc.error
+            return _json({"ok": False, "error": exc.error})
+        if not call.team and method in ORG_TOKEN_NEEDS_TEAM:
+            call.error = "missing_argument"  # an org-wide token must name the workspace
+            return _json({"ok": False, "error": call.error, "arg": "team_id"})
+        wait = self._history_wait(method, call.team)
+        if wait:
+            call.status, call.error = 429, "ratelimited"
+            return _json({"ok": False, "error": "ratelimited"}, status=429,
+                         headers={"Retry-After": str(max(1, math.ceil(wait)))})
         call.types = self._conversation_types(method, args)
         missing = self._missing_scope(method, call.types, str(token))
         if missing is not None:
@@ -396,7 +439,7 @@ class FakeSlack(SlackMethods, FakeOAuth, FakeSocketMode, FakeUrls):
     def _token_ok(self, token: str | None, method: str) -> bool:
         if not token:
             return False
-        if token in self.token_teams:
+        if token in self.token_teams or token in self.token_orgs:
             return True
         if self.tokens is not None:
             return token in self.tokens

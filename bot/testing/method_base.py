@@ -19,6 +19,10 @@ class MethodBase:
     strict: bool
     refusals: list[tuple[str, list[str]]]
     teams: dict[str, str]
+    orgs: dict[str, str]
+    team_orgs: dict[str, str]
+    token_orgs: dict[str, str]
+    history_pace: tuple[float, int] | None
     clock: Callable[[], float]
     users: dict[str, dict[str, Any]]
     channels: dict[str, Channel]
@@ -56,7 +60,7 @@ class MethodBase:
             raise SlackError("channel_not_found")
         team = args.get("__team", TEAM_ID)
         ch = self.channels.get(ref) or self.channel_by_name(ref, team)
-        if ch is not None and ch.team != team and not ch.id.startswith("D"):
+        if ch is not None and not ch.seen_by(team):
             ch = None  # another workspace's channel does not exist for this token
         if ch is None and ref in self.users:  # posting to a user ID opens the app DM
             ch = self.channels.get("D" + ref) or self.add_channel(

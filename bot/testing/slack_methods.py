@@ -25,9 +25,17 @@ class SlackMethods(ConversationMethods):
 
     def m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         team = args.get("__team", TEAM_ID)
-        return {"url": "https://foghorn-fake.slack.com/", "team": self.teams[team],
-                "user": "foghorn", "team_id": team, "user_id": BOT_USER_ID, "bot_id": BOT_ID,
-                "is_enterprise_install": False}
+        org = self.token_orgs.get(str(args.get("token")))
+        if org is not None:  # an org-wide install's token speaks for the organisation
+            return {"url": "https://foghorn-org.enterprise.slack.com/", "team": self.orgs[org],
+                    "user": "foghorn", "team_id": org, "user_id": BOT_USER_ID,
+                    "bot_id": BOT_ID, "enterprise_id": org, "is_enterprise_install": True}
+        found = {"url": "https://foghorn-fake.slack.com/", "team": self.teams[team],
+                 "user": "foghorn", "team_id": team, "user_id": BOT_USER_ID, "bot_id": BOT_ID,
+                 "is_enterprise_install": False}
+        if team in self.team_orgs:
+            found["enterprise_id"] = self.team_orgs[team]
+        return found
 
     def m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         ch = self._channel(args)

@@ -96,7 +96,8 @@ class SlackSender:
         return {"id": user, "username": name, "name": name, "team_id": TEAM_ID}
 
     async def block_action(self, *, user: str, channel: str, message_ts: str,
-                           action: dict[str, Any]) -> Reply:
+                           action: dict[str, Any], team: str = TEAM_ID,
+                           enterprise: str | None = None) -> Reply:
         ch = self.fake.channels[channel]
         msg = ch.message(message_ts)
         payload: dict[str, Any] = {
@@ -107,8 +108,8 @@ class SlackSender:
             "container": {"type": "message", "message_ts": message_ts, "channel_id": channel,
                           "is_ephemeral": False},
             "trigger_id": self.fake.new_trigger_id(),
-            "team": {"id": TEAM_ID, "domain": "foghorn-fake"},
-            "enterprise": None,
+            "team": {"id": team, "domain": "foghorn-fake"},
+            "enterprise": {"id": enterprise, "name": enterprise} if enterprise else None,
             "is_enterprise_install": False,
             "channel": {"id": channel, "name": ch.name},
             "message": {"type": "message", "ts": message_ts, "user": BOT_USER_ID,
@@ -121,10 +122,13 @@ class SlackSender:
         return await self.interaction(payload)
 
     async def click(self, *, user: str, channel: str, message_ts: str, action_id: str,
-                    block_id: str | None = None, value: str | None = None) -> Reply:
-        """Click the button `action_id` (in `block_id`, when several share the id)."""
+                    block_id: str | None = None, value: str | None = None,
+                    team: str = TEAM_ID, enterprise: str | None = None) -> Reply:
+        """Click the button `action_id` (in `block_id`, when several share the id), as a
+        person of workspace `team` (of organisation `enterprise`)."""
         button = _find_element(self.fake, channel, message_ts, action_id, block_id, value)
         return await self.block_action(user=user, channel=channel, message_ts=message_ts,
+                                       team=team, enterprise=enterprise,
                                        action={"type": "button", "action_id": action_id,
                                                "block_id": button["block_id"],
                                                "text": button["text"],
@@ -257,8 +261,14 @@ class SlackSender:
                                  "text": msg.text if msg else ""}},
         })
 
-    async def event(self, event: dict[str, Any], *, event_id: str | None = None,
-                    retry_num: int | None = None, team: str = TEAM_ID) -> Reply:
+    def envelope(self, event: dict[str, Any], *, event_id: str | None = None,
+                 team: str = TEAM_ID, enterprise: str | None = None,
+                 authorized: tuple[str | None, str | None] | None = None,
+                 org_install: bool = False) -> dict[str, Any]:
+        """An Events API envelope as Slack sends it. `team`/`enterprise`: where the event
+        happened (in a Slack Connect channel, the partner's); `authorized`: the (team,
+        enterprise) of the installation it is delivered for (default: the same)."""
+        auth_team, auth_org = authorized or (None if org_install else team, enterprise)
         envelope = {
             "token": "verification-token-unused",
             "team_id": team,
@@ -267,11 +277,22 @@ class SlackSender:
             "type": "event_callback",
             "event_id": event_id or f"Ev{next(self._ids):010d}",
             "event_time": int(time.time()),
-            "authorizations": [{"enterprise_id": None, "team_id": team,
+            "authorizations": [{"enterprise_id": auth_org, "team_id": auth_team,
                                 "user_id": BOT_USER_ID, "is_bot": True,
-                                "is_enterprise_install": False}],
-            "is_ext_shared_channel": False,
+                                "is_enterprise_install": org_install}],
+            "is_ext_shared_channel": authorized is not None and authorized[0] != team,
         }
+        if enterprise is not None:
+            envelope["enterprise_id"] = enterprise
+        return envelope
+
+    async def event(self, event: dict[str, Any], *, event_id: str | None = None,
+                    retry_num: int | None = None, team: str = TEAM_ID,
+                    enterprise: str | None = None,
+                    authorized: tuple[str | None, str | None] | None = None,
+                    org_install: bool = False) -> Reply:
+        envelope = self.envelope(event, event_id=event_id, team=team, enterprise=enterprise,
+                                 authorized=authorized, org_install=org_install)
         headers = {}
         if retry_num is not None:
             headers = {"X-Slack-Retry-Num": str(retry_num),

@@ -46,6 +46,11 @@ class Channel:
     bookmarks: list[dict[str, Any]] = field(default_factory=list)
     created: int = 0
     team: str = TEAM_ID  # the workspace it belongs to
+    # Slack Connect: the other organisations' workspaces it is shared with.
+    shared_with: set[str] = field(default_factory=set)
+
+    def seen_by(self, team: str) -> bool:
+        return team == self.team or team in self.shared_with or self.id.startswith("D")
 
     def info(self) -> dict[str, Any]:
         return {
@@ -59,6 +64,9 @@ class Channel:
             "created": self.created,
             "creator": self.creator,
             "num_members": len(self.members),
+            "is_shared": bool(self.shared_with),
+            "is_ext_shared": bool(self.shared_with),
+            "context_team_id": self.team,
             "topic": {"value": self.topic, "creator": "", "last_set": 0},
             "purpose": {"value": self.purpose, "creator": "", "last_set": 0},
         }
