@@ -76,7 +76,7 @@ class Declaring(ServiceBase):
         private = req.is_private if req.is_private is not None else bool(kind and kind.private)
         type_id = kind.id if kind else None
         key = key or dedup_key(req.team_id, req.by, title)
-        fields = {"team_id": req.team_id, "title": title,
+        fields = {"team_id": req.team_id, "enterprise_id": req.enterprise_id, "title": title,
                   "description": clip(req.description.strip(), TEXT_LIMIT),
                   "severity": severity.id, "type": type_id,
                   "status": self.playbook.initial_status.id, "is_private": private,

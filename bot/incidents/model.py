@@ -53,6 +53,8 @@ class Incident:
     detected_at: datetime | None = None  # when monitoring saw it first (alert incidents)
     history_synced_ts: str | None = None
     team_id: str = ""
+    enterprise_id: str | None = None  # the workspace's Enterprise Grid organisation
+    is_shared: bool = False  # the channel is shared with another organisation
     roles: dict[str, str] = field(default_factory=dict)
     version: int = 0  # counted up by every stored change
     channel_lost: str | None = None  # why Foghorn cannot post in its channel, if it cannot

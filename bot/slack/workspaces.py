@@ -35,6 +35,7 @@ from bot.incidents.errors import ChatError
 from bot.incidents.model import Incident
 from bot.metrics import Metrics
 from bot.slack.gateway import SlackGateway, make_client
+from bot.store import install_rows
 from bot.store.db import Database
 from bot.store.tables import BOTS_TABLE, INSTALLATIONS_TABLE, OAUTH_STATES_TABLE
 
@@ -65,8 +66,10 @@ class Workspaces:
     """The gateway for each workspace Foghorn serves."""
 
     def __init__(self, settings: Settings, metrics: Metrics, default: SlackGateway,
-                 store: AsyncInstallationStore | None) -> None:
+                 store: AsyncInstallationStore | None, db: Database) -> None:
         self.settings = settings
+        self.db = db
+        self._orgs: dict[str, str] = {}  # workspace -> its Enterprise Grid organisation
         self.metrics = metrics
         self.default = default  # token mode's gateway (in OAuth mode: no token, for Bolt)
         self.store = store
@@ -77,34 +80,69 @@ class Workspaces:
     def multi(self) -> bool:
         return self.store is not None
 
-    async def gateway(self, team_id: str) -> SlackGateway | None:
-        """The gateway for `team_id`; None when that workspace has no installation."""
+    async def gateway(self, team_id: str, enterprise_id: str | None = None
+                      ) -> SlackGateway | None:
+        """The gateway for workspace `team_id` (of Enterprise Grid organisation
+        `enterprise_id`, if it has one); None when it has no installation. Installations
+        are looked up as Bolt stores them: by (organisation, workspace), then the
+        organisation's org-wide install. Without the organisation (older incidents), the
+        workspace's own installation is found by its team alone."""
         if self.store is None:
             return self.default
+        if enterprise_id is None:
+            enterprise_id = self._orgs.get(team_id)
         found = self._gateways.get(team_id)
         if found is not None:
             return found
-        bot = await self.store.async_find_bot(enterprise_id=None, team_id=team_id)
+        if enterprise_id is None:
+            async with self.db.read() as s:
+                enterprise_id = await install_rows.organisation_of(
+                    s, self.settings.SLACK_CLIENT_ID or "", team_id)
+        bot = await self.store.async_find_bot(enterprise_id=enterprise_id, team_id=team_id)
+        org_wide = False
+        if (bot is None or not bot.bot_token) and enterprise_id:
+            bot = await self.store.async_find_bot(enterprise_id=enterprise_id, team_id=None,
+                                                  is_enterprise_install=True)
+            org_wide = True
         if bot is None or not bot.bot_token:
             return None
+        if enterprise_id:
+            self._orgs[team_id] = enterprise_id
         if self._session is None:
             self._session = aiohttp.ClientSession()
         client = make_client(bot.bot_token, self.settings.SLACK_API_URL, session=self._session,
                              metrics=self.metrics)
-        gateway = self._gateways[team_id] = SlackGateway(client, self.metrics)
+        gateway = self._gateways[team_id] = SlackGateway(
+            client, self.metrics, org_team=team_id if org_wide else None)
         return gateway
 
-    async def require(self, team_id: str) -> SlackGateway:
-        gateway = await self.gateway(team_id)
+    def learn(self, team_id: str, enterprise_id: str | None) -> None:
+        """A request showed which organisation a workspace belongs to (an org-wide install
+        is found through it)."""
+        if team_id and enterprise_id and self._orgs.get(team_id) != enterprise_id:
+            self._orgs[team_id] = enterprise_id
+            self._gateways.pop(team_id, None)
+
+    async def require(self, team_id: str, enterprise_id: str | None = None) -> SlackGateway:
+        gateway = await self.gateway(team_id, enterprise_id)
         if gateway is None:
             raise ChatError("workspace", "not_installed")
         return gateway
 
-    async def uninstalled(self, team_id: str) -> None:
-        """The workspace removed Foghorn (or revoked its token): forget its tokens."""
+    async def uninstalled(self, team_id: str, enterprise_id: str | None = None, *,
+                          org_wide: bool = False) -> None:
+        """The workspace (or, `org_wide`, the organisation's org-wide install) removed
+        Foghorn or revoked its token: forget its tokens, as stored by (organisation,
+        workspace)."""
+        if enterprise_id is None:
+            enterprise_id = self._orgs.get(team_id)
+        if org_wide and enterprise_id:
+            for team in [t for t, org in self._orgs.items() if org == enterprise_id]:
+                self._gateways.pop(team, None)
         self._gateways.pop(team_id, None)
         if self.store is not None:
-            await self.store.async_delete_all(enterprise_id=None, team_id=team_id)
+            await self.store.async_delete_all(enterprise_id=enterprise_id,
+                                              team_id=None if org_wide else team_id)
 
     async def close(self) -> None:
         await self.default.close()
@@ -140,8 +178,8 @@ class PerWorkspaceChat:
         self._make = make_publisher
         self._publishers: dict[int, Any] = {}  # by id() of the gateway they use
 
-    async def _publisher(self, team_id: str) -> Any:
-        gateway = await self._workspaces.require(team_id)
+    async def _publisher(self, team_id: str, enterprise_id: str | None) -> Any:
+        gateway = await self._workspaces.require(team_id, enterprise_id)
         found = self._publishers.get(id(gateway))
         if found is None or found.gateway is not gateway:
             found = self._publishers[id(gateway)] = self._make(gateway)
@@ -149,7 +187,7 @@ class PerWorkspaceChat:
 
     def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
         async def call(inc: Incident, *args: Any, **kwargs: Any) -> Any:
-            publisher = await self._publisher(inc.team_id)
+            publisher = await self._publisher(inc.team_id, inc.enterprise_id)
             return await getattr(publisher, name)(inc, *args, **kwargs)
 
         call.__name__ = name

@@ -50,6 +50,8 @@ def _to_incident(row: IncidentRow, roles: dict[str, str]) -> Incident:
         detected_at=row.detected_at,
         history_synced_ts=row.history_synced_ts,
         team_id=row.team_id,
+        enterprise_id=row.enterprise_id,
+        is_shared=row.is_shared,
         version=row.version,
         channel_lost=row.channel_lost,
         roles=roles,

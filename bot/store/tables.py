@@ -55,6 +55,9 @@ class IncidentRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     team_id: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    # The workspace's Enterprise Grid organisation, when it has one: Slack keys
+    # installations by (organisation, workspace).
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
     title: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
     severity: Mapped[str] = mapped_column(String(20))
@@ -87,6 +90,8 @@ class IncidentRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Why Foghorn cannot post in the channel (`is_archived`, `not_in_channel`...), or None.
     channel_lost: Mapped[str | None] = mapped_column(String(20))
+    # The channel is shared with another organisation (Slack Connect).
+    is_shared: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (Index("ix_incidents_status", "status"),
                       Index("ix_incidents_team_declared", "team_id", "declared_at"))
