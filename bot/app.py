@@ -33,9 +33,10 @@ from bot.playbooks import (
     playbook_warnings,
 )
 from bot.running import SHUTDOWN_BUDGET, finish_startup, shutdown
-from bot.slack import actions, alert_actions, commands, events
+from bot.slack import actions, alert_actions, commands, events, tenancy
 from bot.slack.alert_posts import AlertPoster
 from bot.slack.blocks import Presenter
+from bot.slack.catchup import RATE_LIMIT_MINUTE, catch_up_after
 from bot.slack.edge import Edge, scope_for
 from bot.slack.gateway import SlackGateway, make_client
 from bot.slack.home import HomeTabs
@@ -94,13 +95,14 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
         raise
     presenter = Presenter(playbook, settings.tz)
     store = installation_store(settings, db) if settings.multi_workspace else None
-    workspaces = Workspaces(settings, metrics, gateway, store)
+    workspaces = Workspaces(settings, metrics, gateway, store, db)
 
     def publisher(gw: SlackGateway) -> SlackPublisher:
         return SlackPublisher(gw, presenter, db, settings.INCIDENTS_CHANNEL)
 
     chat = publisher(gateway) if store is None else PerWorkspaceChat(workspaces, publisher)
     background = Background()
+    health = Health(slack_answered=slack_answered)
     owner = dispatcher_owner()
     relay = Relay(db, background, owner=owner, clock=clock)
     pager = build_pager(settings, playbook, db, chat, relay, clock)
@@ -132,6 +134,9 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
         # Listeners ack first and hand slow work to `Background`, so Bolt can answer as soon
         # as the listener returns instead of polling for the ack.
         process_before_response=True,
+        # Requests no listener takes reach tenancy's error handler, which acknowledges them
+        # over both transports.
+        raise_error_for_unhandled_request=True,
         **oauth,
     )
     relay.on_outcome = metrics.delivery
@@ -155,12 +160,13 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
     actions.register(bolt, edge)
     alert_actions.register(bolt, edge)
 
-    @bolt.error
-    async def on_error(error: Exception, body: dict[str, Any]) -> None:
-        log.error("listener failed: %s", error, exc_info=error)
-
+    tenancy.register(bolt, identity=(lambda: gateway.known_identity) if store is None else None,
+                     metrics=metrics, health=health, learn=workspaces.learn if store else None,
+                     on_rate_limited=lambda: background.keep(
+                         catch_up_after(RATE_LIMIT_MINUTE, service, workspaces, background),
+                         "catch-up"))
     return Foghorn(settings, playbook, db, gateway, presenter, service, background, bolt,
-                   dispatcher, metrics, workspaces, relay, Health(slack_answered=slack_answered),
+                   dispatcher, metrics, workspaces, relay, health,
                    edge, alerts=alerts, pager=pager,
                    alerts_said=alerts_state(settings, alerts is not None), schedule=schedule)
 

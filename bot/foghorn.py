@@ -50,15 +50,3 @@ class Foghorn:
     pager: Pager | None = None  # with PAGERDUTY_KEYS or OPSGENIE_KEYS
     alerts_said: str = ""  # start-up's line about alerts (on, or why off)
     schedule: bool = True  # run the dispatcher's scheduler (tests drive it by hand)
-
-    def serves(self, ids: dict[str, str]) -> bool:
-        """Token mode: whether a request comes from the token's own workspace (on Enterprise
-        Grid, its organisation), by what auth.test said at start-up: the request path never
-        asks Slack. Until Slack has answered, the request is served: refusing every request
-        while Slack has trouble would be worse."""
-        team, enterprise = ids.get("team"), ids.get("enterprise")
-        me = self.gateway.known_identity
-        if (not team and not enterprise) or not me:
-            return True
-        home_team, home_org = me.get("team_id"), me.get("enterprise_id")
-        return bool((team and team == home_team) or (enterprise and enterprise == home_org))

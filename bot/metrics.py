@@ -49,6 +49,10 @@ class Metrics:
             "foghorn_slack_api_ratelimited",
             "HTTP 429 answers from Slack (each retried after Retry-After)", ["method"],
             registry=r)
+        self.app_rate_limited = Counter(
+            "foghorn_slack_app_rate_limited",
+            "app_rate_limited notices: Slack held back events over its 30,000 an hour limit",
+            registry=r)
         self.ack_seconds = Histogram(
             "foghorn_request_ack_seconds", "Time from a request's arrival to its HTTP answer",
             ["kind"], buckets=_ACK_BUCKETS, registry=r)

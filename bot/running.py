@@ -11,9 +11,8 @@ from aiohttp import web
 
 from bot.foghorn import Foghorn
 from bot.incidents.errors import ChatError
-from bot.incidents.model import Incident
+from bot.slack import catchup as catch_up
 from bot.slack import declaring
-from bot.slack.catchup import catch_up
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +27,8 @@ async def finish_startup(fh: Foghorn) -> None:
         inc = result.incident
         log.info("finished the interrupted declare of %s", inc.label)
         try:
-            await (await fh.edge.slack(inc.team_id)).tell(inc.origin_channel_id, inc.declared_by,
-                                                     declaring.outcome(result))
+            gateway = await fh.workspaces.require(inc.team_id, inc.enterprise_id)
+            await gateway.tell(inc.origin_channel_id, inc.declared_by, declaring.outcome(result))
         except ChatError as exc:
             log.warning("could not tell %s about %s: %s", inc.declared_by, inc.label, exc)
     await fh.service.timeline.forget_old_events()
@@ -62,13 +61,7 @@ async def finish_startup(fh: Foghorn) -> None:
 
 async def catch_up_all(fh: Foghorn) -> None:
     """Start storing what was said in every open incident's channel that we missed."""
-    by_team: dict[str, list[Incident]] = {}
-    for inc in await fh.service.list_open(include_private=True):
-        by_team.setdefault(inc.team_id if fh.workspaces.multi else "", []).append(inc)
-    for team_id, incidents in by_team.items():
-        gateway = await fh.workspaces.gateway(team_id)
-        if gateway is not None:
-            fh.background.spawn(catch_up(gateway, fh.service.timeline, incidents), "catch-up")
+    await catch_up.catch_up_all(fh.service, fh.workspaces, fh.background)
 
 
 async def shutdown(fh: Foghorn, runner: web.AppRunner | None) -> None:

@@ -43,6 +43,9 @@ ADOPT_MARGIN = timedelta(seconds=5)
 ANYONE = object()  # assign_role: no expectation about the current holder
 NOT_HERE = ("That button or form belongs to another channel's incident, so nothing was "
             "changed. Use the incident's own channel.")
+OTHER_ORGANISATION = ("This channel is shared with another organisation, and its incident "
+                      "is run by that organisation's Foghorn, so nothing was changed. Ask "
+                      "them, or declare your own incident for your side.")
 # A second click of the same Snooze button (a minute later, say) changes nothing.
 SNOOZE_SLACK = timedelta(minutes=5)
 
@@ -79,6 +82,7 @@ class DeclareRequest:
     detected_at: datetime | None = None  # when it was noticed, if before the declare
     origin_channel: str | None = None
     team_id: str = ""
+    enterprise_id: str | None = None  # the workspace's Enterprise Grid organisation
 
 
 @dataclass(frozen=True)
@@ -194,7 +198,8 @@ class ServiceBase:
         return inc
 
     async def acting_in(self, channel_id: str | None, user: str,
-                        incident_id: int | None = None) -> Incident:
+                        incident_id: int | None = None, *,
+                        team: tuple[str, str | None] | None = None) -> Incident:
         """The incident a click or a form acts on, provided it was made where that incident
         lives: in its own channel (a button) or naming it (a form's metadata), by someone
         who may see it (a member of a private incident's channel). Anything else is refused
@@ -206,7 +211,23 @@ class ServiceBase:
             log.info("refused an action made outside its incident's channel")
             raise UserError(NOT_HERE)
         bind(incident=inc.label)
+        if team is not None:
+            self.require_same_organisation(inc, *team)
         return inc
+
+    async def channel_incident(self, channel_id: str) -> Incident | None:
+        async with self.db.read() as s:
+            return await repo.get_by_channel(s, channel_id)
+
+    @staticmethod
+    def require_same_organisation(inc: Incident, team_id: str,
+                                  enterprise_id: str | None) -> None:
+        """A channel shared between organisations (Slack Connect) that both installed
+        Foghorn: each acts only on its own incidents, with its own token."""
+        if inc.team_id and team_id != inc.team_id and not (
+                inc.enterprise_id and enterprise_id == inc.enterprise_id):
+            log.info("refused a request from another organisation in a shared channel")
+            raise UserError(OTHER_ORGANISATION)
 
     async def list_open(self, viewer: str | None = None, team_id: str | None = None, *,
                         include_private: bool = False) -> list[Incident]:

@@ -14,7 +14,8 @@ from bot.incidents.errors import UserError
 from bot.incidents.model import Incident
 from bot.incidents.service import ANYONE, DeclareRequest
 from bot.slack import blocks, declaring
-from bot.slack.commands import report_errors, team_of
+from bot.slack.commands import report_errors
+from bot.slack.tenancy import origin as origin_of
 
 if TYPE_CHECKING:
     from bot.slack.edge import Edge
@@ -60,7 +61,8 @@ def register(app: AsyncApp, edge: Edge) -> None:
     def here(body: dict[str, Any], incident_id: int | None) -> Awaitable[Incident]:
         """The incident a click names, refused unless the click was made in its channel by
         someone who may see it (a forged payload from elsewhere changes nothing)."""
-        return edge.service.acting_in(channel_of(body), body["user"]["id"], incident_id)
+        return edge.service.acting_in(channel_of(body), body["user"]["id"], incident_id,
+                                      team=edge.organisation(body))
 
     async def role_action(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
                           respond: AsyncRespond) -> None:
@@ -140,7 +142,7 @@ def register(app: AsyncApp, edge: Edge) -> None:
 
         async def open_modal() -> None:
             inc = edge.service.require_open(await here(body, incident_id))
-            await (await edge.slack(team_of(body))).open_view(body["trigger_id"],
+            await (await edge.slack(body)).open_view(body["trigger_id"],
                                                             edge.presenter.update_modal(inc))
 
         edge.background.spawn(report_errors(respond, open_modal()), "open-update-modal",
@@ -203,11 +205,12 @@ def register(app: AsyncApp, edge: Edge) -> None:
         user = body["user"]["id"]
 
         async def tell(text: str, **_: Any) -> None:
-            await (await edge.slack(team_of(body))).tell(channel or None, user, text)
+            await (await edge.slack(body)).tell(channel or None, user, text)
 
 
         async def update() -> None:
-            await edge.service.acting_in(channel or None, user)  # the form names its incident
+            await edge.service.acting_in(channel or None, user,  # the form names its incident
+                                         team=edge.organisation(body))
             await edge.service.post_update(channel, str(status or ""), message, user)
 
         edge.background.spawn(report_errors(tell, update()), "update-modal")
@@ -219,7 +222,7 @@ def register(app: AsyncApp, edge: Edge) -> None:
         view = edge.presenter.declare_modal(None)
 
         async def open_modal() -> None:
-            await (await edge.slack(team_of(body))).open_view(body["trigger_id"], view)
+            await (await edge.slack(body)).open_view(body["trigger_id"], view)
 
         edge.background.spawn(report_errors(respond, open_modal()), "open-declare-modal",
                             urgent=True)
@@ -268,7 +271,8 @@ def register(app: AsyncApp, edge: Edge) -> None:
             type=type_id,
             detected_at=detected_at,
             origin_channel=origin,
-            team_id=team_of(body),
+            team_id=origin_of(body).team_id,
+            enterprise_id=origin_of(body).enterprise_id,
         )
 
         # Stored before the ack when the database allows, as for the slash command; a
@@ -281,7 +285,7 @@ def register(app: AsyncApp, edge: Edge) -> None:
         await ack()
 
         async def tell(text: str, **_: Any) -> None:
-            await (await edge.slack(request.team_id)).tell(origin, user, text)
+            await (await edge.slack(body)).tell(origin, user, text)
 
         if registered is None:
             edge.background.spawn(report_errors(tell, tell(declaring.slow_store_notice(title))),

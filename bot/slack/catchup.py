@@ -13,17 +13,46 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
+from bot.background import Background
 from bot.incidents.errors import ChatError
 from bot.incidents.model import Incident
 from bot.incidents.timeline import Timeline, ts_micros
 from bot.slack.events import chat_message
 from bot.slack.gateway import SlackGateway
 
+if TYPE_CHECKING:
+    from bot.incidents.service import IncidentService
+    from bot.slack.workspaces import Workspaces
+
 log = logging.getLogger(__name__)
 
 PAGE = 200
 CONCURRENT_CHANNELS = 4
+RATE_LIMIT_MINUTE = 65.0  # seconds after app_rate_limited before catching up
+
+
+async def catch_up_all(service: IncidentService, workspaces: Workspaces,
+                       background: Background) -> None:
+    """Start storing what was said in every open incident's channel that we missed (after
+    downtime, a database outage, or Slack holding events back), one task per workspace."""
+    by_team: dict[tuple[str, str | None], list[Incident]] = {}
+    for inc in await service.list_open(include_private=True):
+        where = (inc.team_id, inc.enterprise_id) if workspaces.multi else ("", None)
+        by_team.setdefault(where, []).append(inc)
+    for (team_id, enterprise_id), incidents in by_team.items():
+        gateway = await workspaces.gateway(team_id, enterprise_id)
+        if gateway is not None:
+            background.spawn(catch_up(gateway, service.timeline, incidents), "catch-up")
+
+
+async def catch_up_after(delay: float, service: IncidentService, workspaces: Workspaces,
+                         background: Background) -> None:
+    """Catch up once Slack delivers events again: `app_rate_limited` holds back the rest of
+    the minute it names."""
+    await asyncio.sleep(delay)
+    await catch_up_all(service, workspaces, background)
 
 
 async def catch_up(gateway: SlackGateway, timeline: Timeline, incidents: list[Incident]) -> int:

@@ -85,6 +85,15 @@ def register(app: AsyncApp, edge: Edge) -> None:
         channel: str = body.get("channel_id") or ""
         cmd = parsing.parse(body.get("text", ""), user, edge.playbook)
         service = edge.service
+        organisation = edge.organisation(body)
+        if organisation is not None and channel and not isinstance(cmd, parsing.Declare):
+            inc = await service.channel_incident(channel)
+            try:
+                if inc is not None:
+                    service.require_same_organisation(inc, *organisation)
+            except UserError as exc:
+                await ack(response_type="ephemeral", text=str(exc))
+                return
 
         match cmd:
             case parsing.Usage(message=message, show_help=show_help):
@@ -124,7 +133,7 @@ def register(app: AsyncApp, edge: Edge) -> None:
                 view = edge.presenter.declare_modal(channel or None, severity, type_id=type_id)
 
                 async def open_modal() -> None:
-                    await (await edge.slack(team_of(body))).open_view(body["trigger_id"], view)
+                    await (await edge.slack(body)).open_view(body["trigger_id"], view)
 
                 edge.background.spawn(report_errors(respond, open_modal()), "open-declare-modal",
                                     urgent=True)
@@ -137,7 +146,8 @@ def register(app: AsyncApp, edge: Edge) -> None:
                         edge, DeclareRequest(title=title, by=user, severity=severity,
                                            is_private=private, type=type_id,
                                            origin_channel=channel or None,
-                                           team_id=body.get("team_id", "")))
+                                           team_id=body.get("team_id", ""),
+                                           enterprise_id=body.get("enterprise_id") or None))
                 except UserError as exc:
                     await ack(response_type="ephemeral", text=str(exc))
                     return

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from bot.alerts.intake import AlertIntake
 from bot.background import Background
@@ -13,6 +14,7 @@ from bot.playbooks import Playbook
 from bot.slack.blocks import Presenter
 from bot.slack.gateway import SlackGateway
 from bot.slack.home import HomeTabs
+from bot.slack.tenancy import origin
 from bot.slack.workspaces import Workspaces
 
 log = logging.getLogger(__name__)
@@ -38,18 +40,31 @@ class Edge:
     def scope(self, team_id: str | None) -> str | None:
         return scope_for(self.workspaces.multi, team_id)
 
-    async def slack(self, team_id: str | None) -> SlackGateway:
-        """The gateway for a request's workspace (raises ChatError if it is not installed)."""
-        return await self.workspaces.require(team_id or "")
+    def organisation(self, body: dict[str, Any]) -> tuple[str, str | None] | None:
+        """With OAuth installs, the request's (workspace, organisation), which must be the
+        incident's own (a Slack Connect channel may hold another organisation's people and
+        Foghorn); None in token mode, which serves one workspace."""
+        if not self.workspaces.multi:
+            return None
+        where = origin(body)
+        return where.team_id, where.enterprise_id
 
-    async def uninstalled(self, team_id: str) -> None:
-        """A workspace removed Foghorn or revoked its token: forget the tokens and stop the
-        reminders of its incidents (their rows and timelines stay, for the record)."""
+    async def slack(self, body: dict[str, Any]) -> SlackGateway:
+        """The gateway for a request's installation (raises ChatError if it has none)."""
+        where = origin(body)
+        return await self.workspaces.require(where.team_id, where.enterprise_id)
+
+    async def uninstalled(self, body: dict[str, Any]) -> None:
+        """A workspace (or an organisation's org-wide install) removed Foghorn or revoked its
+        token: forget the tokens and stop the reminders of its incidents (their rows and
+        timelines stay, for the record)."""
+        where = origin(body)
         if not self.workspaces.multi:
             log.warning("Foghorn was uninstalled from workspace %s or its token was revoked; "
-                        "it cannot act there until it is reinstalled", team_id)
+                        "it cannot act there until it is reinstalled", where.team_id)
             return
-        await self.workspaces.uninstalled(team_id)
-        cancelled = await self.service.cancel_team_reminders(team_id)
+        await self.workspaces.uninstalled(where.team_id, where.enterprise_id,
+                                          org_wide=where.org_install)
+        cancelled = await self.service.cancel_team_reminders(where.team_id)
         log.info("workspace %s uninstalled: tokens removed, %d reminder(s) cancelled",
-                 team_id, cancelled)
+                 where.team_id or where.enterprise_id, cancelled)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from slack_bolt.request.internals import extract_enterprise_id, extract_team_id
+
 from bot import safe_json
 from bot.slack.text import obj
 
@@ -92,8 +94,10 @@ def _check_json(text: str) -> Verdict | Accepted:
             log.debug("event callback without a usable event ignored")
             return Verdict(200, "ignored")
         item = obj(event.get("item"))
+        # The installation the event is for, as Bolt reads it: in a Slack Connect channel
+        # the envelope's team is the partner's, ours is in `authorizations`.
         return Accepted("event", _ids(
-            team=data.get("team_id"), enterprise=data.get("enterprise_id"),
+            team=extract_team_id(data), enterprise=extract_enterprise_id(data),
             event=event["type"], event_id=data.get("event_id"),
             channel=event.get("channel") or event.get("channel_id") or item.get("channel"),
             user=event.get("user")))

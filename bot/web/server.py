@@ -25,7 +25,7 @@ HTTP_GRACE = 3.0  # seconds for requests in flight at shutdown: acks are fast
 def web_app(fh: Foghorn, *, with_events: bool = True) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY)
     slack.add_routes(app, bolt=fh.bolt, signing_secret=fh.settings.SLACK_SIGNING_SECRET or "",
-                     workspaces=fh.workspaces, serves=fh.serves,
+                     workspaces=fh.workspaces,
                      not_an_incidents=fh.service.timeline.elsewhere, metrics=fh.metrics,
                      health=fh.health, with_events=with_events)
     if fh.alerts is not None:

@@ -28,17 +28,15 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 # Refused requests, counted by reason in foghorn_rejected_requests_total.
 _REJECTION = {401: "signature", 413: "too_large"}
-OTHER_WORKSPACE = ("This Foghorn belongs to another Slack workspace, so it did nothing here. "
-                   "Ask your Slack admin to install Foghorn in this workspace.")
 
 
 def add_routes(app: web.Application, *, bolt: AsyncApp, signing_secret: str,
-               workspaces: Workspaces, serves: Callable[[dict[str, str]], bool],
-               not_an_incidents: Callable[[str], bool], metrics: Metrics, health: Health,
-               with_events: bool = True) -> None:
-    """`serves`: token mode's check that a request comes from the token's own workspace;
-    `not_an_incidents`: whether a channel is known not to be an incident's (its message events,
-    most of the traffic of a busy workspace, are answered without Bolt or the database)."""
+               workspaces: Workspaces, not_an_incidents: Callable[[str], bool],
+               metrics: Metrics, health: Health, with_events: bool = True) -> None:
+    """`not_an_incidents`: whether a channel is known not to be an incident's (its message
+    events, most of the traffic of a busy workspace, are answered without Bolt or the
+    database). Whose request it is is decided in Bolt's middleware (bot.slack.tenancy), the
+    same for HTTP and Socket Mode."""
 
     async def slack_events(request: web.Request) -> web.StreamResponse:
         try:
@@ -55,15 +53,13 @@ def add_routes(app: web.Application, *, bolt: AsyncApp, signing_secret: str,
         if verdict.kind == "event" and verdict.ids.get("event") == "message" and (
                 not_an_incidents(verdict.ids.get("channel", ""))):
             return web.Response(status=200)  # only the timeline listens to messages
-        if verdict.kind == "event" and workspaces.multi and (
-                await workspaces.gateway(verdict.ids.get("team", "")) is None):
+        if verdict.kind == "event" and workspaces.multi and (await workspaces.gateway(
+                verdict.ids.get("team", ""), verdict.ids.get("enterprise")) is None):
             # A stray event from a workspace that uninstalled (or never installed) Foghorn:
             # nothing to do, and an error answer would only make Slack send it again.
             bind(kind="ignored")
             log.info("event from a workspace without an installation ignored")
             return web.Response(status=200)
-        if not workspaces.multi and not serves(verdict.ids):
-            return other_workspace(verdict.kind)
         bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
                                         headers=request.headers)  # type: ignore[arg-type]  # Bolt takes any mapping
         response = await bolt.async_dispatch(bolt_request)
@@ -75,18 +71,6 @@ def add_routes(app: web.Application, *, bolt: AsyncApp, signing_secret: str,
             log.debug("unhandled event ignored")
             return web.Response(status=200)
         return await to_aiohttp_response(response)
-
-    def other_workspace(kind: str) -> web.Response:
-        """A request from a workspace this token does not belong to (token mode serves one
-        workspace): nothing is done. 200 so Slack does not deliver it again; a command
-        gets a line saying why."""
-        health.rejected_requests += 1
-        metrics.rejected.labels("other_workspace").inc()
-        log.warning("refused a %s from another workspace (this token serves one workspace)",
-                    kind)
-        if kind == "command":
-            return web.json_response({"response_type": "ephemeral", "text": OTHER_WORKSPACE})
-        return web.Response(status=200)
 
     def refuse(request: web.Request, status: int, reason: str) -> web.Response:
         health.rejected_requests += 1
