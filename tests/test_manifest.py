@@ -28,7 +28,9 @@ EVENT_SCOPES = {"app_home_opened": None, "message.channels": "channels:history",
                 "channel_archive": "channels:read", "channel_unarchive": "channels:read",
                 "group_archive": "groups:read", "group_unarchive": "groups:read",
                 "member_left_channel": "channels:read",
-                "member_joined_channel": "channels:read"}
+                "member_joined_channel": "channels:read", "channel_rename": "channels:read",
+                "group_rename": "groups:read", "channel_shared": "channels:read",
+                "channel_unshared": "channels:read"}
 
 
 def test_manifest_declares_the_command_interactivity_and_home() -> None:

@@ -14,6 +14,7 @@ Each kind's `data`:
 - STATUS_UPDATED: status, previous, message, by
 - TYPE_CHANGED: old, new, by
 - RESOLVED: by, previous_status
+- CHANNEL_CHANGED: what changed of channel_name, is_private, is_shared; by
 - PAGE_REQUESTED: page (the pages row), target
 - ALERT_TRIAGE: group (the alert group to post for a person to decide), notification
 - ALERT_CHANGES: lines, auto (the route resolves on its own): posted, coalesced, in the
@@ -36,6 +37,7 @@ class Kind(StrEnum):
     STATUS_UPDATED = "status_updated"
     TYPE_CHANGED = "type_changed"
     RESOLVED = "resolved"
+    CHANNEL_CHANGED = "channel_changed"
     PAGE_REQUESTED = "page_requested"
     ALERT_TRIAGE = "alert_triage"
     ALERT_CHANGES = "alert_changes"
@@ -43,7 +45,8 @@ class Kind(StrEnum):
 
 # Every kind that changes what the incident's card, topic and the App Home show.
 CHANGES = frozenset({Kind.SETUP_DONE, Kind.ROLE_CHANGED, Kind.SEVERITY_CHANGED,
-                     Kind.STATUS_UPDATED, Kind.TYPE_CHANGED, Kind.RESOLVED})
+                     Kind.STATUS_UPDATED, Kind.TYPE_CHANGED, Kind.RESOLVED,
+                     Kind.CHANNEL_CHANGED})
 
 
 @dataclass(frozen=True)

@@ -223,6 +223,7 @@ def timeline_json(inc: Incident, entries: list[TimelineEntry]) -> str:
             "declared_by": inc.declared_by, "declared_at": inc.declared_at.isoformat(),
             "resolved_at": inc.resolved_at.isoformat() if inc.resolved_at else None,
             "roles": inc.roles, "summary": inc.summary, "type": inc.type,
+            "private": inc.is_private, "shared": inc.is_shared,
             "postmortem_draft_at": _iso(inc.postmortem_at),
             "postmortem_done_at": _iso(inc.postmortem_done_at),
         },

@@ -5,7 +5,7 @@ entry and its events in one transaction); the reactions to the events are outbox
 (bot.reactions), and what a part must say itself goes through its own narrow port
 (bot.incidents.ports). Network calls are never made while a write transaction is open. Each
 subject lives in its own module (declare, roles, updates, incident_types, checklists,
-records, firing, pages) as a part of this class; what they share is in `base`.
+records, firing, pages, channel_changes) as a part of this class; what they share is in `base`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from bot.incidents.base import (
     retryable,
     visible_to,
 )
+from bot.incidents.channel_changes import ChannelChanges
 from bot.incidents.checklists import Checklists
 from bot.incidents.declare import Declaring
 from bot.incidents.firing import Firing
@@ -34,5 +35,5 @@ __all__ = ["ANYONE", "NOT_HERE", "ChatPort", "DeclareRequest", "DeclareResult",
 
 
 class IncidentService(Declaring, Roles, Updates, IncidentTypes, Checklists, Records, Firing,
-                      Pages):
+                      Pages, ChannelChanges):
     """The whole service, as the edges and the dispatcher see it."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.incidents.timeline import ChatMessage, SharedFile, ts_micros, ts_to_datetime
-from bot.slack.commands import team_of
+from bot.slack.tenancy import origin
 from bot.slack.text import obj, to_plain
 
 if TYPE_CHECKING:
@@ -56,16 +56,16 @@ def register(app: AsyncApp, edge: Edge) -> None:
         user = event.get("user")
         if event.get("tab", "home") != "home" or not isinstance(user, str):
             return
-        edge.background.spawn(edge.home.opened(team_of(body), user), "publish-home")
+        edge.background.spawn(edge.home.opened(origin(body).team_id, user), "publish-home")
 
     @app.event("app_uninstalled")
     async def app_uninstalled(body: dict[str, Any]) -> None:
-        await edge.uninstalled(team_of(body))
+        await edge.uninstalled(body)
 
     @app.event("tokens_revoked")
     async def tokens_revoked(event: dict[str, Any], body: dict[str, Any]) -> None:
         if (event.get("tokens") or {}).get("bot"):  # Foghorn uses only its bot token
-            await edge.uninstalled(team_of(body))
+            await edge.uninstalled(body)
 
     @app.event("message")
     async def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
@@ -75,7 +75,16 @@ def register(app: AsyncApp, edge: Edge) -> None:
             return
         subtype = event.get("subtype")
         inner = obj(event.get("message"))
-        if subtype == "message_changed" and inner.get("subtype") == "tombstone":
+        if subtype in CHANNEL_SUBTYPES:
+            by = event.get("user") if isinstance(event.get("user"), str) else None
+            if subtype == "channel_name":
+                name = event.get("name")
+                if isinstance(name, str) and name:
+                    await edge.service.channel_changed(channel, name=name, by=by)
+            else:
+                await edge.service.channel_changed(
+                    channel, private=subtype == "channel_convert_to_private", by=by)
+        elif subtype == "message_changed" and inner.get("subtype") == "tombstone":
             # A thread parent deleted while its replies stay: Slack leaves a tombstone in
             # its place and sends it as an edit. It is a deletion.
             if _was_a_persons(channel, event) and isinstance(inner.get("ts"), str):
@@ -127,14 +136,34 @@ def register(app: AsyncApp, edge: Edge) -> None:
             error = "not_in_channel" if event["type"] == "member_left_channel" else "is_archived"
             await edge.service.channel_gone(channel, error)
 
+    async def on_channel_renamed(event: dict[str, Any]) -> None:
+        ch = obj(event.get("channel"))
+        if isinstance(ch.get("id"), str) and isinstance(ch.get("name"), str) and ch["name"]:
+            await edge.service.channel_changed(ch["id"], name=ch["name"])
+
+    async def on_channel_shared(event: dict[str, Any]) -> None:
+        channel = event.get("channel")
+        if isinstance(channel, str):
+            # channel_unshared says whether the channel is still shared with others
+            shared = (event["type"] == "channel_shared"
+                      or bool(event.get("is_ext_shared")))
+            await edge.service.channel_changed(channel, shared=shared)
+
     for name in CHANNEL_EVENTS:
         app.event(name)(on_channel_gone)
+    for name in ("channel_rename", "group_rename"):
+        app.event(name)(on_channel_renamed)
+    for name in ("channel_shared", "channel_unshared"):
+        app.event(name)(on_channel_shared)
     for name in ("reaction_added", "reaction_removed"):
         app.event(name)(on_reaction)
     for name in ("pin_added", "pin_removed"):
         app.event(name)(on_pin)
 
 
+# Messages Slack posts when a channel is renamed or its privacy changes (the id stays).
+CHANNEL_SUBTYPES = frozenset({"channel_name", "channel_convert_to_private",
+                              "channel_convert_to_public"})
 # An incident channel archived or unarchived, Foghorn removed from it or invited back.
 CHANNEL_EVENTS = ("channel_archive", "group_archive", "channel_unarchive", "group_unarchive",
                   "member_left_channel", "member_joined_channel")
@@ -146,7 +175,7 @@ async def _bot_user(edge: Edge, body: dict[str, Any]) -> str:
     for auth in body.get("authorizations") or []:
         if isinstance(auth, dict) and auth.get("is_bot") and auth.get("user_id"):
             return str(auth["user_id"])
-    return await (await edge.slack(team_of(body))).bot_user_id()
+    return await (await edge.slack(body)).bot_user_id()
 
 
 def _was_a_persons(channel: str, event: dict[str, Any]) -> bool:

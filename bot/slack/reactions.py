@@ -38,7 +38,8 @@ class SlackReactions:
         return [
             Subscriber("channel", SAID, self.tell_channel, tells=True),
             Subscriber("card", CHANGES, self.show_card, tells=True),
-            Subscriber("announcements", frozenset({Kind.RESOLVED}), self.announce),
+            Subscriber("announcements", frozenset({Kind.RESOLVED, Kind.CHANNEL_CHANGED}),
+                       self.announce),
             Subscriber("home", CHANGES, self.refresh_home, attempts=3),
         ]
 
@@ -93,8 +94,13 @@ class SlackReactions:
         await self.chat.refresh_card(inc)
 
     async def announce(self, event: Event, attempt: int) -> None:
-        """The resolution of a public incident in the incidents channel."""
+        """The resolution of a public incident in the incidents channel; an incident made
+        private has its declaration there withdrawn to its label."""
         inc = await self._incident(event)
+        if inc is not None and event.kind == Kind.CHANNEL_CHANGED:
+            if event.data.get("is_private") is True and inc.is_private:
+                await self.chat.withdraw_announcement(inc)
+            return
         if inc is None or inc.is_private:
             return
         await self._say_once(inc, event, attempt, self.present.resolution(inc),

@@ -17,6 +17,10 @@ class Messages(PresenterBase):
     def announcement(self, inc: Incident) -> str:
         return fill(self.playbook.templates.announcement, self._values(inc))
 
+    def made_private(self, inc: Incident) -> str:
+        return (f":lock: {inc.label} was made private; its details are kept in its own "
+                "channel.")
+
     def status_update(self, inc: Incident, message: str, author: str) -> str:
         values = self._values(inc) | {
             "message": escape(message),
