@@ -36,7 +36,8 @@ class AlertPoster:
             return False
         return await self.gateway.posted_since(inc.channel_id, since, lambda meta: (
             meta.get("event_type") == CHANGES_EVENT
-            and event_id in ((meta.get("event_payload") or {}).get("events") or [])))
+            and event_id in ((meta.get("event_payload") or {}).get("events") or [])),
+            key=f"changes-{event_id}")
 
     async def alert_changes(self, inc: Incident, lines: list[str], all_resolved: bool,
                             auto_resolve: bool, *, events: list[int]) -> None:
@@ -95,6 +96,7 @@ class AlertPoster:
         where = (route.channel or self.incidents_channel).lstrip("#")
         meta = {"event_type": TRIAGE_EVENT, "event_payload": {"event_id": event_id}}
         if since is not None and await self.gateway.posted_since(
-                await self.gateway.resolve_channel_id(where), since, meta.__eq__):
+                await self.gateway.resolve_channel_id(where), since, meta.__eq__,
+                key=f"triage-{event_id}"):
             return
         await self.gateway.post_to_channel_ref(where, text, blocks, metadata=meta)

@@ -29,10 +29,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.incidents.errors import ChannelNameTaken, ChatError
 from bot.metrics import Metrics
 from bot.playbooks import target_kind
+from bot.slack.pacing import PACED, Pacer, Ratelimited
 
 log = logging.getLogger(__name__)
 
 TOPIC_LIMIT = 250
+LIST_PAGE = 200  # conversations.list takes "an integer under 1000"; Slack advises 200
+HISTORY_PAGE = 200  # asked for; Slack's 2025 limits answer 15 at most, with a cursor
+# How long a "was this already posted?" check may wait for Slack's history pace before
+# giving up (its reminder is tried again later instead of holding the others).
+CHECK_PATIENCE = 10.0
 
 
 class SlackCallError(ChatError):
@@ -54,12 +60,16 @@ class CountedRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
                                response: HttpResponse | None = None,
                                error: Exception | None = None) -> bool:
         limited = response is not None and response.status_code == 429
+        method = request.url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
         if limited and self.metrics is not None:
-            method = request.url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
             self.metrics.slack_ratelimited.labels(method).inc()
-        return limited
+        # History methods wait their turn in the gateway's Pacer, where a caller can give up.
+        return limited and method not in PACED
 
 
+# Methods an org-wide install's token may call only naming the workspace (`team_id`).
+ORG_TEAM_METHODS = frozenset({"conversations.create", "conversations.list",
+                              "usergroups.list"})
 # Errors that mean a token will never work.
 TOKEN_REFUSED = ("invalid_auth", "not_authed", "token_revoked", "token_expired",
                  "account_inactive", "not_allowed_token_type")
@@ -84,9 +94,17 @@ def make_client(token: str | None, base_url: str, *, timeout: int = 15,
 
 
 class SlackGateway:
-    def __init__(self, client: AsyncWebClient, metrics: Metrics | None = None) -> None:
+    def __init__(self, client: AsyncWebClient, metrics: Metrics | None = None, *,
+                 org_team: str | None = None) -> None:
         self.client = client
         self.metrics = metrics
+        # An org-wide install's token acts for a whole Enterprise Grid organisation: the
+        # workspace its calls are for goes with the methods that need it.
+        self.org_team = org_team
+        self.pacer = Pacer()
+        # Where a "was it posted?" scan of a channel's history got to, by its key: a scan
+        # that ran out of patience goes on from there the next time.
+        self._scanned: dict[str, str] = {}
         self._channel_ids: dict[str, str] = {}
         self._names: dict[str, str] = {}
         self._identity: dict[str, Any] | None = None
@@ -96,13 +114,20 @@ class SlackGateway:
         if self.client.session is not None:
             await self.client.session.close()
 
-    async def call(self, method: str, *, ignore: tuple[str, ...] = (), **args: Any
-                   ) -> dict[str, Any]:
-        """Call `method`; raise SlackCallError on failure unless the error is in `ignore`."""
+    async def call(self, method: str, *, ignore: tuple[str, ...] = (),
+                   patience: float | None = None, **args: Any) -> dict[str, Any]:
+        """Call `method`; raise SlackCallError on failure unless the error is in `ignore`.
+        History methods wait for Slack's pace (`patience`: at most that many seconds, else
+        SlackCallError `ratelimited`)."""
         # The SDK's typed methods encode arguments the way Slack expects for each method.
         fn = getattr(self.client, method.replace(".", "_"))
+        if self.org_team and method in ORG_TEAM_METHODS:
+            args.setdefault("team_id", self.org_team)
         try:
-            resp = await fn(**args)
+            if method in PACED:
+                resp = await self.pacer.call(method, lambda: fn(**args), patience=patience)
+            else:
+                resp = await fn(**args)
             self._count(method, "ok")
             return dict(resp.data) if isinstance(resp.data, dict) else {}
         except SlackApiError as exc:
@@ -115,6 +140,9 @@ class SlackGateway:
             if error == "name_taken":
                 raise NameTaken(method, error) from None
             raise SlackCallError(method, error) from None
+        except Ratelimited:
+            self._count(method, "ratelimited")
+            raise SlackCallError(method, "ratelimited") from None
         except (aiohttp.ClientError, TimeoutError) as exc:  # after the retry handlers gave up
             self._count(method, "connection_error")
             log.warning("slack call %s failed: %s", method, exc)
@@ -125,7 +153,8 @@ class SlackGateway:
             self.metrics.slack_calls.labels(method, outcome).inc()
 
     # ----- channels ----------------------------------------------------------------------
-    async def pages(self, method: str, key: str, **args: Any) -> AsyncIterator[dict[str, Any]]:
+    async def pages(self, method: str, key: str, **args: Any
+                    ) -> AsyncIterator[dict[str, Any]]:
         """Every item under `key` across a cursor-paginated method's pages (stop early by
         breaking out)."""
         cursor = ""
@@ -139,20 +168,36 @@ class SlackGateway:
                 return
 
     async def posted_since(self, channel: str, since: datetime,
-                           tagged: Callable[[dict[str, Any]], bool]) -> bool:
+                           tagged: Callable[[dict[str, Any]], bool], *, key: str = "",
+                           patience: float | None = CHECK_PATIENCE) -> bool:
         """Whether a message whose metadata `tagged` accepts was posted in `channel` since
         `since` (every page of its history since then): the check a retry makes before
-        posting again. A channel Foghorn is not in holds none of its posts."""
+        posting again. A channel Foghorn is not in holds none of its posts. Under Slack's
+        history pace a check may run out of `patience` (SlackCallError `ratelimited`); the
+        next check with the same `key` goes on below the pages already read, since what it
+        looks for was posted before the first check began."""
+        oldest = f"{since.timestamp() - 1:.6f}"
+        below = self._scanned.get(key) if key else None
+        args: dict[str, Any] = {"latest": below} if below else {}
         try:
             async for m in self.pages("conversations.history", "messages", channel=channel,
-                                      oldest=f"{since.timestamp() - 1:.6f}", inclusive=True,
-                                      limit=200, include_all_metadata=True):
+                                      oldest=oldest, inclusive=True, limit=HISTORY_PAGE,
+                                      include_all_metadata=True, patience=patience, **args):
                 if tagged(m.get("metadata") or {}):
+                    self._scanned.pop(key, None)
                     return True
+                if key and isinstance(m.get("ts"), str):
+                    self._remember_scan(key, m["ts"])
         except ChatError as exc:
             if exc.error != "not_in_channel":
                 raise
+        self._scanned.pop(key, None)
         return False
+
+    def _remember_scan(self, key: str, ts: str) -> None:
+        if key not in self._scanned and len(self._scanned) >= 1000:
+            self._scanned.pop(next(iter(self._scanned)))
+        self._scanned[key] = ts
 
     async def members(self, channel: str) -> AsyncIterator[str]:
         """The channel's members, page by page (conversations.members lists plain ids)."""
@@ -195,7 +240,7 @@ class SlackGateway:
         if ref in self._channel_ids:
             return self._channel_ids[ref]
         async for ch in self.pages("conversations.list", "channels", types="public_channel",
-                                   exclude_archived=True, limit=1000):
+                                   exclude_archived=True, limit=LIST_PAGE):
             self._channel_ids[ch["name"]] = ch["id"]
             if ch["name"] == ref:
                 break
@@ -303,7 +348,7 @@ class SlackGateway:
     async def find_channel(self, name: str) -> dict[str, Any] | None:
         """The channel (public, or private with the bot in it) called `name`, or None."""
         async for ch in self.pages("conversations.list", "channels",
-                                   types="public_channel,private_channel", limit=1000):
+                                   types="public_channel,private_channel", limit=LIST_PAGE):
             if ch.get("name") == name:
                 return dict(ch)
         return None

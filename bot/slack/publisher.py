@@ -16,7 +16,7 @@ from bot.incidents.errors import ChatError
 from bot.incidents.model import Incident
 from bot.playbooks import Checklist, EscalationStep, IncidentType, target_kind
 from bot.slack.blocks import Presenter
-from bot.slack.gateway import SlackGateway
+from bot.slack.gateway import HISTORY_PAGE, SlackGateway
 from bot.slack.text import escape
 from bot.slack.text import link as slack_link
 from bot.store import checklist_rows, repo
@@ -62,10 +62,11 @@ class SlackPublisher:
         """The ts of this incident's card or announcement if it was already posted."""
         channel = _channel(inc) if what == "card" else await self.gateway.resolve_channel_id(
             self.incidents_channel)
-        data = await self.gateway.call("conversations.history", channel=channel,
-                                       oldest=f"{inc.declared_at.timestamp() - 60:.6f}",
-                                       limit=200, include_all_metadata=True)
-        for m in data.get("messages", []):
+        # Every page since the declare: under Slack's 2025 history limits a page holds 15
+        # messages, and a busy #incidents channel many more.
+        async for m in self.gateway.pages("conversations.history", "messages", channel=channel,
+                                          oldest=f"{inc.declared_at.timestamp() - 60:.6f}",
+                                          limit=HISTORY_PAGE, include_all_metadata=True):
             if (m.get("metadata") or {}) == _tag(what, inc):
                 return str(m["ts"])
         return None
@@ -97,6 +98,14 @@ class SlackPublisher:
         return await self.gateway.post_to_channel_ref(
             self.incidents_channel, self.present.announcement(inc),
             metadata=_tag("announcement", inc))
+
+    async def withdraw_announcement(self, inc: Incident) -> None:
+        """The incident was made private: its announcement in the incidents channel keeps
+        only its label (the title and details stay in its own channel)."""
+        if inc.announcement_ts:
+            channel = await self.gateway.resolve_channel_id(self.incidents_channel)
+            await self.gateway.update(channel, inc.announcement_ts,
+                                      self.present.made_private(inc))
 
     async def refresh_card(self, inc: Incident) -> None:
         """Show the stored state on the card and in the topic: read after the change
@@ -166,7 +175,8 @@ class SlackPublisher:
             return (meta.get("event_type") == EVENT_MESSAGE
                     and payload.get("event_id") == event_id and payload.get("where") == where)
 
-        return await self.gateway.posted_since(channel, since, tagged)
+        return await self.gateway.posted_since(channel, since, tagged,
+                                               key=f"event-{event_id}-{where}")
 
     async def brief(self, inc: Incident, role_id: str, user: str) -> None:
         """Invite a role's new holder and tell them, privately, what the role does."""
@@ -291,7 +301,8 @@ class SlackPublisher:
         """Whether a message carrying this reminder's id was posted since it fell due."""
         return await self.gateway.posted_since(_channel(inc), since, lambda meta: (
             meta.get("event_type") == REMINDER_EVENT
-            and (meta.get("event_payload") or {}).get("reminder_id") == reminder_id))
+            and (meta.get("event_payload") or {}).get("reminder_id") == reminder_id),
+            key=f"reminder-{reminder_id}")
 
     async def remind_update(self, inc: Incident, reminder_id: int, since: timedelta) -> None:
         text, blocks = self.present.update_reminder(inc, since)
