@@ -101,7 +101,7 @@ async def test_two_workspaces_side_by_side_never_see_each_other(
     assert not [m for m in fake.channels[INCIDENTS_CHANNEL_ID].messages
                 if "Search slow" in m.text]  # B's announcement stays in B
     # Work inside B's incident uses B's token throughout.
-    await bot.command("role ic me", user=FRANK, channel=b.channel_id)
+    await bot.slack.command("role ic me", user=FRANK, channel=b.channel_id, team_id=TEAM_B)
     await bot.slack.say(b.channel_id, FRANK, "Rolling back the indexer")
     await bot.settle()
     in_b = [c for c in fake.calls if b.channel_id in (c.args.get("channel"),
