@@ -45,16 +45,18 @@ def refused(setting: str, error: str) -> StartupError:
     return StartupError(f"{setting} was refused by Slack: {REFUSED.get(error, error)}")
 
 
-async def check_token(gateway: SlackGateway) -> bool:
+async def check_token(gateway: SlackGateway, *, starting: bool = True) -> bool:
     """auth.test with the bot token: True once Slack has answered, False when it cannot be
-    reached; StartupError when Slack refuses the token."""
+    reached; StartupError when Slack refuses the token. `starting`: said by `foghorn run`
+    (which starts anyway) rather than `foghorn check`."""
     try:
         await gateway.identity()
     except ChatError as exc:
         if exc.error in REFUSED:
             raise refused("SLACK_BOT_TOKEN", exc.error) from None
-        log.warning("Slack did not answer auth.test (%s); starting anyway, /healthz answers "
-                    "503 until it does", exc.error)
+        if starting:
+            log.warning("Slack did not answer auth.test (%s); starting anyway, /healthz "
+                        "answers 503 until it does", exc.error)
         return False
     return True
 
@@ -84,7 +86,8 @@ async def check_targets(gateway: SlackGateway, playbook: Playbook, source: Path,
     wanted = [("INCIDENTS_CHANNEL", _as_target(incidents_channel)),
               *escalation_targets(playbook)]
     for path, target in wanted:
-        if target in checked or is_pager(target):  # pagers are checked against settings
+        # Pagers are checked against the settings; role holders exist only in an incident.
+        if target in checked or is_pager(target) or target.startswith("role:"):
             continue
         checked.add(target)
         try:

@@ -374,6 +374,9 @@ async def test_the_playbook_says_which_role_commands(make_bot, tmp_path: Path) -
             cl["owner"] = "duty"
     pb["permissions"] = {k: [w if w != "ic" else "duty" for w in v]
                          for k, v in pb.get("permissions", {}).items()}
+    for t in pb.get("types", []):  # escalations to the role's holder follow its new id
+        for step in t.get("escalation", []):
+            step["notify"] = [n if n != "role:ic" else "role:duty" for n in step["notify"]]
     with pytest.raises(PlaybookError, match="mark the role that commands the incident with "
                                             "`commands: true`"):
         parse_playbook(yaml.safe_dump(pb), "pb.yml")

@@ -265,7 +265,8 @@ def test_bad_types_are_refused_with_their_path(mutate, expected: str) -> None:
 def test_a_types_escalation_adds_to_or_replaces_the_severitys() -> None:
     pb = yaml.safe_load(yaml.safe_dump(DEFAULT))
     pb["types"][3].update(escalation=[{"after": "5m", "notify": ["#security"]}],
-                          notify=["S0SECURITY"])
+                          notify=["S0SECURITY"], replace_escalation=False)
+    pb["private_channels"] = ["#security"]  # the private type's escalation must reach someone
     playbook = parse_playbook(yaml.safe_dump(pb), "pb.yml")
     merged = playbook.severity_for("SEV1", "security")
     assert [s.notify for s in merged.escalation] == [("#security",), ("#incidents",)]

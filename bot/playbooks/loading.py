@@ -101,6 +101,16 @@ def playbook_warnings(pb: Playbook) -> list[str]:
                 f"severities[{i}] ({sev.id}): response_time ({respond}) is longer than "
                 f"update_every ({update}): the first update reminder comes before anyone is "
                 "expected to have responded")
+    for i, t in enumerate(pb.types):
+        if not t.private:
+            continue
+        for sev in pb.severities:
+            if not pb.reaches_privately(pb.severity_for(sev.id, t.id)):
+                warnings.append(
+                    f"types[{i}] ({t.id}) is private, and at {sev.id} its escalation reaches "
+                    "nobody (channels outside a private incident never hear of it): escalate "
+                    "to people, a user group, role:<id> or a pager, or list the channel in "
+                    "private_channels")
     return warnings
 
 

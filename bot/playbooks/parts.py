@@ -67,10 +67,11 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-# A user (U…/W…), a user group (S…), a channel ID (C…/G…) or a channel name (#…); or a
-# pager: `pagerduty:<service>` or `opsgenie:<team>`, named in PAGERDUTY_KEYS / OPSGENIE_KEYS.
+# A user (U…/W…), a user group (S…), a channel ID (C…/G…) or a channel name (#…); a pager:
+# `pagerduty:<service>` or `opsgenie:<team>`, named in PAGERDUTY_KEYS / OPSGENIE_KEYS; or, in
+# an escalation, `role:<id>`: whoever holds that role in the incident, by direct message.
 _TARGET = re.compile(r"^(@?[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|[CG][A-Z0-9]{2,}|#[a-z0-9_-]{1,80}"
-                     r"|(pagerduty|opsgenie):[A-Za-z0-9_.-]{1,60})$")
+                     r"|(pagerduty|opsgenie):[A-Za-z0-9_.-]{1,60}|role:[A-Za-z0-9_-]{1,30})$")
 PAGERS = ("pagerduty", "opsgenie")
 
 
@@ -79,7 +80,17 @@ def check_targets(targets: tuple[str, ...]) -> tuple[str, ...]:
         if not _TARGET.match(target):
             raise ValueError(
                 f"{target!r} is not a target: use a user ID (U…), a user group ID (S…), "
-                "a channel ID (C…), #channel-name, pagerduty:<service> or opsgenie:<team>")
+                "a channel ID (C…), #channel-name, pagerduty:<service>, opsgenie:<team> or "
+                "(in an escalation) role:<role id>")
+    return targets
+
+
+def check_notify(targets: tuple[str, ...]) -> tuple[str, ...]:
+    """Targets told at declare: no role has a holder to tell yet."""
+    for target in check_targets(targets):
+        if target.startswith("role:"):
+            raise ValueError(f"{target!r}: role:<id> targets are for escalations (at declare "
+                             "nobody holds the role yet)")
     return targets
 
 
@@ -106,9 +117,12 @@ class EscalationStep(Strict):
 
 
 def target_kind(target: str) -> str:
-    """`user`, `usergroup`, `channel`, `pagerduty` or `opsgenie` for a validated target."""
+    """`user`, `usergroup`, `channel`, `role`, `pagerduty` or `opsgenie` for a validated
+    target."""
     if is_pager(target):
         return target.partition(":")[0]
+    if target.startswith("role:"):
+        return "role"
     t = target.lstrip("@")
     if t[0] in "UW":
         return "user"
@@ -149,7 +163,7 @@ class Severity(Strict):
     @field_validator("notify")
     @classmethod
     def _notify(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return check_targets(v)
+        return check_notify(v)
 
     @model_validator(mode="after")
     def _sensible(self) -> Severity:

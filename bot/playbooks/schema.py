@@ -62,6 +62,19 @@ class Playbook(Strict):
         key = target.lstrip("#").lower()
         return any(key == c.lstrip("#").lower() for c in self.private_channels)
 
+    def reaches(self, target: str, *, private: bool) -> bool:
+        """Whether escalating to `target` tells anyone of an incident (a private one's:
+        people, user groups mentioned in its channel, role holders and pagers; a channel
+        only if cleared in `private_channels`)."""
+        return (not private or target_kind(target) != "channel"
+                or self.may_hear_private(target))
+
+    def reaches_privately(self, sev: Severity) -> bool:
+        """Whether a private incident at `sev` (as its type has it) escalates to anyone;
+        True when it has no escalation at all (nothing is promised)."""
+        targets = [t for step in sev.escalation for t in step.notify]
+        return not targets or any(self.reaches(t, private=True) for t in targets)
+
     @field_validator("permissions")
     @classmethod
     def _permissions(cls, v: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
@@ -112,6 +125,21 @@ class Playbook(Strict):
                     raise ValueError(f"links[{i}].severities: unknown severity {sev!r}")
         check_types(self.types, roles=self.roles, checklists=self.checklists,
                     statuses=statuses, severities=severities)
+        general = {r.id for r in self.roles}
+        for i, level in enumerate(self.severities):
+            for j, step in enumerate(level.escalation):
+                for k, target in enumerate(step.notify):
+                    if target.startswith("role:") and target[5:] not in general:
+                        raise ValueError(f"severities[{i}].escalation[{j}].notify[{k}]: "
+                                         f"{target[5:]!r} is not one of the playbook's roles")
+        for i, t in enumerate(self.types):
+            sev_id = t.default_severity or self.default_severity.id
+            if t.private and not self.reaches_privately(self.severity_for(sev_id, t.id)):
+                raise ValueError(
+                    f"types[{i}] ({t.id}) is private, and at its severity {sev_id} its "
+                    "escalation reaches nobody: a channel outside a private incident never "
+                    "hears of it. Escalate to people (U…), a user group (S…), role:<id> or a "
+                    "pager, or list the channel in private_channels")
         check_routes(self.alert_routes, severities=severities, types={t.id for t in self.types})
         for i, cl in enumerate(self.checklists):
             for k, item in enumerate(cl.items):

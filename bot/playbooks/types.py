@@ -19,7 +19,7 @@ from bot.playbooks.parts import (
     Link,
     Role,
     Strict,
-    check_targets,
+    check_notify,
     normalize_key,
     unique,
 )
@@ -77,7 +77,10 @@ def check_types(types: tuple[IncidentType, ...], *, roles: Iterable[Role],
         if t.default_severity is not None and t.default_severity not in severities:
             raise ValueError(f"{where}.default_severity: unknown severity "
                              f"{t.default_severity!r}")
-        check_targets(t.notify)
+        try:
+            check_notify(t.notify)
+        except ValueError as exc:
+            raise ValueError(f"{where}.notify: {exc}") from None
         for j, role in enumerate(t.roles):
             if role.commands:
                 raise ValueError(f"{where}.roles[{j}]: a type's role cannot command the "
@@ -114,6 +117,12 @@ def check_types(types: tuple[IncidentType, ...], *, roles: Iterable[Role],
         steps = [s.after for s in t.escalation]
         if steps != sorted(steps):
             raise ValueError(f"{where}.escalation: steps must be in order of `after`")
+        type_roles = {r.id for r in roles} | {r.id for r in t.roles}
+        for j, step in enumerate(t.escalation):
+            for k, target in enumerate(step.notify):
+                if target.startswith("role:") and target[5:] not in type_roles:
+                    raise ValueError(f"{where}.escalation[{j}].notify[{k}]: {target[5:]!r} "
+                                     "is not a role of this type or of the playbook")
         unique(f"{where}.commands", [(c.id, {c.id}) for c in t.commands])
 
 

@@ -327,9 +327,12 @@ class SlackPublisher:
             kind = target_kind(target)
             if kind == "user":  # a direct message
                 jobs.append(self.gateway.post(target.lstrip("@"), notice))
+            elif kind == "role" and inc.roles.get(target[5:]):  # its holder, directly
+                jobs.append(self.gateway.post(inc.roles[target[5:]], notice))
             elif kind == "channel" and self._may_hear(inc, target):
                 jobs.append(self.gateway.post_to_channel_ref(target.lstrip("#"), notice))
-            # A user group is mentioned in the escalation message itself, in the channel.
+            # A user group is mentioned in the escalation message itself, in the channel;
+            # what is held back is named there too (Presenter.escalation).
         await _all(jobs)
 
     def _may_hear(self, inc: Incident, channel_target: str) -> bool:

@@ -183,6 +183,8 @@ class PresenterBase:
             return f"<!subteam^{ref}>"
         if kind in ("pagerduty", "opsgenie"):
             return f"{kind.title().replace('duty', 'Duty')} {t.partition(':')[2]}"
+        if kind == "role":
+            return f"the {t[5:]}"
         return f"<#{ref}>" if not t.startswith("#") else t
 
     def _headline(self, inc: Incident) -> str:

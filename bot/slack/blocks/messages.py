@@ -91,10 +91,34 @@ class Messages(PresenterBase):
                 f"card, or assign someone with `/incident role {role.id} @person`.")
 
     def escalation(self, inc: Incident, step: EscalationStep, waited: timedelta) -> str:
-        targets = ", ".join(self.target(t) for t in step.notify)
+        """Says whom the escalation reached, and what it held back and why: a private
+        incident's escalation never claims to have told a channel it did not."""
+        reached, unheld, private_held = [], [], []
+        for t in step.notify:
+            if t.startswith("role:"):
+                holder = inc.roles.get(t[5:])
+                role = self.playbook.role(t[5:])
+                name = role.name if role else t[5:]
+                if holder:
+                    reached.append(f"the {name} (<@{holder}>)")
+                else:
+                    unheld.append(name)
+            elif self.playbook.reaches(t, private=inc.is_private):
+                reached.append(self.target(t))
+            else:
+                private_held.append(self.target(t))
         note = f" {escape(step.note)}" if step.note else ""
+        told = (f"Notifying {', '.join(reached)}." if reached
+                else "Nobody outside this channel was notified.")
+        held = ""
+        if private_held:
+            held += (f" Not told, as this incident is private: {', '.join(private_held)} (a "
+                     "channel hears of private incidents only when the playbook lists it in "
+                     "`private_channels`).")
+        if unheld:
+            held += f" Nobody holds {' or '.join(unheld)} yet."
         return (f":rotating_light: Escalation: {inc.label} ({inc.severity}) is still open after "
-                f"{format_duration(waited)}. Notifying {targets}.{note}")
+                f"{format_duration(waited)}. {told}{held}{note}")
 
     def declared_notice(self, inc: Incident) -> str:
         return (f":rotating_light: {inc.label} {inc.severity} declared: "
