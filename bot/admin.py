@@ -39,6 +39,7 @@ def init(directory: Path, out: TextIO = sys.stdout) -> int:
 async def check(out: TextIO = sys.stdout) -> int:
     """Validate settings, playbook, database and Slack tokens without serving: one line per
     finding, exit 1 when anything would stop `foghorn run` or break it later."""
+    from bot.paging.setup import pager_problems
     from bot.startup import StartupError, check_app_token, check_targets, check_token
 
     problems = 0
@@ -61,6 +62,8 @@ async def check(out: TextIO = sys.stdout) -> int:
         say("ok", f"playbook {active_file(settings.playbooks_dir)} ({playbook.name})")
         for warning in playbook_warnings(playbook):
             say("warning", f"playbook: {warning}")
+        for problem in pager_problems(settings, playbook):
+            say("problem", problem)
     except PlaybookError as exc:
         say("problem", str(exc))
     say(*await _database(settings))
@@ -75,8 +78,10 @@ async def check(out: TextIO = sys.stdout) -> int:
 
         gateway = SlackGateway(make_client(settings.SLACK_BOT_TOKEN, settings.SLACK_API_URL))
         try:
-            if not await check_token(gateway):
-                say("problem", "Slack did not answer auth.test (see the warning above)")
+            if not await check_token(gateway, starting=False):
+                say("problem", "Slack did not answer auth.test (is SLACK_API_URL reachable "
+                               "from here?); `foghorn run` would start and answer /healthz "
+                               "503 until it does")
             else:
                 who = await gateway.identity()
                 say("ok", f"SLACK_BOT_TOKEN: bot @{who.get('user')} in {who.get('team')}")

@@ -17,17 +17,30 @@ from bot.playbooks import Playbook, escalation_targets, is_pager
 from bot.store.db import Database
 
 
-def check_pagers(settings: Settings, playbook: Playbook) -> None:
-    """Every pager target the playbook names has its key in the settings (else ConfigError
-    naming the first that does not); the keys are redacted from every log line."""
+def pager_problems(settings: Settings, playbook: Playbook) -> list[str]:
+    """Each pager target the playbook names without its key in the settings, as one line
+    (`foghorn check` lists them all; `foghorn run` refuses to start on the first). The keys
+    are redacted from every log line."""
     keys = {name: settings.pager_keys(name) for name in ("pagerduty", "opsgenie")}
     install_redaction([k for found in keys.values() for k in found.values()])
+    found: list[str] = []
     for path, target in escalation_targets(playbook):
         service, _, who = target.partition(":")
         if is_pager(target) and who not in keys[service]:
             var = "PAGERDUTY_KEYS" if service == "pagerduty" else "OPSGENIE_KEYS"
-            raise ConfigError(f"{var} has no key for {who!r}, which the playbook pages at "
-                              f"{path} ({target})")
+            found.append(f"{var} has no key for {who!r}, which the playbook pages at "
+                         f"{path} ({target})")
+    return found
+
+
+def check_pagers(settings: Settings, playbook: Playbook) -> None:
+    """Every pager target the playbook names has its key in the settings (else ConfigError
+    naming the first that does not)."""
+    problems = pager_problems(settings, playbook)
+    if problems:
+        more = f" (and {len(problems) - 1} more; `foghorn check` lists them)" if len(
+            problems) > 1 else ""
+        raise ConfigError(problems[0] + more)
 
 
 def build_pager(settings: Settings, playbook: Playbook, db: Database, chat: Any,

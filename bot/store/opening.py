@@ -29,6 +29,36 @@ class SchemaBehind(DatabaseProblem):
     """The database is Foghorn's, at an older schema: `foghorn run` upgrades it."""
 
 
+class SchemaAhead(DatabaseProblem):
+    """The database was migrated by a newer Foghorn (a rollback): this one cannot use it."""
+
+
+def ahead(url: str, revision: str) -> SchemaAhead:
+    return SchemaAhead(f"the database {where(url)} was migrated by a newer Foghorn (schema "
+                       f"{revision}; this one knows up to {head_revision()}): run that "
+                       "version or restore a backup")
+
+
+def known(revision: str) -> bool:
+    """Whether this Foghorn's migrations include `revision`."""
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except Exception:
+        return False
+
+
+async def stored_revision(db: Database) -> tuple[bool, str | None]:
+    """(whether the database has any tables, the schema revision it is at)."""
+    async with db.read() as s:
+        tables = await s.run_sync(
+            lambda sync: sync.connection().dialect.get_table_names(sync.connection()))
+        revision = None
+        if "alembic_version" in tables:
+            revision = (await s.execute(text("SELECT version_num FROM alembic_version"))
+                        ).scalar()
+    return bool(tables), revision
+
+
 def where(url: str) -> str:
     """The URL as it may be printed: the password hidden."""
     try:
@@ -83,7 +113,13 @@ async def open_database(url: str, db_timeout: float) -> Database:
     _prepare_sqlite_folder(url)
     db = Database(url, timeout=db_timeout, connect_timeout=min(db_timeout, CONNECT_TIMEOUT))
     try:
+        _, revision = await stored_revision(db)
+        if revision is not None and not known(revision):
+            raise ahead(url, revision)
         await db.migrate()
+    except SchemaAhead:
+        await db.close()
+        raise
     except Exception as exc:
         await db.close()
         raise DatabaseProblem(f"cannot open the database {where(url)}: "
@@ -104,13 +140,7 @@ async def open_existing(url: str, db_timeout: float) -> Database:
                               "creates it)")
     db = Database(url, timeout=db_timeout, connect_timeout=min(db_timeout, CONNECT_TIMEOUT))
     try:
-        async with db.read() as s:
-            tables = await s.run_sync(
-                lambda sync: sync.connection().dialect.get_table_names(sync.connection()))
-            revision = None
-            if "alembic_version" in tables:
-                revision = (await s.execute(text("SELECT version_num FROM alembic_version"))
-                            ).scalar()
+        _, revision = await stored_revision(db)
     except Exception as exc:
         await db.close()
         raise DatabaseProblem(f"cannot open the database {where(url)}: "
@@ -121,6 +151,8 @@ async def open_existing(url: str, db_timeout: float) -> Database:
         if revision is None:
             raise DatabaseProblem(f"the database {where(url)} holds no Foghorn data (check "
                                   "DATABASE_URL; `foghorn run` sets it up)")
+        if not known(revision):
+            raise ahead(url, revision)
         raise SchemaBehind(f"the database {where(url)} has schema {revision}, this Foghorn "
                               f"reads {head}: start `foghorn run` once to upgrade it")
     return db
