@@ -127,6 +127,13 @@ class Settings(BaseSettings):
             port = -1
         if port is not None and not 0 < port < 65536:
             raise ValueError("has a port that is not a number from 1 to 65535")
+        if v.startswith("postgresql+asyncpg://"):
+            from bot.store.pg_url import BadDatabaseURL, translate
+
+            try:
+                translate(v)
+            except BadDatabaseURL as exc:
+                raise ValueError(str(exc)) from None
         return v
 
     @field_validator("INCIDENTS_CHANNEL")

@@ -33,8 +33,9 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
-from bot.store import locks
+from bot.store import locks, pg_url
 from bot.store.health import WriteHealth
+from bot.store.outage import Outage
 
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -129,18 +130,23 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self.timeout = timeout
         self.health = WriteHealth(stuck_after=2 * timeout)
+        # The background loops' failures, said once per change of state (store.outage).
+        self.outage = Outage("the database", timeout)
         if self.is_sqlite:
             self.engine = _sqlite_engine(url, begin="BEGIN IMMEDIATE")
             # Readers run side by side in WAL mode; a pool big enough for a burst keeps
             # aiosqlite from starting (and stopping) a thread per overflow connection.
             self.read_engine = _sqlite_engine(url, begin="BEGIN", pool_size=20)
         else:
+            # Providers' libpq URLs (sslmode, options...) made into asyncpg's arguments.
+            plain, libpq = pg_url.translate(url)
             self.engine = create_async_engine(
-                url, pool_pre_ping=True, pool_size=10, pool_timeout=timeout,
+                plain, pool_pre_ping=True, pool_size=10, pool_timeout=timeout,
                 # A failing statement's error never carries its parameters (message
                 # text, alert payloads) into the log.
                 hide_parameters=True,
-                connect_args={"timeout": self.connect_timeout, "command_timeout": timeout})
+                connect_args={"timeout": self.connect_timeout, "command_timeout": timeout,
+                              **libpq})
             self.read_engine = self.engine
         self._writer = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
