@@ -89,13 +89,22 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # APScheduler logs two INFO lines per job run: one pair per reminder look is noise.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # aiosqlite logs two DEBUG lines per database operation: thousands a minute, no news.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
     try:
-        return _command(args)
+        status = _command(args)
+        sys.stdout.flush()  # a closed pipe is found here, not at the interpreter's exit
+        return status
     except (ConfigError, PlaybookError, StartupError, DatabaseProblem) as exc:
         print(f"foghorn: {redact(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`foghorn check-playbooks | head -2`): not an error to report.
+        # Python would still flush stdout at exit and complain: point it at nothing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:  # a bug: its traceback goes through the redacting log
         logging.getLogger("bot").error("foghorn stopped: %s", exc, exc_info=exc)
         return 1

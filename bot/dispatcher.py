@@ -168,8 +168,8 @@ class Dispatcher:
     async def _beat_quietly(self) -> None:
         try:
             await self.beat()
-        except Exception as exc:  # the database is away: /healthz says so already
-            log.debug("heartbeat failed: %s", exc)
+        except Exception as exc:
+            self.db.outage.failed(exc, "reminder heartbeat")
 
     async def stop(self, within: float = 5.0) -> None:
         """Stop looking; a run in progress may finish within `within` seconds (shutdown's
@@ -207,9 +207,10 @@ class Dispatcher:
             await self.run_due()
             async with self.db.read() as s:
                 nxt = await reminder_rows.next_due(s)
-        except Exception:
-            log.exception("reminder dispatch failed; trying again on the next tick")
+        except Exception as exc:  # said once per outage, not once per tick
+            self.db.outage.failed(exc, "reminder dispatch")
             return
+        self.db.outage.ok()
         if self._poked:  # rows changed during this run: the poke's wake-up must stand
             self._wake_at(datetime.now(UTC))
         elif nxt is not None:

@@ -73,11 +73,14 @@ def group_hash(source: str, group_key: str) -> str:
 class AlertIntake:
     def __init__(self, db: Database, playbook: Playbook, service: IncidentService,
                  chat: AlertChat, bot_user: Callable[[], Awaitable[str]],
-                 background: Background, *, clock: Clock = utcnow, team_id: str = "",
+                 background: Background, *, clock: Clock = utcnow,
+                 team: Callable[[], str] = lambda: "",
                  retry_interval: float = RETRY_INTERVAL) -> None:
+        """`team`: the workspace alert incidents belong to (token mode's, from auth.test;
+        "" until Slack has answered, filled in at the next start)."""
         self.db, self.playbook, self.service, self.chat = db, playbook, service, chat
         self.bot_user, self.background, self.clock = bot_user, background, clock
-        self.team_id, self.retry_interval = team_id, retry_interval
+        self.team, self.retry_interval = team, retry_interval
         self._again = False  # more notifications arrived while a pass was running
         self._pass: asyncio.Task[int] | None = None
         self._watch: asyncio.Task[None] | None = None
@@ -111,8 +114,9 @@ class AlertIntake:
                     due = await alert_rows.due(s, self.clock())
                 if due:
                     self.background.spawn(self.process_pending(), "alerts-pending")
-            except Exception as exc:  # the database is away: /healthz says so already
-                log.debug("looking for alert notifications failed: %s", exc)
+                self.db.outage.ok()
+            except Exception as exc:
+                self.db.outage.failed(exc, "alert intake")
 
     async def stop(self) -> None:
         if self._watch is not None:
@@ -234,7 +238,7 @@ class AlertIntake:
         elif route.action == "declare":
             req = DeclareRequest(title=note.title, by=by, severity=route.severity_for(
                 note.labels), description=note.annotation("description"), type=route.type,
-                team_id=self.team_id)
+                team_id=self.team())
             declaration = self.service.declaration(
                 req, now, detected_at=note.started_at, key=f"alert|{row.group_hash[:58]}")
             stored = self.service.store_declaration(s, declaration)
@@ -306,7 +310,7 @@ class AlertIntake:
         req = DeclareRequest(title=note.title, by=by,
                              severity=route.severity_for(note.labels) if route else None,
                              description=note.annotation("description"),
-                             type=route.type if route else None, team_id=self.team_id)
+                             type=route.type if route else None, team_id=self.team())
         stored = self.service.store_declaration(s, self.service.declaration(
             req, now, detected_at=note.started_at, key=f"alert|{group.group_hash[:58]}"))
         incident_id = stored if isinstance(stored, int) else stored.id

@@ -226,8 +226,9 @@ class Relay:
                 async with self.db.write() as s:
                     await outbox_rows.renew(s, self.owner, now + LEASE)
                 self.poke()
-            except Exception as exc:  # the database is away: /healthz says so already
-                log.debug("outbox look failed: %s", exc)
+                self.db.outage.ok()
+            except Exception as exc:
+                self.db.outage.failed(exc, "outbox")
 
     async def stop(self) -> None:
         if self._task is not None:

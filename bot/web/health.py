@@ -33,10 +33,6 @@ class Health:
     rejected_requests: int = 0  # unsigned, forged, stale or malformed requests refused
 
 
-def _why(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
 def add_routes(app: web.Application, *, health: Health, db: Database, playbook: Playbook,
                metrics: Metrics, clock: Clock) -> None:
     async def healthz(_request: web.Request) -> web.Response:
@@ -48,13 +44,14 @@ def add_routes(app: web.Application, *, health: Health, db: Database, playbook: 
             await db.ping()
             async with db.read() as s:
                 waiting, oldest, parked = await alert_rows.waiting(s, clock())
-        except Exception as exc:
-            log.warning("healthz: the database does not answer: %s", _why(exc))
+        except Exception as exc:  # said once per outage (store.outage)
+            db.outage.failed(exc, "health check")
             return web.json_response({"ok": False, "reason": "database unavailable"},
                                      status=503)
+        db.outage.ok()
         problem = db.health.problem()
-        if problem is not None:
-            log.warning("healthz: %s", problem)
+        if problem is not None:  # logged by WriteHealth when it starts and ends
+            log.debug("healthz: %s", problem)
             return web.json_response({"ok": False, "reason": "database writes failing"},
                                      status=503)
         return web.json_response({"ok": True, "playbook": playbook.name,
@@ -75,7 +72,7 @@ def add_routes(app: web.Application, *, health: Health, db: Database, playbook: 
             metrics.set_outbox(outbox)
             metrics.set_alerts_waiting(*alerts)
         except Exception as exc:  # the other figures are still worth having
-            log.warning("metrics: could not read the database's figures: %s", _why(exc))
+            db.outage.failed(exc, "metrics")
         return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
     app.router.add_get("/healthz", healthz)
