@@ -146,7 +146,8 @@ async def build(settings: Settings, *, clock: Clock = utcnow, schedule: bool = T
     if settings.alerts_on and store is None:
         poster = AlertPoster(gateway, presenter, settings.INCIDENTS_CHANNEL)
         alerts = AlertIntake(db, playbook, service, poster, gateway.bot_user_id, background,
-                             clock=clock)
+                             clock=clock,
+                             team=lambda: str(gateway.known_identity.get("team_id") or ""))
         alert_posts = [alerts.subscriber(), AlertChanges(
             db, service, poster, gateway.bot_user_id, clock=clock).subscriber()]
     relay.subscribe(reactions.subscribers(

@@ -34,7 +34,14 @@ async def finish_startup(fh: Foghorn) -> None:
     await fh.service.timeline.forget_old_events()
     if not fh.workspaces.multi and fh.gateway.client.token:
         try:  # which workspace this token serves, asked now rather than on a first request
-            await fh.gateway.identity()
+            me = await fh.gateway.identity()
+            # Incidents stored before Slack said (alerts while it was down, older versions)
+            # belong to this token's one workspace.
+            adopted = await fh.service.adopt_unteamed(str(me.get("team_id") or ""),
+                                                      me.get("enterprise_id"))
+            if adopted:
+                log.info("%d incident(s) without a workspace now belong to %s", adopted,
+                         me.get("team_id"))
         except ChatError as exc:
             log.warning("could not ask Slack which workspace the token belongs to: %s", exc)
     if fh.schedule:

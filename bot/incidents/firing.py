@@ -24,6 +24,14 @@ class Firing(ServiceBase):
         async with self.db.write() as s:
             return await reminder_rows.cancel_team_reminders(s, team_id)
 
+    async def adopt_unteamed(self, team_id: str, enterprise_id: str | None) -> int:
+        """Token mode: incidents stored without a workspace belong to the token's (how
+        many)."""
+        if not team_id:
+            return 0
+        async with self.db.write() as s:
+            return await repo.adopt_unteamed(s, team_id, enterprise_id)
+
     async def snooze(self, incident_id: int, minutes: int, by: str) -> datetime:
         """Push the update reminder back; recorded in the timeline."""
         now = self.clock()

@@ -146,6 +146,14 @@ async def update_incident(session: AsyncSession, incident_id: int, **fields: Any
                           .values(**fields, version=IncidentRow.version + 1))
 
 
+async def adopt_unteamed(session: AsyncSession, team_id: str, enterprise_id: str | None
+                         ) -> int:
+    """Give incidents stored without a workspace (`team_id` "") this one; how many."""
+    result = await session.execute(update(IncidentRow).where(IncidentRow.team_id == "")
+                                   .values(team_id=team_id, enterprise_id=enterprise_id))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # a CursorResult
+
+
 async def is_resolved(session: AsyncSession, incident_id: int) -> bool:
     return await session.scalar(select(IncidentRow.status)
                                 .where(IncidentRow.id == incident_id)) == RESOLVED
