@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 import yaml
 
@@ -150,3 +153,52 @@ def test_heroku_style_buildpacks_have_what_they_need() -> None:
     assert {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"} <= {
         k for k, v in app["env"].items() if v.get("required")}
     assert "heroku-postgresql" in app["addons"]
+
+
+async def test_the_shipped_nginx_keeps_metrics_off_the_public_port(
+        bot: Any, tmp_path: Path) -> None:
+    """deploy/nginx.conf in a real nginx in front of a real bot: Slack's requests and the
+    health check pass; /metrics (in any spelling nginx normalises) does not."""
+    tool = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
+    if tool is None:
+        if os.environ.get("CI"):
+            pytest.fail("nginx is not installed (.ci/run installs Debian's nginx-light)")
+        pytest.skip("nginx is not installed (.ci/run installs Debian's nginx-light)")
+    port = free_port()
+    shipped = (ROOT / "deploy" / "nginx.conf").read_text()
+    server = shipped.replace("server foghorn:3000", f"server {bot.url.split('//')[1]}").replace(
+        "listen 8080", f"listen 127.0.0.1:{port}")
+    (tmp_path / "logs").mkdir()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/logs/error.log;\n"
+                    f"events {{}}\nhttp {{\naccess_log off;\n"
+                    f"client_body_temp_path {tmp_path}/body;\nproxy_temp_path {tmp_path}/proxy;\n"
+                    f"{server}\n}}\n")
+    proc = await asyncio.create_subprocess_exec(
+        tool, "-p", str(tmp_path), "-c", str(conf), "-g", "daemon off;",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    try:
+        async with aiohttp.ClientSession() as session:
+            front = f"http://127.0.0.1:{port}"
+            for _ in range(100):
+                try:
+                    async with session.get(f"{front}/healthz") as r:
+                        assert r.status == 200
+                        break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("nginx did not start")
+            async with session.get(f"{bot.url}/metrics") as r:  # the replica's own port
+                assert r.status == 200 and "foghorn_" in await r.text()
+            for path in ("/metrics", "//metrics", "/%6Detrics", "/metrics?format=text"):
+                async with session.get(front + path) as r:
+                    body = await r.text()
+                    assert r.status == 404 and "foghorn_" not in body, path
+            reply = await bot.slack.post(b"{}", "application/json")  # signed, via the bot
+            assert reply.status == 400
+            async with session.post(f"{front}/slack/events", data=b"{}") as r:
+                assert r.status == 401  # reached Foghorn, which checks the signature
+    finally:
+        proc.terminate()
+        await proc.wait()
