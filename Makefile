@@ -25,5 +25,7 @@ lint: setup
 	$(BIN)/ruff check bot tests bench
 	$(BIN)/mypy
 
+# The suite runs on every core (at most 4 processes), each test on its own loopback ports,
+# SQLite files and PostgreSQL databases.
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --maxprocesses 4
