@@ -49,6 +49,10 @@ class Metrics:
             "foghorn_slack_api_ratelimited",
             "HTTP 429 answers from Slack (each retried after Retry-After)", ["method"],
             registry=r)
+        self.build_info = Gauge(
+            "foghorn_build_info", "The running Foghorn's version (the value is always 1)",
+            ["version"], registry=r)
+        self.build_info.labels(_version()).set(1)
         self.app_rate_limited = Counter(
             "foghorn_slack_app_rate_limited",
             "app_rate_limited notices: Slack held back events over its 30,000 an hour limit",
@@ -128,3 +132,12 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("foghorn")
+    except metadata.PackageNotFoundError:  # a source tree that was never installed
+        return "unknown"

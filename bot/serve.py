@@ -77,6 +77,8 @@ async def run(settings: Settings) -> int:
             log.info("connected to Slack in Socket Mode; /healthz on port %d", port)
         else:
             log.info("listening on port %d (POST /slack/events, GET /healthz)", port)
+        log.info("%s", startup.summary(fh.settings, fh.playbook.name,
+                                       fh.gateway.known_identity, fh.workspaces.multi))
         log.info("%s", fh.alerts_said)
         if fh.alerts is not None and settings.ALERTS_SIGNING_SECRET and (
                 not settings.GRAFANA_TIMESTAMP_HEADER):

@@ -13,13 +13,14 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import ConfigError, Settings
 from bot.incidents.errors import ChatError
-from bot.playbooks import Playbook, PlaybookError, escalation_targets, is_pager
+from bot.playbooks import Playbook, PlaybookError, active_file, escalation_targets, is_pager
 from bot.slack.gateway import SlackGateway
 
 log = logging.getLogger(__name__)
@@ -127,3 +128,21 @@ async def wait_for_slack(gateway: SlackGateway, answered: Callable[[], None],
             await fatal(exc)
             return
         delay = min(delay * 2, RETRY_MAX)
+
+
+def summary(settings: Settings, playbook: str, identity: dict[str, Any], multi: bool) -> str:
+    """The start-up line an operator reads first: version, playbook, database (without its
+    password) and schema, workspace, mode."""
+    from bot.admin import version
+    from bot.store.opening import head_revision, where
+
+    if multi:
+        workspace = "workspaces that install it (OAuth)"
+    elif identity:
+        workspace = f"workspace {identity.get('team')} ({identity.get('team_id')})"
+    else:
+        workspace = "workspace not known yet (Slack has not answered)"
+    mode = "Socket Mode" if settings.socket_mode else "HTTP"
+    return (f"foghorn {version()}: playbook {active_file(settings.playbooks_dir)} "
+            f"({playbook}), database {where(settings.DATABASE_URL)} (schema "
+            f"{head_revision()}), {workspace}, {mode}")

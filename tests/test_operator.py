@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 import yaml
 
+from bot.store.opening import head_revision
 from bot.testing.fake_slack import FakeSlack
 from tests.conftest import ROOT
 from tests.processes import foghorn, free_port
@@ -119,7 +122,15 @@ async def test_a_run_logs_no_bolt_token_warning_and_stops_on_sigterm(
     bot = await start({**token_env, "LOG_LEVEL": "DEBUG"})
     await bot.until_health(200)
     assert fake.calls_to("auth.test")
+    async with aiohttp.ClientSession() as session, session.get(
+            f"http://127.0.0.1:{bot.port}/metrics") as r:
+        metrics = await r.text()
+    assert re.search(r'^foghorn_build_info\{version="[^"]+"\} 1\.0$', metrics, re.M)
     code, out = await bot.stop()
+    head = head_revision()
+    assert re.search(r"INFO bot\.serve: foghorn \S+: playbook playbooks/default\.yml "
+                     r"\(Default\), database sqlite\+aiosqlite:///\S+/run\.db \(schema "
+                     + head + r"\), workspace Foghorn Fake \(T0FOGHORN\), HTTP$", out, re.M)
     assert code == 0, out
     assert "will be unused" not in out and "Traceback" not in out
     assert "listening on port" in out and "shutting down" in out
