@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from bot.admin import version
 from bot.incidents.model import Incident
 
 # The classic text format, which every Prometheus version scrapes (our names need no escaping).
@@ -52,7 +53,7 @@ class Metrics:
         self.build_info = Gauge(
             "foghorn_build_info", "The running Foghorn's version (the value is always 1)",
             ["version"], registry=r)
-        self.build_info.labels(_version()).set(1)
+        self.build_info.labels(version()).set(1)
         self.app_rate_limited = Counter(
             "foghorn_slack_app_rate_limited",
             "app_rate_limited notices: Slack held back events over its 30,000 an hour limit",
@@ -133,11 +134,3 @@ class Metrics:
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
-
-def _version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version("foghorn")
-    except metadata.PackageNotFoundError:  # a source tree that was never installed
-        return "unknown"

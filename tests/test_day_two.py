@@ -20,7 +20,7 @@ from bot.store.db import Database
 from bot.store.pg_url import BadDatabaseURL, translate
 from bot.testing.fake_slack import INCIDENTS_CHANNEL_ID, FakeSlack
 from tests.conftest import BOB, ROOT, Bot, BotFactory
-from tests.processes import _env, foghorn, free_port, token_env  # noqa: F401
+from tests.processes import _env, foghorn, free_port
 from tests.test_reminders import at, said
 
 DEFAULT: dict[str, Any] = yaml.safe_load((ROOT / "playbooks" / "default.yml").read_text())
@@ -106,7 +106,7 @@ def test_role_targets_name_a_real_role_and_are_for_escalations(tmp_path: Path) -
 
 # ----- 2. `foghorn check` refuses what `foghorn run` refuses -------------------------------
 async def test_check_fails_where_run_refuses_a_pager_without_its_key(
-        fake: FakeSlack, tmp_path: Path, token_env: dict[str, str]) -> None:  # noqa: F811
+        fake: FakeSlack, tmp_path: Path, token_env: dict[str, str]) -> None:
     def pages(pb: dict[str, Any]) -> None:
         pb["severities"][0]["escalation"].append(
             {"after": "30m", "notify": ["pagerduty:payments", "opsgenie:platform"]})
@@ -122,7 +122,7 @@ async def test_check_fails_where_run_refuses_a_pager_without_its_key(
 
 # ----- 3. a database migrated by a newer Foghorn ---------------------------------------
 async def test_a_database_from_a_newer_foghorn_is_named_by_check_and_run(
-        tmp_path: Path, token_env: dict[str, str]) -> None:  # noqa: F811
+        tmp_path: Path, token_env: dict[str, str]) -> None:
     url = token_env["DATABASE_URL"]
     db = Database(url)
     await db.migrate()

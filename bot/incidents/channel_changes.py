@@ -6,6 +6,7 @@ the Home), and sharing with another organisation (Slack Connect)."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from bot.incidents.base import ServiceBase
@@ -54,4 +55,4 @@ class ChannelChanges(ServiceBase):
             recorded = self.record(s, inc, Kind.CHANNEL_CHANGED, {**fields, "by": by}, now)
         log.info("%s: its channel changed (%s)", inc.label, ", ".join(sorted(fields)))
         await self.react(recorded, quiet=True)
-        return await self.get(inc.id)
+        return replace(inc, **fields)

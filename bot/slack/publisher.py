@@ -337,8 +337,9 @@ class SlackPublisher:
 
     def _may_hear(self, inc: Incident, channel_target: str) -> bool:
         """A channel outside a private incident never hears of it (not even its title),
-        unless the playbook clears that channel in `private_channels`."""
-        if not inc.is_private or self.present.playbook.may_hear_private(channel_target):
+        unless the playbook clears that channel in `private_channels` (the one rule, which
+        the escalation message also states: Playbook.reaches)."""
+        if self.present.playbook.reaches(channel_target, private=inc.is_private):
             return True
         log.debug("%s is private: not telling %s", inc.label, channel_target)
         return False

@@ -62,14 +62,9 @@ def add_routes(app: web.Application, *, bolt: AsyncApp, signing_secret: str,
             return web.Response(status=200)
         bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
                                         headers=request.headers)  # type: ignore[arg-type]  # Bolt takes any mapping
+        # A request no listener takes is answered 200 by tenancy's error handler (Bolt's
+        # 404 would only make Slack deliver it again), over this transport and Socket Mode.
         response = await bolt.async_dispatch(bolt_request)
-        body = bolt_request.body
-        if response.status == 404 and isinstance(body, dict) and (
-                body.get("type") == "event_callback"):
-            # A signed event no listener matched (malformed, or of no interest): answering
-            # 404 would only make Slack deliver it again.
-            log.debug("unhandled event ignored")
-            return web.Response(status=200)
         return await to_aiohttp_response(response)
 
     def refuse(request: web.Request, status: int, reason: str) -> web.Response:
